@@ -1,0 +1,22 @@
+# cnnpractice: reproducible workflow for the studies of the talk
+# "Using convolutional networks in practice". See README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/timeseries.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,106 @@
+# Study 5 of the talk: time series as images. Stages: UCR data (data.smk) ->
+# 1D-to-2D transforms -> training (CNN on images, LSTM on raw series, pretrained
+# CNN on images) -> accuracy table beside the talk's and published numbers, figures.
+
+
+rule transform_series:
+    input:
+        train="resources/timeseries/{dataset}/train.npz",
+        test="resources/timeseries/{dataset}/test.npz",
+    output:
+        train="results/timeseries/{dataset}/images/{image}/train.npy",
+        test="results/timeseries/{dataset}/images/{image}/test.npy",
+    params:
+        channels=ts_image_channels,
+        image_size=TS.get("image_size", 64),
+        transform_params=TS.get("transform_params", {}),
+        chunk_size=TS.get("chunk_size", 256),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/transform_series/{dataset}/{image}.log",
+    benchmark:
+        "benchmarks/transform_series/{dataset}/{image}.tsv"
+    script:
+        "../scripts/transform_series.py"
+
+
+rule plot_transforms:
+    input:
+        train="resources/timeseries/{dataset}/train.npz",
+    output:
+        report(
+            "results/timeseries/{dataset}/transforms.png",
+            caption="../report/timeseries_transforms.rst",
+            category="Time series",
+            subcategory="{dataset}",
+        ),
+    params:
+        image_size=TS.get("image_size", 64),
+        transform_params=TS.get("transform_params", {}),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/plot_transforms/{dataset}.log",
+    script:
+        "../scripts/plot_transforms.py"
+
+
+rule train_timeseries:
+    input:
+        unpack(ts_train_inputs),
+    output:
+        ckpt="results/timeseries/{dataset}/{ts_model}/{image}/model.ckpt",
+        metrics="results/timeseries/{dataset}/{ts_model}/{image}/metrics.csv",
+        result="results/timeseries/{dataset}/{ts_model}/{image}/test.json",
+        tensorboard=directory("results/timeseries/{dataset}/{ts_model}/{image}/tensorboard"),
+    params:
+        model_params=ts_model_params,
+        training=ts_training,
+        trainer=config["trainer"],
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/train_timeseries/{dataset}/{ts_model}/{image}.log",
+    benchmark:
+        "benchmarks/train_timeseries/{dataset}/{ts_model}/{image}.tsv"
+    threads: 1
+    script:
+        "../scripts/train_timeseries.py"
+
+
+rule tabulate_timeseries:
+    input:
+        results=ts_results,
+    output:
+        csv=report(
+            "results/timeseries/accuracy.csv",
+            caption="../report/timeseries_accuracy.rst",
+            category="Time series",
+        ),
+        md="results/timeseries/accuracy.md",
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/tabulate_timeseries.log",
+    script:
+        "../scripts/tabulate_timeseries.py"
+
+
+rule plot_val_curves:
+    input:
+        histories=ts_dataset_histories,
+    output:
+        report(
+            "results/timeseries/{dataset}/val_accuracy.png",
+            caption="../report/timeseries_curves.rst",
+            category="Time series",
+            subcategory="{dataset}",
+        ),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/plot_val_curves/{dataset}.log",
+    script:
+        "../scripts/plot_val_curves.py"

@@ -1,0 +1,10 @@
+"""Table: test accuracy of every time-series run beside the talk's and published numbers."""
+from cnnpractice.timeseries.tables import tabulate_accuracy
+from cnnpractice.workflow import log_to
+
+with log_to(snakemake.log[0]):
+    tabulate_accuracy(
+        results=list(snakemake.input.results),
+        out_csv=snakemake.output.csv,
+        out_md=snakemake.output.md,
+    )

@@ -1,0 +1,81 @@
+"""The time-series study's stages as functions of paths and values (called by scripts/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+IMAGE_MODELS = {"cnn": "cnn", "vgg": "pretrained"}
+
+
+def transform_dataset(*, train: str, test: str, out_train: str, out_test: str,
+                      channels: Sequence[str], image_size: int, transform_params: dict | None = None,
+                      chunk_size: int = 256, device: str | None = None) -> None:
+    """Turn both splits of a materialised UCR dataset into image arrays (``.npy``, (n, C, S, S))."""
+    from cnnpractice.data.ucr import load_split
+    from cnnpractice.timeseries.transforms import transform_to_npy
+
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    params = {name: transform_params.get(name, {}) for name in channels} if transform_params else None
+    for src, dst in ((train, out_train), (test, out_test)):
+        X, _, _ = load_split(src)
+        shape = transform_to_npy(X, dst, channels=list(channels), image_size=image_size,
+                                 params=params, chunk_size=chunk_size, device=device)
+        print(f"[transform] {src} -> {dst} {tuple(shape)} channels={list(channels)}")
+
+
+def model_spec(model: str, image: str, model_params: dict[str, Any], n_classes: int,
+               input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The architecture spec of one time-series run.
+
+    ``lstm`` runs on the raw series (``image == "raw"``); ``cnn`` and ``vgg``
+    on images, whose channel count comes from ``input_shape`` (C, S, S).
+    """
+    if model == "lstm":
+        if image != "raw":
+            raise ValueError(f"model 'lstm' runs on the raw series: image must be 'raw', got {image!r}")
+        return {"name": "lstm", "n_classes": n_classes, **model_params}
+    if model not in IMAGE_MODELS:
+        raise ValueError(f"unknown time-series model {model!r}; expected cnn, lstm or vgg")
+    if image == "raw":
+        raise ValueError(f"model {model!r} needs images; 'raw' is for the lstm only")
+    return {"name": IMAGE_MODELS[model], "in_channels": int(input_shape[0]), "n_classes": n_classes,
+            **model_params}
+
+
+def train_model(*, dataset: str, model: str, image: str, train: str, test: str,
+                out_dir: str, model_params: dict[str, Any], training: dict[str, Any],
+                trainer: dict[str, Any], seed: int, images_train: str | None = None,
+                images_test: str | None = None) -> dict[str, Any]:
+    """Train and test one (dataset, model, image) combination; outputs as in
+    :func:`cnnpractice.training.runner.train_classifier`."""
+    from cnnpractice.data.ucr import load_split
+    from cnnpractice.training.data import ArrayDataModule
+    from cnnpractice.training.runner import train_classifier
+
+    X_train, y_train, classes = load_split(train)
+    X_test, y_test, _ = load_split(test)
+    if image != "raw":
+        if not (images_train and images_test):
+            raise ValueError(f"{dataset}/{model}/{image}: image arrays are required for image models")
+        X_train = np.load(images_train, mmap_mode="r")
+        X_test = np.load(images_test, mmap_mode="r")
+    training = dict(training)
+    dm = ArrayDataModule(X_train, y_train, X_test, y_test,
+                         val_fraction=training.pop("val_fraction"),
+                         batch_size=training.pop("batch_size"), seed=seed,
+                         standardize="global" if image == "raw" else "channel")
+    spec = model_spec(model, image, model_params, len(classes), dm.input_shape)
+    return train_classifier(
+        net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed, trainer_options=trainer,
+        class_names=list(classes), extra_info={"dataset": dataset, "model": model, "image": image},
+        **training,
+    )
+
+
+__all__ = ["transform_dataset", "train_model", "model_spec"]

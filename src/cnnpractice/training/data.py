@@ -1,0 +1,120 @@
+"""In-memory / memory-mapped array data for Lightning.
+
+The workflow's preprocessing stages write plain arrays (``.npy`` images,
+``.npz`` series); :class:`ArrayDataModule` serves them. The validation split is
+drawn from the training arrays only, with a seed; the test arrays are served by
+``test_dataloader`` alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def split_train_val(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a seeded train/validation split of ``y``, stratified when possible.
+
+    Stratification needs at least two examples of every class and a validation
+    set with room for every class; otherwise the split is a plain shuffle.
+    ``val_fraction == 0`` gives an empty validation set.
+    """
+    n = len(y)
+    idx = np.arange(n)
+    if val_fraction <= 0:
+        return idx, idx[:0]
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    from sklearn.model_selection import train_test_split
+
+    n_val = max(1, int(round(val_fraction * n)))
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    stratify = y if (counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts)) else None
+    train_idx, val_idx = train_test_split(idx, test_size=n_val, random_state=seed, stratify=stratify)
+    return np.sort(train_idx), np.sort(val_idx)
+
+
+class ArrayDataModule(pl.LightningDataModule):
+    """Serve (inputs, labels) arrays as train / validation / test loaders.
+
+    Parameters
+    ----------
+    x_train, y_train : training inputs (n, ...) and integer labels (n,).
+    x_test, y_test : test inputs and labels, touched only by ``test_dataloader``.
+    val_fraction : share of the training arrays held out for validation.
+    batch_size : mini-batch size.
+    seed : seed of the validation split and of the training shuffle.
+    standardize : ``"channel"`` subtracts the mean and divides by the standard
+        deviation of each channel (axis 1; images (n, C, S, S)), ``"global"``
+        uses one mean/std (raw series (n, L)), ``"none"`` leaves inputs as they
+        are. Statistics come from the training part of the split only.
+    num_workers : DataLoader workers (0 is fastest for in-memory arrays).
+    """
+
+    def __init__(self, x_train, y_train, x_test, y_test, *, val_fraction: float = 0.2,
+                 batch_size: int = 32, seed: int = 0, standardize: str = "channel",
+                 num_workers: int = 0):
+        super().__init__()
+        if standardize not in ("channel", "global", "none"):
+            raise ValueError(f"standardize must be 'channel', 'global' or 'none', got {standardize!r}")
+        for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+            if len(x) != len(y):
+                raise ValueError(f"{name}: {len(x)} inputs but {len(y)} labels")
+        self.x_train, self.y_train = x_train, np.asarray(y_train, dtype=np.int64)
+        self.x_test, self.y_test = x_test, np.asarray(y_test, dtype=np.int64)
+        self.val_fraction, self.batch_size, self.seed = val_fraction, batch_size, seed
+        self.standardize, self.num_workers = standardize, num_workers
+        self.train_idx, self.val_idx = split_train_val(self.y_train, val_fraction, seed)
+        self.mean, self.std = self._statistics()
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def _statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.standardize == "none":
+            return np.zeros(1, np.float32), np.ones(1, np.float32)
+        x = np.asarray(self.x_train[self.train_idx], dtype=np.float64)
+        if self.standardize == "channel":
+            axes = (0,) + tuple(range(2, x.ndim))
+            shape = (1, -1) + (1,) * (x.ndim - 2)
+            mean, std = x.mean(axis=axes).reshape(shape), x.std(axis=axes).reshape(shape)
+        else:
+            mean, std = np.array(x.mean()), np.array(x.std())
+        std = np.where(std > 1e-8, std, 1.0)
+        return mean.astype(np.float32), std.astype(np.float32)
+
+    def _dataset(self, x, y, idx=None) -> TensorDataset:
+        if idx is not None:
+            x, y = x[idx], y[idx]
+        x = (np.asarray(x, dtype=np.float32) - self.mean) / self.std
+        return TensorDataset(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                             torch.from_numpy(np.asarray(y, dtype=np.int64)))
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit", "validate") and not hasattr(self, "train_set"):
+            self.train_set = self._dataset(self.x_train, self.y_train, self.train_idx)
+            self.val_set = self._dataset(self.x_train, self.y_train, self.val_idx)
+        if stage in (None, "test", "predict") and not hasattr(self, "test_set"):
+            self.test_set = self._dataset(self.x_test, self.y_test)
+
+    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, generator=generator,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_set, shuffle=False) if len(self.val_idx) else []
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)

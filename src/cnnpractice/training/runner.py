@@ -1,0 +1,209 @@
+"""Build the Trainer in one place and run a resumable fit + test.
+
+Layout of one training run (``out_dir`` holds the declared outputs, ``work_dir``
+the in-progress state that survives a killed job)::
+
+    out_dir/model.ckpt       best checkpoint (by the monitored metric)
+    out_dir/metrics.csv      one row per epoch: train/val loss and accuracy
+    out_dir/test.json        test metrics of the best checkpoint, predictions
+    out_dir/tensorboard/     TensorBoard event files
+    work_dir/                last.ckpt, best so far, run.json, tensorboard (while running)
+
+Rerunning after a kill resumes from ``work_dir``'s ``last.ckpt`` when the run's
+settings (``run.json``) are unchanged; changed settings start afresh.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+
+from cnnpractice.io import atomic_path, write_json
+from cnnpractice.training.module import ClassificationModule
+
+HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+
+
+class EpochHistory(pl.Callback):
+    """Record epoch metrics, save them in checkpoints, and rewrite ``path`` each epoch.
+
+    Because the rows travel inside every checkpoint, a resumed run still ends
+    with the full history. Lightning runs checkpoint callbacks after this one, so
+    a checkpoint saved at an epoch's end already holds that epoch's row.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.rows: list[dict[str, float]] = []
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        metrics = trainer.callback_metrics
+        row = {"epoch": trainer.current_epoch, "seconds": round(time.perf_counter() - self._t0, 4)}
+        for key in HISTORY_FIELDS[1:-1]:
+            row[key] = float(metrics[key]) if key in metrics else float("nan")
+        self.rows.append(row)
+        write_history(self.path, self.rows)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": list(self.rows)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = list(state_dict["rows"])
+
+
+def write_history(path: str | Path, rows: list[dict[str, float]]) -> None:
+    """Write epoch rows as CSV (atomically)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def build_trainer(*, work_dir: str | Path, max_epochs: int, accelerator: str = "auto",
+                  devices: int | str = 1, precision: str = "32-true",
+                  deterministic: bool | str = True, progress_bar: bool = True,
+                  callbacks: list | None = None, logger=None, **kwargs) -> pl.Trainer:
+    """The one place the project builds a ``pl.Trainer`` (settings come from config)."""
+    return pl.Trainer(
+        default_root_dir=str(work_dir), max_epochs=max_epochs, accelerator=accelerator,
+        devices=devices, precision=precision, deterministic=deterministic,
+        enable_progress_bar=progress_bar, callbacks=callbacks or [], logger=logger,
+        log_every_n_steps=1, num_sanity_val_steps=0, enable_model_summary=True, **kwargs,
+    )
+
+
+def _prepare_work_dir(work_dir: Path, settings: dict[str, Any]) -> Path | None:
+    """Keep ``work_dir`` if it belongs to the same settings; return its last checkpoint, if any."""
+    run_file = work_dir / "run.json"
+    if run_file.exists():
+        try:
+            same = json.loads(run_file.read_text()) == json.loads(json.dumps(settings, sort_keys=True))
+        except json.JSONDecodeError:
+            same = False
+        if not same:
+            print(f"[train] settings changed since the interrupted run in {work_dir}; starting afresh")
+            shutil.rmtree(work_dir)
+    elif work_dir.exists():
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_file, settings)
+    last = work_dir / "checkpoints" / "last.ckpt"
+    return last if last.exists() else None
+
+
+def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Path,
+                     work_dir: str | Path | None = None, seed: int = 0, max_epochs: int = 50,
+                     lr: float = 1e-3, weight_decay: float = 0.0, scheduler: str = "none",
+                     label_smoothing: float = 0.0, monitor: str = "val_loss",
+                     trainer_options: dict[str, Any] | None = None,
+                     class_names: list[str] | None = None, extra_info: dict[str, Any] | None = None,
+                     keep_work_dir: bool = False) -> dict[str, Any]:
+    """Train ``net_spec`` on ``datamodule``, resumably; test the best checkpoint once.
+
+    Parameters
+    ----------
+    net_spec : model spec for :func:`cnnpractice.models.build_model`.
+    datamodule : an :class:`~cnnpractice.training.data.ArrayDataModule` (or any
+        LightningDataModule with ``val_idx``).
+    out_dir : where the declared outputs go (see module docstring).
+    work_dir : in-progress state; default ``out_dir.parent / (out_dir.name + ".work")``.
+    monitor : ``val_loss`` (minimised) or ``val_acc`` (maximised); falls back to
+        the training metric when there is no validation split.
+    trainer_options : ``accelerator``, ``devices``, ``precision``, ``deterministic``,
+        ``progress_bar`` for :func:`build_trainer`.
+    extra_info : merged into ``test.json`` (e.g. dataset and transform names).
+
+    Returns
+    -------
+    The dict written to ``test.json``.
+    """
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    out_dir = Path(out_dir)
+    work_dir = Path(work_dir) if work_dir else out_dir.parent / f"{out_dir.name}.work"
+    if monitor not in ("val_loss", "val_acc"):
+        raise ValueError(f"monitor must be 'val_loss' or 'val_acc', got {monitor!r}")
+    if len(getattr(datamodule, "val_idx", [1])) == 0:
+        monitor = monitor.replace("val_", "train_")
+    hparams = dict(lr=lr, weight_decay=weight_decay, scheduler=scheduler, max_epochs=max_epochs,
+                   label_smoothing=label_smoothing)
+    trainer_options = dict(trainer_options or {})
+    settings = {"net_spec": net_spec, "seed": seed, "monitor": monitor, **hparams,
+                "batch_size": getattr(datamodule, "batch_size", None),
+                "val_fraction": getattr(datamodule, "val_fraction", None),
+                "n_train": int(len(datamodule.y_train)), "trainer": trainer_options}
+    resume_from = _prepare_work_dir(work_dir, settings)
+    if resume_from:
+        print(f"[train] resuming from {resume_from}")
+
+    pl.seed_everything(seed, workers=True)
+    module = ClassificationModule(model_spec=net_spec, **hparams)
+    history = EpochHistory(work_dir / "metrics.csv")
+    best = ModelCheckpoint(dirpath=work_dir / "checkpoints", filename="best", monitor=monitor,
+                           mode="min" if monitor.endswith("loss") else "max", save_top_k=1,
+                           save_last=True, save_on_train_epoch_end=True)
+    logger = TensorBoardLogger(save_dir=str(work_dir), name="tensorboard", version=0,
+                               default_hp_metric=False)
+    trainer = build_trainer(work_dir=work_dir, max_epochs=max_epochs, callbacks=[history, best],
+                            logger=logger, **trainer_options)
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+    fit_seconds = time.perf_counter() - t0
+    # trainer.test(ckpt_path=...) restores callback state from that checkpoint too:
+    # keep the complete history of the fit.
+    rows = list(history.rows)
+
+    best_path = best.best_model_path or str(work_dir / "checkpoints" / "last.ckpt")
+    tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path, verbose=False)[0]
+    out = module.test_outputs
+    y, pred = out["y"].numpy(), out["pred"].numpy()
+    n_classes = out["prob"].shape[1]
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (y, pred), 1)
+    scores = np.array([row[monitor] for row in rows], dtype=float)
+    # ModelCheckpoint replaces its best only on strict improvement: the first optimum wins.
+    best_epoch = int(rows[int(np.nanargmin(scores) if monitor.endswith("loss") else np.nanargmax(scores))]["epoch"])
+    result = {
+        "test_accuracy": float((y == pred).mean()),
+        "test_loss": float(tested["test_loss"]),
+        "n_test": int(len(y)),
+        "n_train": int(len(datamodule.train_idx)),
+        "n_val": int(len(datamodule.val_idx)),
+        "best_epoch": best_epoch,
+        "epochs_run": len(rows),
+        "monitor": monitor,
+        "fit_seconds_this_run": round(fit_seconds, 3),
+        "resumed": resume_from is not None,
+        "device": str(module.device),
+        "seed": seed,
+        "class_names": class_names,
+        "confusion": confusion.tolist(),
+        "y_true": y.tolist(),
+        "y_pred": pred.tolist(),
+        **(extra_info or {}),
+    }
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "model.ckpt") as tmp:
+        shutil.copyfile(best_path, tmp)
+    write_history(out_dir / "metrics.csv", rows)
+    tb_out = out_dir / "tensorboard"
+    if tb_out.exists():
+        shutil.rmtree(tb_out)
+    shutil.copytree(work_dir / "tensorboard", tb_out)
+    write_json(out_dir / "test.json", result)
+    if not keep_work_dir:
+        shutil.rmtree(work_dir)
+    return result

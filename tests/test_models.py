@@ -1,0 +1,49 @@
+"""Architectures: output shapes, the registry, and the pretrained path without downloads."""
+
+import pytest
+import torch
+
+from cnnpractice.models import build_model
+
+
+@pytest.mark.parametrize(
+    "spec, x_shape",
+    [
+        ({"name": "cnn", "in_channels": 1, "n_classes": 3}, (4, 1, 32, 32)),
+        ({"name": "cnn", "in_channels": 3, "n_classes": 2, "widths": [4, 8]}, (2, 3, 16, 16)),
+        ({"name": "lstm", "n_classes": 5}, (4, 20)),
+        ({"name": "lstm", "n_classes": 5, "bidirectional": True, "num_layers": 2}, (4, 20, 1)),
+        ({"name": "pretrained", "in_channels": 1, "n_classes": 4, "arch": "resnet18"}, (2, 1, 32, 32)),
+        ({"name": "pretrained", "in_channels": 3, "n_classes": 4, "arch": "vgg16"}, (2, 3, 32, 32)),
+        ({"name": "pretrained", "in_channels": 2, "n_classes": 4, "arch": "vgg11", "input_size": 40},
+         (2, 2, 32, 32)),
+    ],
+)
+def test_output_shape(spec, x_shape):
+    net = build_model(spec).eval()
+    with torch.no_grad():
+        out = net(torch.randn(*x_shape))
+    assert out.shape == (x_shape[0], spec["n_classes"])
+    assert torch.isfinite(out).all()
+
+
+def test_pretrained_replaces_last_layer_and_freezes():
+    net = build_model({"name": "pretrained", "in_channels": 3, "n_classes": 7, "arch": "vgg16",
+                       "freeze_features": True})
+    assert net.net.classifier[-1].out_features == 7
+    trainable = [n for n, p in net.named_parameters() if p.requires_grad]
+    assert trainable == ["net.classifier.6.weight", "net.classifier.6.bias"]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"name": "transformer", "n_classes": 2}, "unknown model 'transformer'"),
+        ({"name": "cnn", "in_channels": 1, "n_classes": 2, "depth": 3}, "model 'cnn': bad parameters"),
+        ({"name": "cnn", "in_channels": 1, "n_classes": 2, "widths": []}, "at least one conv block"),
+        ({"name": "pretrained", "in_channels": 3, "n_classes": 2, "arch": "nonet"}, "unknown torchvision arch"),
+    ],
+)
+def test_bad_specs(spec, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(spec)

@@ -1,0 +1,165 @@
+"""Training: the Lightning module, the data module's split, and a resumable run."""
+
+import json
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from cnnpractice.training.data import ArrayDataModule, split_train_val
+from cnnpractice.training.module import ClassificationModule
+from cnnpractice.training.runner import build_trainer, train_classifier
+
+CPU = {"accelerator": "cpu", "progress_bar": False}
+
+
+def blobs(n=48, c=1, s=8, seed=0):
+    """Two separable classes of small images."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    x = (rng.normal(size=(n, c, s, s)) + y[:, None, None, None] * 1.5).astype(np.float32)
+    return x, y
+
+
+SPEC = {"name": "cnn", "in_channels": 1, "n_classes": 2, "widths": [4, 8]}
+
+
+def test_split_is_stratified_seeded_and_disjoint():
+    y = np.repeat([0, 1, 2], [20, 10, 10])
+    tr, va = split_train_val(y, 0.25, seed=3)
+    tr2, va2 = split_train_val(y, 0.25, seed=3)
+    assert np.array_equal(va, va2) and np.array_equal(tr, tr2)
+    assert not set(tr) & set(va) and len(tr) + len(va) == len(y)
+    assert np.bincount(y[va]).tolist() == [5, 2, 3] or np.bincount(y[va]).tolist() == [5, 3, 2]
+
+
+def test_split_without_validation():
+    tr, va = split_train_val(np.array([0, 1, 0, 1]), 0.0, seed=0)
+    assert len(va) == 0 and len(tr) == 4
+
+
+def test_datamodule_standardizes_with_train_statistics_only():
+    x, y = blobs()
+    x_test = x + 100.0  # a leak of test statistics would show
+    dm = ArrayDataModule(x, y, x_test, y, val_fraction=0.25, batch_size=8, seed=0)
+    dm.setup()
+    train_x = dm.train_set.tensors[0]
+    assert abs(float(train_x.mean())) < 1e-5
+    assert abs(float(train_x.std()) - 1) < 0.05
+    assert float(dm.test_set.tensors[0].mean()) > 50
+
+
+def test_datamodule_rejects_mismatched_lengths():
+    x, y = blobs()
+    with pytest.raises(ValueError, match="train: 48 inputs but 47 labels"):
+        ArrayDataModule(x, y[:-1], x, y)
+
+
+def test_module_fast_dev_run():
+    x, y = blobs()
+    dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
+    module = ClassificationModule(model_spec=SPEC)
+    trainer = build_trainer(work_dir="/tmp/unused", max_epochs=1, fast_dev_run=True, logger=False,
+                            **CPU)
+    trainer.fit(module, datamodule=dm)
+    trainer.test(module, datamodule=dm, verbose=False)
+    assert set(module.test_outputs) == {"y", "pred", "prob"}
+    assert module.test_outputs["prob"].shape[1] == 2
+
+
+def test_train_classifier_learns_and_writes_outputs(tmp_path):
+    x, y = blobs()
+    dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
+    result = train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0,
+                              max_epochs=8, lr=0.01, trainer_options=CPU)
+    assert result["test_accuracy"] > 0.9
+    for name in ("model.ckpt", "metrics.csv", "test.json"):
+        assert (tmp_path / "run" / name).is_file()
+    assert any((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents*"))
+    assert not (tmp_path / "run.work").exists()
+    rows = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 8 and result["epochs_run"] == 8
+    saved = json.loads((tmp_path / "run" / "test.json").read_text())
+    assert saved["test_accuracy"] == result["test_accuracy"]
+    reloaded = ClassificationModule.from_checkpoint(tmp_path / "run" / "model.ckpt").eval()
+    with torch.no_grad():
+        pred = reloaded(torch.from_numpy((x - dm.mean) / dm.std)).argmax(1).numpy()
+    assert np.array_equal(pred, np.array(saved["y_pred"]))
+
+
+def test_same_seed_same_result(tmp_path):
+    x, y = blobs()
+    results = []
+    for run in ("a", "b"):
+        dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=1)
+        results.append(train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / run,
+                                        seed=1, max_epochs=3, trainer_options=CPU))
+    assert results[0]["test_loss"] == results[1]["test_loss"]
+    assert (tmp_path / "a/metrics.csv").read_text().split("seconds")[0] == \
+        (tmp_path / "b/metrics.csv").read_text().split("seconds")[0]
+
+
+class Crash(Exception):
+    pass
+
+
+def test_killed_training_resumes_from_last_checkpoint(tmp_path, monkeypatch):
+    x, y = blobs()
+    make_dm = lambda: ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)  # noqa: E731
+    from cnnpractice.training import runner
+
+    original = runner.EpochHistory.on_train_epoch_end
+
+    def crash_at_epoch_3(self, trainer, pl_module):
+        original(self, trainer, pl_module)
+        if trainer.current_epoch == 3:
+            raise Crash("killed")
+
+    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", crash_at_epoch_3)
+    with pytest.raises(Crash):
+        train_classifier(net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0,
+                         max_epochs=6, trainer_options=CPU)
+    assert (tmp_path / "run.work/checkpoints/last.ckpt").is_file()
+    assert not (tmp_path / "run" / "test.json").exists()
+    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", original)
+    result = train_classifier(net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0,
+                              max_epochs=6, trainer_options=CPU)
+    assert result["resumed"] is True
+    epochs = [int(r.split(",")[0]) for r in (tmp_path / "run/metrics.csv").read_text().splitlines()[1:]]
+    # epochs 0-2 come from the checkpoint saved before the crash; 3 is redone after resuming
+    assert epochs == [0, 1, 2, 3, 4, 5]
+
+
+def test_changed_settings_do_not_resume(tmp_path, monkeypatch):
+    x, y = blobs()
+    work = tmp_path / "run.work" / "checkpoints"
+    work.mkdir(parents=True)
+    (tmp_path / "run.work" / "run.json").write_text(json.dumps({"lr": 123}))
+    (work / "last.ckpt").write_text("stale")
+    dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
+    result = train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0,
+                              max_epochs=2, trainer_options=CPU)
+    assert result["resumed"] is False and result["epochs_run"] == 2
+
+
+def test_vgg16_trains_one_step_without_pretrained_weights():
+    """The talk's pretrained path (VGG16, here with random weights: no download in tests)."""
+    x, y = blobs(n=16, c=3, s=32)
+    dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=4, seed=0)
+    spec = {"name": "pretrained", "arch": "vgg16", "weights": None, "in_channels": 3, "n_classes": 2}
+    module = ClassificationModule(model_spec=spec, lr=1e-4)
+    before = module.net.net.classifier[-1].weight.detach().clone()
+    trainer = build_trainer(work_dir="/tmp/unused", max_epochs=1, fast_dev_run=True, logger=False, **CPU)
+    trainer.fit(module, datamodule=dm)
+    assert not torch.equal(before, module.net.net.classifier[-1].weight.detach())
+
+
+def test_pretrained_runner_path(tmp_path):
+    """A torchvision classifier through the full resumable runner (a small one: checkpoints stay light)."""
+    x, y = blobs(n=16, c=1, s=32)
+    dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
+    spec = {"name": "pretrained", "arch": "resnet18", "weights": None, "in_channels": 1, "n_classes": 2}
+    result = train_classifier(net_spec=spec, datamodule=dm, out_dir=tmp_path / "pre", seed=0,
+                              max_epochs=1, lr=1e-4, trainer_options=CPU)
+    assert result["n_test"] == 16 and 0 <= result["test_accuracy"] <= 1
