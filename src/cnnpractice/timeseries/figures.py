@@ -64,7 +64,10 @@ def read_history(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def plot_val_curves(*, histories: Sequence[str], out_png: str, dataset: str | None = None) -> None:
-    """Validation accuracy per epoch, one curve per run (``.../<model>/<image>/metrics.csv``)."""
+    """Validation accuracy per epoch, one curve per run (``.../<model>/<image>/metrics.csv``).
+
+    Runs trained without a validation split show their training accuracy (dashed).
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for path in histories:
@@ -76,11 +79,11 @@ def plot_val_curves(*, histories: Sequence[str], out_png: str, dataset: str | No
         else:
             ax.plot(hist["epoch"], acc, label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy")
+    ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{dataset or ''} validation accuracy".strip())
+    ax.set_title(f"{dataset or ''} accuracy per epoch".strip())
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=110)

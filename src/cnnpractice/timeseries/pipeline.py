@@ -13,7 +13,10 @@ IMAGE_MODELS = {"cnn": "cnn", "vgg": "pretrained"}
 def transform_dataset(*, train: str, test: str, out_train: str, out_test: str,
                       channels: Sequence[str], image_size: int, transform_params: dict | None = None,
                       chunk_size: int = 256, device: str | None = None) -> None:
-    """Turn both splits of a materialised UCR dataset into image arrays (``.npy``, (n, C, S, S))."""
+    """Turn both splits of a materialised UCR dataset into image arrays (``.npy``, (n, C, S, S)).
+
+    ``S`` is ``image_size``, or the series length when that is shorter (PAA cannot lengthen).
+    """
     from cnnpractice.data.ucr import load_split
     from cnnpractice.timeseries.transforms import transform_to_npy
 
@@ -24,7 +27,10 @@ def transform_dataset(*, train: str, test: str, out_train: str, out_test: str,
     params = {name: transform_params.get(name, {}) for name in channels} if transform_params else None
     for src, dst in ((train, out_train), (test, out_test)):
         X, _, _ = load_split(src)
-        shape = transform_to_npy(X, dst, channels=list(channels), image_size=image_size,
+        size = min(image_size, X.shape[1])  # PAA only shortens: short series keep their length
+        if size < image_size:
+            print(f"[transform] series of length {X.shape[1]} < image_size {image_size}: images are {size}x{size}")
+        shape = transform_to_npy(X, dst, channels=list(channels), image_size=size,
                                  params=params, chunk_size=chunk_size, device=device)
         print(f"[transform] {src} -> {dst} {tuple(shape)} channels={list(channels)}")
 

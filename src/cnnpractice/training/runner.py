@@ -75,11 +75,12 @@ def build_trainer(*, work_dir: str | Path, max_epochs: int, accelerator: str = "
                   deterministic: bool | str = True, progress_bar: bool = True,
                   callbacks: list | None = None, logger=None, **kwargs) -> pl.Trainer:
     """The one place the project builds a ``pl.Trainer`` (settings come from config)."""
+    options = dict(log_every_n_steps=1, num_sanity_val_steps=0, enable_model_summary=True)
+    options.update(kwargs)
     return pl.Trainer(
         default_root_dir=str(work_dir), max_epochs=max_epochs, accelerator=accelerator,
         devices=devices, precision=precision, deterministic=deterministic,
-        enable_progress_bar=progress_bar, callbacks=callbacks or [], logger=logger,
-        log_every_n_steps=1, num_sanity_val_steps=0, enable_model_summary=True, **kwargs,
+        enable_progress_bar=progress_bar, callbacks=callbacks or [], logger=logger, **options,
     )
 
 

@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` (run the offline default workflow and its report)
+# and `make test` (the test suite). Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+
+.PHONY: setup system-deps demo report test test-fast bench clean
+
+setup: $(STAMP) system-deps
+
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+system-deps:
+	bash envs/install_debian_packages.sh envs/debian-packages.txt
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
+	@echo "Tables: results/*/*.md   Report: results/report.html"
+
+report: setup
+	$(BIN)/snakemake --report results/report.html
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: setup
+	$(BIN)/python bench/transforms.py
+	$(BIN)/python bench/training_overhead.py
+
+clean:
+	rm -rf results logs benchmarks .snakemake
