@@ -1,19 +1,16 @@
 """Tests of cnnpractice.data.ucr: UCR datasets materialized as validated npz splits.
 
 No test touches the network: an autouse fixture makes every socket connection
-fail (and records the attempt), and the download tests replace aeon's
-``urlopen`` with a fake Zenodo.
+fail (and records the attempt). Loading and downloading the raw data
+(cnnpractice.data.ucr_source) is tested in test_ucr_source.py.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
-from urllib.error import HTTPError, URLError
 
 import numpy as np
 import pytest
@@ -83,19 +80,6 @@ def test_import_is_cheap():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("name", sorted(ucr.SHIPPED))
-def test_shipped_files_exist(name):
-    files = ucr.shipped_files(name)
-    assert files is not None, f"{name} is listed in SHIPPED but not bundled with aeon"
-    assert all(f.stat().st_size > 0 for f in files)
-
-
-def test_not_shipped():
-    assert ucr.shipped_files("Adiac") is None
-    with pytest.raises(ValueError, match="'Adiac' is not shipped"):
-        ucr.load_ucr("Adiac", source="shipped")
-
-
 @pytest.mark.parametrize("name,n_train,n_test,length,classes,options", SHIPPED_CASES,
                          ids=[c[0] for c in SHIPPED_CASES])
 def test_materialize_shipped(tmp_path, name, n_train, n_test, length, classes, options):
@@ -125,12 +109,6 @@ def test_shipped_unequal_length_refused_by_default(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_auto_prefers_shipped(tmp_path):
-    raw = ucr.load_ucr("GunPoint", source="auto", extract_path=tmp_path / "cache")
-    assert raw["source"] == "shipped"
-    assert not (tmp_path / "cache").exists()
-
-
 @pytest.mark.parametrize("kwargs,match", [
     ({"source": "web"}, "source must be one of"),
     ({"unequal_length": "pad"}, "timeseries.unequal_length must be one of"),
@@ -141,12 +119,6 @@ def test_bad_options_refused_before_loading(monkeypatch, tmp_path, kwargs, match
     with pytest.raises(ValueError, match=match):
         ucr.materialize_ucr("Fake", tmp_path, **kwargs)
     assert calls == []
-
-
-@pytest.mark.parametrize("name", ["../GunPoint", "Gun Point", "", "a/b"])
-def test_bad_name(name):
-    with pytest.raises(ValueError, match="invalid UCR dataset name"):
-        ucr.load_ucr(name)
 
 
 # ---------------------------------------------------------------------------
@@ -355,138 +327,3 @@ def test_failed_write_leaves_no_split(monkeypatch, tmp_path, fail_on, existing):
     with pytest.raises(OSError, match="disk full"):
         ucr.materialize_ucr("Fake", tmp_path)
     assert list(tmp_path.iterdir()) == []
-
-
-# ---------------------------------------------------------------------------
-# downloads, against a fake Zenodo
-# ---------------------------------------------------------------------------
-
-RECORD = 11191244  # aeon's Zenodo record of GunPoint
-API = f"https://zenodo.org/api/records/{RECORD}"
-
-
-class Response(io.BytesIO):
-    """A urlopen response whose body may break after ``fail_after`` bytes."""
-
-    def __init__(self, body: bytes, fail_after: int | None = None):
-        super().__init__(body)
-        self.fail_after = fail_after
-
-    def read(self, n=-1):
-        if self.fail_after is not None and self.tell() >= self.fail_after:
-            raise ConnectionResetError("connection reset by peer")
-        if self.fail_after is not None:
-            n = self.fail_after - self.tell() if n is None or n < 0 else min(n, self.fail_after - self.tell())
-        return super().read(n)
-
-
-def fake_zenodo(monkeypatch, files: dict[str, bytes], broken: dict[str, object] | None = None):
-    """Serve ``files`` as Zenodo record RECORD through aeon's urlopen.
-
-    ``broken`` maps a file name (or "record") to an exception to raise when it is
-    requested, or to a byte count after which its body breaks.
-    """
-    import aeon.datasets._data_loaders as loaders
-
-    broken = broken or {}
-    requested = []
-
-    def urlopen(req, timeout=None):
-        url = getattr(req, "full_url", req)
-        requested.append(url)
-        if url == API:
-            if isinstance(broken.get("record"), Exception):
-                raise broken["record"]
-            record = {"files": [{"key": k, "links": {"self": f"{API}/files/{k}/content"}} for k in files]}
-            return Response(json.dumps(record).encode())
-        key = url.split("/files/")[1].split("/")[0]
-        fault = broken.get(key)
-        if isinstance(fault, Exception):
-            raise fault
-        return Response(files[key], fail_after=fault)
-
-    monkeypatch.setattr(loaders, "urlopen", urlopen)
-    return requested
-
-
-def gunpoint_files():
-    train, test = ucr.shipped_files("GunPoint")
-    return {"GunPoint_TRAIN.ts": train.read_bytes(), "GunPoint_TEST.ts": test.read_bytes()}
-
-
-def test_download_then_cache(monkeypatch, tmp_path):
-    cache = tmp_path / "resources" / "ucr_archive"
-    requested = fake_zenodo(monkeypatch, gunpoint_files())
-    raw = ucr.load_ucr("GunPoint", source="download", extract_path=cache)
-    assert raw["source"] == "download" and requested[0] == API
-    assert sorted(p.name for p in cache.iterdir()) == ["GunPoint"]  # no staging leftovers
-    assert sorted(p.name for p in (cache / "GunPoint").iterdir()) == ["GunPoint_TEST.ts", "GunPoint_TRAIN.ts"]
-    shipped = ucr.load_ucr("GunPoint", source="shipped")
-    for key in ("X_train", "y_train", "X_test", "y_test"):
-        np.testing.assert_array_equal(raw[key], shipped[key])
-
-    # second time: read from the cache, no request at all
-    requested.clear()
-    out = tmp_path / "out"
-    assert ucr.materialize_ucr("GunPoint", out, source="download", extract_path=cache)["n_test"] == 150
-    assert requested == []
-
-
-def test_download_replaces_partial_leftover(monkeypatch, tmp_path):
-    """A half-downloaded dataset dir left by aeon itself is not mistaken for data."""
-    (tmp_path / "GunPoint").mkdir()
-    (tmp_path / "GunPoint" / "GunPoint_TRAIN.ts").write_text("@problemName GunPoint\n@data\n1,2")
-    fake_zenodo(monkeypatch, gunpoint_files())
-    raw = ucr.load_ucr("GunPoint", source="download", extract_path=tmp_path)
-    assert len(raw["y_train"]) == 50
-    assert sorted(p.name for p in (tmp_path / "GunPoint").iterdir()) == ["GunPoint_TEST.ts", "GunPoint_TRAIN.ts"]
-
-
-DOWNLOAD_FAILURES = {
-    "record_unreachable": ({}, {"record": URLError("Name or service not known")}),
-    "train_breaks_midway": ({}, {"GunPoint_TRAIN.ts": 1000}),
-    "test_http_error": ({}, {"GunPoint_TEST.ts": HTTPError(API, 503, "Service Unavailable", {}, None)}),
-    "record_without_split_files": ({"GunPoint.zip": b"PK\x05\x06" + bytes(18)}, {}),
-    "html_instead_of_data": ({"GunPoint_TRAIN.ts": b"<html>rate limited</html>",
-                              "GunPoint_TEST.ts": b"<html>rate limited</html>"}, {}),
-}
-
-
-@pytest.mark.parametrize("case", DOWNLOAD_FAILURES)
-@pytest.mark.parametrize("cache_exists", [False, True], ids=["new_cache", "existing_cache"])
-def test_failed_download(monkeypatch, tmp_path, case, cache_exists):
-    files, broken = DOWNLOAD_FAILURES[case]
-    cache = tmp_path / "resources" / "ucr_archive"
-    if cache_exists:
-        (cache / "Other").mkdir(parents=True)
-        (cache / "Other" / "Other_TRAIN.ts").write_text("keep me")
-    requested = fake_zenodo(monkeypatch, files or gunpoint_files(), broken)
-
-    with pytest.raises(RuntimeError) as err:
-        ucr.materialize_ucr("GunPoint", tmp_path / "out", source="download", extract_path=cache)
-    msg = str(err.value)
-    assert "'GunPoint'" in msg and API in msg
-    assert requested and requested[0] == API
-
-    if cache_exists:  # untouched: nothing added, nothing removed
-        assert sorted(str(p.relative_to(cache)) for p in cache.rglob("*")) == ["Other", "Other/Other_TRAIN.ts"]
-        assert (cache / "Other" / "Other_TRAIN.ts").read_text() == "keep me"
-    else:  # the directories the attempt created are gone again
-        assert sorted(p.name for p in tmp_path.iterdir()) == []
-
-
-def test_unknown_dataset_not_downloaded(monkeypatch, tmp_path):
-    requested = fake_zenodo(monkeypatch, {})
-    with pytest.raises(ValueError, match="unknown UCR dataset 'GunPont'.*GunPoint"):
-        ucr.load_ucr("GunPont", source="download", extract_path=tmp_path)
-    assert requested == []
-
-
-def test_unreadable_cache(monkeypatch, tmp_path):
-    (tmp_path / "GunPoint").mkdir()
-    for split in ("TRAIN", "TEST"):
-        (tmp_path / "GunPoint" / f"GunPoint_{split}.ts").write_text("garbage")
-    requested = fake_zenodo(monkeypatch, gunpoint_files())
-    with pytest.raises(ValueError, match="cached copy in .*GunPoint could not be read"):
-        ucr.load_ucr("GunPoint", source="download", extract_path=tmp_path)
-    assert requested == []

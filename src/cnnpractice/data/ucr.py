@@ -1,301 +1,47 @@
 """UCR univariate time-series classification datasets as validated ``.npz`` splits.
 
-:func:`materialize_ucr` loads one dataset of the UCR archive, checks it, and
-writes ``<out_dir>/train.npz`` and ``<out_dir>/test.npz``, each holding
+:func:`materialize_ucr` loads one dataset of the UCR archive (with
+:func:`cnnpractice.data.ucr_source.load_ucr`), checks and converts it
+(:func:`prepare_ucr`), and writes ``<out_dir>/train.npz`` and
+``<out_dir>/test.npz``, each holding
 
 * ``X``: float32, shape ``(n_series, length)``;
 * ``y``: int64, shape ``(n_series,)``, class indices ``0..K-1``;
 * ``classes``: unicode strings, shape ``(K,)``: the original class labels,
-  sorted naturally (numeric labels numerically: ``"1" < "2" < "10"``), so that
-  ``classes[y]`` gives back the original labels. Train and test share the same
-  ``classes`` (computed from the union of their labels).
+  sorted naturally (numeric labels numerically: ``"1" < "2" < "10"``, see
+  :func:`sort_labels`), so that ``classes[y]`` gives back the original labels.
+  Train and test share the same ``classes`` (computed from the union of their
+  labels).
 
 :func:`load_split` reads one of those files back, validating it.
 
-Data comes from ``aeon`` in one of two ways (see :func:`load_ucr`): a few
-datasets are bundled inside the installed ``aeon`` package (:data:`SHIPPED`, no
-network needed); every other dataset is downloaded by
-:func:`aeon.datasets.load_classification` from the Zenodo "tsml" community
-(``https://zenodo.org/api/records/<record>``) into an explicit cache directory.
-A failed download leaves nothing behind in that directory.
-
-``aeon`` is imported inside the functions only: importing this module is cheap.
+Getting the raw data (datasets shipped with ``aeon``, downloads from Zenodo)
+is the job of :mod:`cnnpractice.data.ucr_source`, whose public names are
+re-exported here. Nothing heavy (``aeon`` included) is imported at import time.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import re
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from cnnpractice.data.ucr_source import (
+    SHIPPED,
+    SOURCES,
+    ZENODO_RECORD_URL,
+    _check_name,
+    _check_option,
+    load_ucr,
+    shipped_files,
+)
 from cnnpractice.io import load_npz, save_npz
 
-#: UCR univariate classification datasets bundled as ``.ts`` files inside the
-#: installed aeon (1.6.0), mapped to the stem of their files relative to the
-#: aeon package directory: the data lie in ``<stem>_TRAIN.ts`` and
-#: ``<stem>_TEST.ts`` and are read offline with
-#: :func:`aeon.datasets.load_from_ts_file`.
-#:
-#: ======================  =======  ======  ============  =======
-#: name                    n_train  n_test  length        classes
-#: ======================  =======  ======  ============  =======
-#: ACSF1                   100      100     1460          10
-#: ArrowHead               36       175     251           3
-#: GunPoint                50       150     150           2
-#: ItalyPowerDemand        67       1029    24            2
-#: OSULeaf                 200      242     427           6
-#: PickupGestureWiimoteZ   50       50      29..361 (*)   10
-#: ======================  =======  ======  ============  =======
-#:
-#: (*) unequal lengths: needs ``unequal_length="resample"`` or ``"truncate"``.
-#: Also bundled by aeon but left out here: BasicMotions and JapaneseVowels
-#: (multivariate UEA problems), UnitTest (a 20/22-series subset of Chinatown),
-#: Covid3Month(_disc) and CardanoSentiment (regression / not in the UCR archive).
-SHIPPED: dict[str, str] = {
-    name: f"datasets/data/{name}/{name}"
-    for name in (
-        "ACSF1",
-        "ArrowHead",
-        "GunPoint",
-        "ItalyPowerDemand",
-        "OSULeaf",
-        "PickupGestureWiimoteZ",
-    )
-}
-
-SOURCES = ("auto", "shipped", "download")
 UNEQUAL_LENGTH_OPTIONS = ("error", "resample", "truncate")
 MISSING_OPTIONS = ("error", "interpolate")
-
-#: Where aeon 1.6's ``load_classification`` fetches a dataset: the metadata of
-#: the Zenodo record listed for it in ``aeon.datasets.tsc_datasets.tsc_zenodo``,
-#: then every file attached to that record.
-ZENODO_RECORD_URL = "https://zenodo.org/api/records/{record}"
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
-_STAGING_PREFIX = ".download-"
-
-
-# ---------------------------------------------------------------------------
-# loading
-# ---------------------------------------------------------------------------
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ValueError(
-            f"invalid UCR dataset name {name!r}: expected letters, digits, '_' or '-' "
-            "(e.g. 'GunPoint')"
-        )
-
-
-def _check_option(value: Any, options: Sequence[str], key: str) -> None:
-    if value not in options:
-        raise ValueError(f"{key} must be one of {list(options)}, got {value!r}")
-
-
-def _aeon_dir() -> Path | None:
-    """Directory of the installed aeon package, found without importing it."""
-    spec = importlib.util.find_spec("aeon")
-    if spec is None or spec.origin is None:
-        return None
-    return Path(spec.origin).parent
-
-
-def shipped_files(name: str) -> tuple[Path, Path] | None:
-    """Paths of the bundled train/test ``.ts`` files of ``name``.
-
-    Parameters
-    ----------
-    name : str
-        UCR dataset name, e.g. ``"GunPoint"``.
-
-    Returns
-    -------
-    tuple of pathlib.Path or None
-        ``(train_file, test_file)``, or None when ``name`` is not in
-        :data:`SHIPPED` or the installed aeon does not hold both files.
-    """
-    stem = SHIPPED.get(name)
-    root = _aeon_dir()
-    if stem is None or root is None:
-        return None
-    train, test = root / f"{stem}_TRAIN.ts", root / f"{stem}_TEST.ts"
-    if train.is_file() and test.is_file():
-        return train, test
-    return None
-
-
-def _has_dataset(root: Path, name: str) -> bool:
-    """Whether ``root/<name>/`` holds both ``.ts`` splits (aeon's own criterion)."""
-    folder = root / name
-    return (folder / f"{name}_TRAIN.ts").is_file() and (folder / f"{name}_TEST.ts").is_file()
-
-
-def _default_extract_path() -> Path:
-    # Same resolution as aeon's ``_get_data_home``: $AEON_DATA, else ~/aeon_data.
-    return Path(os.path.expanduser(os.environ.get("AEON_DATA", os.path.join("~", "aeon_data"))))
-
-
-def _load_shipped(name: str) -> dict[str, Any]:
-    files = shipped_files(name)
-    if files is None:
-        raise ValueError(
-            f"UCR dataset {name!r} is not shipped with the installed aeon; shipped: "
-            f"{sorted(SHIPPED)}. Use source='download' (or 'auto')."
-        )
-    from aeon.datasets import load_from_ts_file
-
-    X_train, y_train = load_from_ts_file(str(files[0]))
-    X_test, y_test = load_from_ts_file(str(files[1]))
-    raw = {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
-    _check_not_empty(raw, files[0].parent)
-    raw["source"] = "shipped"
-    return raw
-
-
-def _load_with_aeon(name: str, root: Path) -> dict[str, Any]:
-    """Both splits via ``aeon.datasets.load_classification`` from/into ``root``."""
-    from aeon.datasets import load_classification
-
-    X_train, y_train = load_classification(name, split="train", extract_path=str(root))
-    # The first call fetched everything the record holds; this one reads locally.
-    X_test, y_test = load_classification(name, split="test", extract_path=str(root))
-    raw = {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
-    _check_not_empty(raw, root / name)
-    return raw
-
-
-def _check_not_empty(raw: dict[str, Any], folder: Path) -> None:
-    # aeon parses any text without a "@data" section (an HTML error page, say)
-    # as an empty dataset instead of failing: treat that as unreadable.
-    for split in ("train", "test"):
-        X, y = raw[f"X_{split}"], raw[f"y_{split}"]
-        if len(X) == 0 or len(X) != len(y):
-            raise ValueError(
-                f"{folder}: the {split.upper()} .ts file holds {len(X)} series and "
-                f"{len(y)} labels; it is not a valid .ts dataset file"
-            )
-
-
-def _load_download(name: str, extract_path: str | os.PathLike | None) -> dict[str, Any]:
-    root = (Path(extract_path).expanduser() if extract_path is not None
-            else _default_extract_path()).absolute()
-
-    if _has_dataset(root, name):
-        try:
-            raw = _load_with_aeon(name, root)
-        except Exception as exc:
-            raise ValueError(
-                f"UCR dataset {name!r}: the cached copy in {root / name} could not be read "
-                f"({type(exc).__name__}: {exc}); delete that directory to download it again"
-            ) from exc
-        raw["source"] = "cache"
-        return raw
-
-    from aeon.datasets.tsc_datasets import tsc_zenodo
-
-    if name not in tsc_zenodo:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(tsc_zenodo), n=3)
-        hint = f"; did you mean {close}?" if close else ""
-        raise ValueError(
-            f"unknown UCR dataset {name!r}: aeon.datasets.tsc_datasets.tsc_zenodo does not "
-            f"list it, so there is nothing to download{hint}"
-        )
-    url = ZENODO_RECORD_URL.format(record=tsc_zenodo[name])
-
-    # aeon writes the record's files straight into <extract_path>/<name>/ and leaves
-    # whatever it got on failure (and a half-written file counts as "downloaded" on
-    # the next run if both split files exist). So download into a private staging
-    # directory and move the dataset into place only once it loaded cleanly.
-    created = [p for p in (root, *root.parents) if not p.exists()]
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}{_STAGING_PREFIX}", dir=root))
-    ok = False
-    try:
-        raw = _load_with_aeon(name, staging)
-        final = root / name
-        if not _has_dataset(root, name):  # else: another process finished first
-            if final.is_symlink() or final.is_file():
-                final.unlink()
-            elif final.exists():  # incomplete leftover of an earlier attempt
-                shutil.rmtree(final)
-            os.replace(staging / name, final)
-        ok = True
-    except Exception as exc:
-        raise RuntimeError(
-            f"could not download UCR dataset {name!r} from {url} into {root}: "
-            f"{type(exc).__name__}: {exc}. Check the network connection, or fetch the "
-            f"files by hand and place {name}_TRAIN.ts and {name}_TEST.ts in {root / name}/"
-        ) from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not ok:
-            for path in created:  # innermost first; stop at the first non-empty one
-                try:
-                    path.rmdir()
-                except OSError:
-                    break
-    raw["source"] = "download"
-    return raw
-
-
-def load_ucr(
-    name: str,
-    source: str = "auto",
-    extract_path: str | os.PathLike | None = None,
-) -> dict[str, Any]:
-    """Load both splits of a UCR classification dataset, as aeon returns them.
-
-    Parameters
-    ----------
-    name : str
-        Dataset name as in the UCR archive, e.g. ``"GunPoint"``.
-    source : {"auto", "shipped", "download"}, default "auto"
-        ``"shipped"`` reads the copy bundled inside the installed aeon (see
-        :data:`SHIPPED`), without network. ``"download"`` uses
-        :func:`aeon.datasets.load_classification`: the dataset is read from
-        ``<extract_path>/<name>/`` when both ``<name>_TRAIN.ts`` and
-        ``<name>_TEST.ts`` are there, and otherwise downloaded there from Zenodo
-        (see :data:`ZENODO_RECORD_URL`). ``"auto"`` is ``"shipped"`` when the
-        dataset is bundled, else ``"download"``.
-    extract_path : str or path-like, optional
-        Cache directory of downloaded datasets (the workflow uses
-        ``resources/ucr_archive/``). Default: ``$AEON_DATA`` or ``~/aeon_data``,
-        as in aeon. Unused for shipped datasets.
-
-    Returns
-    -------
-    dict
-        ``X_train``, ``X_test``: 3D arrays ``(n, channels, length)``, or lists of
-        2D ``(channels, length_i)`` arrays for unequal lengths; ``y_train``,
-        ``y_test``: 1D arrays of labels (strings); ``source``: one of
-        ``"shipped"``, ``"cache"``, ``"download"``.
-
-    Raises
-    ------
-    ValueError
-        For a bad ``name`` or ``source``, a dataset that is not shipped (with
-        ``source="shipped"``), a name aeon cannot download, or an unreadable
-        cached copy.
-    RuntimeError
-        When the download fails; the message names the dataset and the URL
-        tried. Nothing the failed attempt created is left in ``extract_path``.
-    """
-    _check_name(name)
-    _check_option(source, SOURCES, "source")
-    if source == "shipped" or (source == "auto" and shipped_files(name) is not None):
-        return _load_shipped(name)
-    return _load_download(name, extract_path)
 
 
 # ---------------------------------------------------------------------------
