@@ -1,0 +1,28 @@
+"""cnnpractice.workflow.log_to: everything a rule's code prints lands in its log."""
+
+import os
+import sys
+
+import pytest
+
+from cnnpractice.workflow import log_to
+
+
+def test_log_to_captures_python_and_fd_output(tmp_path):
+    log = tmp_path / "logs" / "rule.log"
+    with log_to(log):
+        print("from print")
+        sys.stderr.write("from stderr\n")
+        os.write(1, b"from fd 1\n")
+    text = log.read_text()
+    assert "from print" in text and "from stderr" in text and "from fd 1" in text
+
+
+def test_log_to_records_the_traceback_and_restores_streams(tmp_path, capfd):
+    log = tmp_path / "rule.log"
+    with pytest.raises(ValueError):
+        with log_to(log):
+            raise ValueError("bad input: train.npz")
+    assert "ValueError: bad input: train.npz" in log.read_text()
+    os.write(1, b"back on the terminal\n")
+    assert "back on the terminal" in capfd.readouterr().out
