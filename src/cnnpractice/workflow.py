@@ -17,9 +17,9 @@ from typing import Iterator
 def log_to(path: str | os.PathLike | None) -> Iterator[None]:
     """Send everything written to stdout/stderr (Python and C level) to ``path``.
 
-    The file descriptors 1 and 2 are redirected, so Lightning's progress bar,
-    tqdm, warnings and messages from compiled libraries all land in the rule's
-    log. A failure's traceback is written to the log before it propagates.
+    Both the file descriptors 1 and 2 and Python's ``sys.stdout``/``sys.stderr``
+    are redirected, so Lightning's progress bar, tqdm, warnings and messages from
+    compiled libraries all land in the rule's log. A failure's traceback is written to the log before it propagates.
     ``None`` leaves the streams alone.
     """
     if path is None:
@@ -30,7 +30,8 @@ def log_to(path: str | os.PathLike | None) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with open(path, "a", buffering=1) as log:
+    with open(path, "a", buffering=1) as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
