@@ -45,11 +45,12 @@ class ImageCNN(nn.Module):
             ))
             prev = width
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-                                  nn.Linear(prev, n_classes))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(prev, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blocks(x))
+        # Global average pooling as a mean: unlike AdaptiveAvgPool2d's CUDA backward it
+        # is deterministic, so `trainer.deterministic: true` also works on a GPU.
+        return self.head(self.blocks(x).mean(dim=(2, 3)))
 
 
 class LSTMClassifier(nn.Module):
