@@ -1,0 +1,134 @@
+"""Recurrence plots (RP) of the PAA-reduced series, as ``pyts.image.RecurrencePlot``."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._common import (
+    _as_2d,
+    _check_finite,
+    _check_int,
+    _check_percentage,
+    _check_threshold,
+    _interpolate,
+    _out_dtype,
+    _percentile_positions,
+    _result,
+)
+from .paa import _paa64
+
+
+def _trajectory_distances(series: torch.Tensor, image_size: int, dimension: int, time_delay: int,
+                          out: torch.Tensor | None = None) -> torch.Tensor:
+    """Euclidean distances between the delay-embedded trajectories.
+
+    Parameters
+    ----------
+    series : torch.Tensor, shape (n, image_size + (dimension - 1) * time_delay)
+    out : torch.Tensor, shape (n, image_size, image_size), optional
+        Written into (same dtype as ``series``); allocated when None.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, image_size, image_size), ``series``' dtype.
+        The squared differences are accumulated coordinate by coordinate,
+        like ``pyts``, so ties and threshold comparisons come out identically.
+    """
+    dist = _result(out, (series.shape[0], image_size, image_size), series.dtype, series.device)
+    if dimension == 1:
+        return torch.sub(series[:, :, None], series[:, None, :], out=dist).abs_()
+    for d in range(dimension):
+        coord = series[:, d * time_delay: d * time_delay + image_size]
+        if d == 0:
+            torch.sub(coord[:, :, None], coord[:, None, :], out=dist).square_()
+        else:
+            diff = coord[:, :, None] - coord[:, None, :]
+            dist.add_(diff.mul_(diff))
+    return dist.sqrt_()
+
+
+def _point_threshold(dist: torch.Tensor, percentage) -> torch.Tensor:
+    """Per-sample ``np.percentile(dist.reshape(n, -1), percentage, axis=1)``, shape (n,)."""
+    flat = dist.reshape(dist.shape[0], -1)
+    lower, upper, weight = _percentile_positions(flat.shape[1], np.asarray([percentage / 100.0]))
+    low = flat.kthvalue(int(lower[0]) + 1, dim=1).values
+    high = low if upper[0] == lower[0] else flat.kthvalue(int(upper[0]) + 1, dim=1).values
+    return _interpolate(low, high, weight[0])
+
+
+def _rp(X: torch.Tensor, image_size, dimension, time_delay, threshold, percentage, out_dtype,
+        out: torch.Tensor | None = None) -> torch.Tensor:
+    """RP of a 2D floating batch; see :func:`recurrence_plot`.
+
+    ``out`` (optional): an (n, S, S) tensor of dtype ``out_dtype`` to write into.
+    """
+    size = _check_int(image_size, "image_size", 1)
+    dimension = _check_int(dimension, "dimension", 1)
+    time_delay = _check_int(time_delay, "time_delay", 1)
+    threshold = _check_threshold(threshold)
+    percentage = _check_percentage(percentage)
+    needed = size + (dimension - 1) * time_delay
+    if needed > X.shape[1]:
+        raise ValueError(
+            f"image_size + (dimension - 1) * time_delay = {needed} must be <= n_timestamps "
+            f"({X.shape[1]})"
+        )
+    # pyts's exact window sums matter only where distances are compared.
+    series = _paa64(X, needed, exact=threshold is not None)
+    _check_finite(series, X)
+    if threshold is None:
+        if out_dtype != torch.float64:
+            # Lower-precision output: compute the distances in that precision
+            # (far cheaper than a float64 (n, S, S) intermediate), from
+            # per-sample centred values so the rounding error scales with the
+            # series' spread, not its offset.
+            series = (series - series.mean(dim=1, keepdim=True)).to(out_dtype)
+        return _trajectory_distances(series, size, dimension, time_delay, out)
+    dist = _trajectory_distances(series, size, dimension, time_delay)
+    if threshold == "point":
+        limit = _point_threshold(dist, percentage)[:, None, None]
+    elif threshold == "distance":
+        limit = (percentage / 100) * dist.amax(dim=(1, 2))[:, None, None]
+    else:
+        limit = threshold
+    image = _result(out, dist.shape, out_dtype, dist.device)
+    return image.copy_(dist < limit)
+
+
+def recurrence_plot(X, image_size, dimension: int = 1, time_delay: int = 1, threshold=None,
+                    percentage=10, dtype=None) -> torch.Tensor:
+    """Recurrence plot of the PAA-reduced series, as ``pyts.image.RecurrencePlot``.
+
+    Each series is first reduced by :func:`paa` to
+    ``image_size + (dimension - 1) * time_delay`` values, so that there are
+    exactly ``image_size`` trajectories
+    ``(x_i, x_{i + time_delay}, ..., x_{i + (dimension - 1) time_delay})``;
+    pixel ``(i, j)`` is the Euclidean distance between trajectories ``i`` and
+    ``j``, optionally binarized as ``distance < threshold``.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor, shape (n_samples, n_timestamps)
+    image_size : int
+        Side ``S`` of the images; ``S + (dimension - 1) * time_delay`` must
+        not exceed ``n_timestamps``.
+    dimension, time_delay : int, >= 1
+    threshold : None, 'point', 'distance' or float > 0
+        None: the distances themselves. 'point': per-sample threshold at the
+        ``percentage`` percentile of the distances (numpy linear
+        interpolation). 'distance': ``percentage / 100`` of the sample's
+        maximum distance. A number: that fixed threshold. Binary images are 1
+        where the distance is strictly below the threshold.
+    percentage : float in [0, 100]
+        Used by 'point' and 'distance' only.
+    dtype : torch.dtype, optional
+        Dtype of the result; default ``X``'s floating dtype (float64 for integers).
+
+    Returns
+    -------
+    torch.Tensor, shape (n_samples, S, S), on ``X``'s device.
+    """
+    X = _as_2d(X)
+    return _rp(X, image_size, dimension, time_delay, threshold, percentage,
+               _out_dtype(X, dtype))
