@@ -13,6 +13,8 @@ from cnnpractice.models import build_model
         ({"name": "cnn", "in_channels": 3, "n_classes": 2, "widths": [4, 8]}, (2, 3, 16, 16)),
         ({"name": "lstm", "n_classes": 5}, (4, 20)),
         ({"name": "lstm", "n_classes": 5, "bidirectional": True, "num_layers": 2}, (4, 20, 1)),
+        ({"name": "lstm", "n_classes": 3, "window": 8, "pooling": "mean"}, (4, 21)),
+        ({"name": "lstm", "n_classes": 3, "window": 4, "in_channels": 2}, (4, 20, 2)),
         ({"name": "pretrained", "in_channels": 1, "n_classes": 4, "arch": "resnet18"}, (2, 1, 32, 32)),
         ({"name": "pretrained", "in_channels": 3, "n_classes": 4, "arch": "vgg16"}, (2, 3, 32, 32)),
         ({"name": "pretrained", "in_channels": 2, "n_classes": 4, "arch": "vgg11", "input_size": 40},
@@ -41,9 +43,26 @@ def test_pretrained_replaces_last_layer_and_freezes():
         ({"name": "transformer", "n_classes": 2}, "unknown model 'transformer'"),
         ({"name": "cnn", "in_channels": 1, "n_classes": 2, "depth": 3}, "model 'cnn': bad parameters"),
         ({"name": "cnn", "in_channels": 1, "n_classes": 2, "widths": []}, "at least one conv block"),
+        ({"name": "lstm", "n_classes": 2, "pooling": "max"}, "pooling must be 'last' or 'mean'"),
+        ({"name": "lstm", "n_classes": 2, "window": 0}, "window must be >= 1"),
         ({"name": "pretrained", "in_channels": 3, "n_classes": 2, "arch": "nonet"}, "unknown torchvision arch"),
     ],
 )
 def test_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message):
         build_model(spec)
+
+
+def test_lstm_window_reads_consecutive_values_per_step():
+    net = build_model({"name": "lstm", "n_classes": 2, "window": 5})
+    seen = {}
+
+    def record(module, inputs, output):
+        seen["x"] = inputs[0]
+
+    net.lstm.register_forward_hook(record)
+    x = torch.arange(12.0).reshape(1, 12)
+    net(x)
+    assert seen["x"].shape == (1, 3, 5)
+    assert seen["x"][0, 1].tolist() == [5, 6, 7, 8, 9]
+    assert seen["x"][0, 2].tolist() == [10, 11, 0, 0, 0]

@@ -62,14 +62,27 @@ class LSTMClassifier(nn.Module):
     hidden_size, num_layers, bidirectional, dropout : as in ``torch.nn.LSTM``
         (``dropout`` also applies before the linear layer).
     in_channels : variables per time step (1 for univariate series).
+    window : time steps fed to the LSTM together: a univariate series of length L
+        becomes ``ceil(L / window)`` steps of ``window`` values (zero-padded at the
+        end). Shorter sequences are much easier for an LSTM to learn from.
+    pooling : ``"last"`` classifies from the last time step's hidden state (the
+        textbook LSTM classifier); ``"mean"`` from the mean of the hidden states
+        over time, which gives gradients a short path to every step.
 
     Shapes: input (batch, length) or (batch, length, in_channels) -> (batch, n_classes).
     """
 
     def __init__(self, n_classes: int, hidden_size: int = 64, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, in_channels: int = 1):
+                 bidirectional: bool = False, dropout: float = 0.0, in_channels: int = 1,
+                 pooling: str = "last", window: int = 1):
         super().__init__()
-        self.lstm = nn.LSTM(in_channels, hidden_size, num_layers=num_layers, batch_first=True,
+        if window < 1:
+            raise ValueError(f"LSTMClassifier: window must be >= 1, got {window}")
+        self.window = window
+        if pooling not in ("last", "mean"):
+            raise ValueError(f"LSTMClassifier: pooling must be 'last' or 'mean', got {pooling!r}")
+        self.pooling = pooling
+        self.lstm = nn.LSTM(in_channels * window, hidden_size, num_layers=num_layers, batch_first=True,
                             bidirectional=bidirectional,
                             dropout=dropout if num_layers > 1 else 0.0)
         out = hidden_size * (2 if bidirectional else 1)
@@ -78,7 +91,13 @@ class LSTMClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
             x = x.unsqueeze(-1)
-        _, (h, _) = self.lstm(x)
+        if self.window > 1:
+            pad = (-x.shape[1]) % self.window
+            x = nn.functional.pad(x, (0, 0, 0, pad))
+            x = x.reshape(x.shape[0], x.shape[1] // self.window, self.window * x.shape[2])
+        outputs, (h, _) = self.lstm(x)
+        if self.pooling == "mean":
+            return self.head(outputs.mean(dim=1))
         if self.lstm.bidirectional:
             last = torch.cat([h[-2], h[-1]], dim=1)
         else:
