@@ -24,6 +24,17 @@ wildcard_constraints:
     ts_model="|".join(TS_MODELS),
 
 
+def trainer_settings():
+    """Trainer settings that change results (the progress bar does not: scripts read it
+    from config directly, so toggling it reruns nothing)."""
+    return {k: v for k, v in config["trainer"].items() if k != "progress_bar"}
+
+
+def reference_file(study):
+    """The study's published/talk numbers: an input of its table rule, so edits rerun it."""
+    return os.path.join(workflow.basedir, "src", "cnnpractice", "reference", f"{study}.yaml")
+
+
 def merged_training(section, model):
     """A model's training settings: the section defaults updated by the model's own."""
     merged = dict(section["training"])

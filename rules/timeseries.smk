@@ -15,6 +15,7 @@ rule transform_series:
         image_size=TS.get("image_size", 64),
         transform_params=TS.get("transform_params", {}),
         chunk_size=TS.get("chunk_size", 256),
+        accelerator=config["trainer"]["accelerator"],
     conda:
         "../envs/cnnpractice.yaml"
     log:
@@ -57,7 +58,7 @@ rule train_timeseries:
     params:
         model_params=ts_model_params,
         training=ts_training,
-        trainer=config["trainer"],
+        trainer=trainer_settings(),
         seed=config["seed"],
     conda:
         "../envs/cnnpractice.yaml"
@@ -73,6 +74,7 @@ rule train_timeseries:
 rule tabulate_timeseries:
     input:
         results=ts_results,
+        reference=reference_file("timeseries"),
     output:
         csv=report(
             "results/timeseries/accuracy.csv",

@@ -5,6 +5,7 @@ from cnnpractice.workflow import log_to
 with log_to(snakemake.log[0]):
     tabulate_accuracy(
         results=list(snakemake.input.results),
+        reference=snakemake.input.reference,
         out_csv=snakemake.output.csv,
         out_md=snakemake.output.md,
     )

@@ -17,6 +17,8 @@ with log_to(snakemake.log[0]):
         out_dir=str(Path(snakemake.output.result).parent),
         model_params=dict(snakemake.params.model_params),
         training=dict(snakemake.params.training),
-        trainer=dict(snakemake.params.trainer),
+        # the progress bar is read from config, not params: toggling it reruns nothing
+        trainer={**snakemake.params.trainer,
+                 "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
         seed=snakemake.params.seed,
     )

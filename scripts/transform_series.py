@@ -13,4 +13,5 @@ with log_to(snakemake.log[0]):
         image_size=snakemake.params.image_size,
         transform_params=snakemake.params.transform_params,
         chunk_size=snakemake.params.chunk_size,
+        accelerator=snakemake.params.accelerator,
     )

@@ -55,6 +55,8 @@ def test_defaults_are_filled():
         (("timeseries", "images", "bad"), ["gasf", "fft"], "'fft' is not one of"),
         (("timeseries", "transform_params", "mtf", "n_bins"), 1, "1 is less than the minimum of 2"),
         (("trainer", "accelerator"), "tpu", "'tpu' is not one of"),
+        (("trainer", "devices"), 2, "1 was expected"),
+        (("timeseries", "transform_params", "rp", "threshold"), 0, "instance['timeseries']['transform_params']['rp']['threshold']"),
     ],
 )
 def test_bad_values_name_the_key(path, value, message):
@@ -66,3 +68,19 @@ def test_bad_values_name_the_key(path, value, message):
     with pytest.raises(Exception, match="Error validating config") as info:
         validate(config, SCHEMA)
     assert message in str(info.value)
+    assert repr(path[-1]) in str(info.value)  # the offending key is named, by itself or in its path
+
+
+@pytest.mark.parametrize("path, key", [
+    (("timeseries", "training"), "val_fraction"),
+    (("timeseries", "models", "lstm", "params"), "window"),
+    (("timeseries", "transform_params", "mtf"), "n_bins"),
+])
+def test_missing_required_key_is_named(path, key):
+    config = load("config/config.yaml")
+    node = config
+    for part in path:
+        node = node[part]
+    del node[key]
+    with pytest.raises(Exception, match=f"'{key}' is a required property"):
+        validate(config, SCHEMA)

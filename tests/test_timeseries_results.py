@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnnpractice.timeseries.figures import plot_val_curves, read_history
-from cnnpractice.timeseries.pipeline import model_spec
+from cnnpractice.timeseries.pipeline import check_deterministic_support, model_spec
 from cnnpractice.timeseries.tables import tabulate_accuracy
 from cnnpractice.training.runner import write_history
 
@@ -78,3 +78,21 @@ def test_curves_figure(tmp_path):
     assert np.array_equal(hist["epoch"], np.arange(5))
     plot_val_curves(histories=paths, out_png=tmp_path / "curves.png", dataset="X")
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("name, trainer, cuda, refused", [
+    ("pretrained", {"deterministic": True, "accelerator": "auto"}, True, True),
+    ("pretrained", {"deterministic": "warn", "accelerator": "auto"}, True, False),
+    ("pretrained", {"deterministic": True, "accelerator": "cpu"}, True, False),
+    ("pretrained", {"deterministic": True, "accelerator": "auto"}, False, False),
+    ("cnn", {"deterministic": True, "accelerator": "auto"}, True, False),
+])
+def test_pretrained_on_cuda_needs_nondeterministic_mode(monkeypatch, name, trainer, cuda, refused):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    if refused:
+        with pytest.raises(ValueError, match="set trainer.deterministic"):
+            check_deterministic_support({"name": name}, trainer)
+    else:
+        check_deterministic_support({"name": name}, trainer)

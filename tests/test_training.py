@@ -74,6 +74,7 @@ def test_train_classifier_learns_and_writes_outputs(tmp_path):
     result = train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0,
                               max_epochs=8, lr=0.01, trainer_options=CPU)
     assert result["test_accuracy"] > 0.9
+    assert result["device"] == "cpu"
     for name in ("model.ckpt", "metrics.csv", "test.json"):
         assert (tmp_path / "run" / name).is_file()
     assert any((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents*"))
@@ -126,9 +127,41 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path, monkeypatch):
     result = train_classifier(net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0,
                               max_epochs=6, trainer_options=CPU)
     assert result["resumed"] is True
-    epochs = [int(r.split(",")[0]) for r in (tmp_path / "run/metrics.csv").read_text().splitlines()[1:]]
+    resumed = read_history_rows(tmp_path / "run/metrics.csv")
     # epochs 0-2 come from the checkpoint saved before the crash; 3 is redone after resuming
-    assert epochs == [0, 1, 2, 3, 4, 5]
+    assert [r[0] for r in resumed] == ["0", "1", "2", "3", "4", "5"]
+
+    whole = train_classifier(net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "whole", seed=0,
+                             max_epochs=6, trainer_options=CPU)
+    assert read_history_rows(tmp_path / "whole/metrics.csv") == resumed
+    assert whole["test_loss"] == result["test_loss"]
+
+
+def read_history_rows(path):
+    """metrics.csv rows without the wall-clock column."""
+    return [line.split(",")[:-1] for line in path.read_text().splitlines()[1:]]
+
+
+def test_changed_data_does_not_resume(tmp_path, monkeypatch):
+    x, y = blobs()
+    from cnnpractice.training import runner
+
+    original = runner.EpochHistory.on_train_epoch_end
+
+    def crash(self, trainer, pl_module):
+        original(self, trainer, pl_module)
+        raise Crash("killed")
+
+    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", crash)
+    with pytest.raises(Crash):
+        train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
+                         out_dir=tmp_path / "run", seed=0, max_epochs=3, trainer_options=CPU)
+    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", original)
+    x2 = x.copy()
+    x2[0, 0, 0, 0] += 1.0  # e.g. a transform setting changed upstream
+    result = train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x2, y, x2, y, seed=0),
+                              out_dir=tmp_path / "run", seed=0, max_epochs=3, trainer_options=CPU)
+    assert result["resumed"] is False and result["epochs_run"] == 3
 
 
 def test_changed_settings_do_not_resume(tmp_path, monkeypatch):

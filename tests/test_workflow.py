@@ -47,6 +47,14 @@ def test_dry_run(tmp_path, extra, expected_jobs):
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-2000:])
 
 
+def test_disabled_study_schedules_nothing(tmp_path):
+    wf = copy_workflow(tmp_path)
+    (wf / "off.yaml").write_text("timeseries:\n  enabled: false\n")
+    code, out = run(["-n", "--cores", "1", "--configfile", "off.yaml"], cwd=wf)
+    assert code == 0, out
+    assert "train_timeseries" not in out and "fetch_ucr" not in out
+
+
 def test_unknown_config_key_stops_before_running(tmp_path):
     code, out = run(["-n", "--cores", "1", "--config", "seed=1", "trainer={acelerator: cpu}"],
                     cwd=copy_workflow(tmp_path))

@@ -12,18 +12,19 @@ IMAGE_MODELS = {"cnn": "cnn", "vgg": "pretrained"}
 
 def transform_dataset(*, train: str, test: str, out_train: str, out_test: str,
                       channels: Sequence[str], image_size: int, transform_params: dict | None = None,
-                      chunk_size: int = 256, device: str | None = None) -> None:
+                      chunk_size: int = 256, accelerator: str = "auto") -> None:
     """Turn both splits of a materialised UCR dataset into image arrays (``.npy``, (n, C, S, S)).
 
     ``S`` is ``image_size``, or the series length when that is shorter (PAA cannot lengthen).
+    ``accelerator`` is the config's ``trainer.accelerator``: ``cpu`` keeps the
+    transforms on the CPU, anything else uses a GPU when there is one.
     """
     from cnnpractice.data.ucr import load_split
     from cnnpractice.timeseries.transforms import transform_to_npy
 
-    if device is None:
-        import torch
+    import torch
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = "cuda" if accelerator != "cpu" and torch.cuda.is_available() else "cpu"
     params = {name: transform_params.get(name, {}) for name in channels} if transform_params else None
     for src, dst in ((train, out_train), (test, out_test)):
         X, _, _ = load_split(src)
@@ -77,6 +78,7 @@ def train_model(*, dataset: str, model: str, image: str, train: str, test: str,
                          batch_size=training.pop("batch_size"), seed=seed,
                          standardize="global" if image == "raw" else "channel")
     spec = model_spec(model, image, model_params, len(classes), dm.input_shape)
+    check_deterministic_support(spec, trainer)
     return train_classifier(
         net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed, trainer_options=trainer,
         class_names=list(classes), extra_info={"dataset": dataset, "model": model, "image": image},
@@ -84,4 +86,23 @@ def train_model(*, dataset: str, model: str, image: str, train: str, test: str,
     )
 
 
-__all__ = ["transform_dataset", "train_model", "model_spec"]
+def check_deterministic_support(spec: dict[str, Any], trainer: dict[str, Any]) -> None:
+    """Refuse, before training, a pretrained torchvision CNN on CUDA with ``deterministic: true``.
+
+    Its adaptive average pooling (and the resize, when ``input_size`` is set) has
+    no deterministic CUDA backward: torch would stop at the first step.
+    """
+    if spec["name"] != "pretrained" or trainer.get("deterministic") is not True:
+        return
+    if trainer.get("accelerator", "auto") == "cpu":
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        raise ValueError(
+            "the pretrained CNN has no deterministic CUDA backward: set trainer.deterministic "
+            "to 'warn' (as config/paper.yaml does) or trainer.accelerator to 'cpu'"
+        )
+
+
+__all__ = ["transform_dataset", "train_model", "model_spec", "check_deterministic_support"]

@@ -14,9 +14,20 @@ COLUMNS = ("dataset", "model", "image", "test_accuracy", "vs_fcn", "talk_val_acc
            "n_train", "n_val", "n_test", "best_epoch", "epochs_run")
 
 
-def collect_rows(results: Sequence[str | Path]) -> list[dict]:
-    """One row per ``test.json``, with the reference numbers of its dataset and model."""
-    ref = load_reference("timeseries")
+def _reference(path: str | Path | None) -> dict:
+    if path is None:
+        return load_reference("timeseries")
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def collect_rows(results: Sequence[str | Path], reference: str | Path | None = None) -> list[dict]:
+    """One row per ``test.json``, with the reference numbers of its dataset and model.
+
+    ``reference``: the YAML of published/talk numbers (default: the package's copy).
+    """
+    ref = _reference(reference)
     rows = []
     for path in results:
         res = json.loads(Path(path).read_text())
@@ -43,12 +54,13 @@ def pivot(rows: list[dict]) -> tuple[list[dict], list[str]]:
     return [table[d] for d in sorted(table)], ["dataset", *runs, *PUBLISHED]
 
 
-def tabulate_accuracy(*, results: Sequence[str | Path], out_csv: str | Path, out_md: str | Path) -> list[dict]:
+def tabulate_accuracy(*, results: Sequence[str | Path], out_csv: str | Path, out_md: str | Path,
+                      reference: str | Path | None = None) -> list[dict]:
     """Write ``accuracy.csv`` (one row per run) and ``accuracy.md`` (pivot + long table)."""
-    rows = collect_rows(results)
+    rows = collect_rows(results, reference)
     write_csv(out_csv, rows, COLUMNS)
     prow, pcols = pivot(rows)
-    talk = load_reference("timeseries")["talk_validation"]
+    talk = _reference(reference)["talk_validation"]
     talk_rows = [{"dataset": d, **v} for d, v in sorted(talk.items())]
     sections = [
         ("Test accuracy by dataset and run (model/image), published results beside",

@@ -8,10 +8,34 @@ drawn from the training arrays only, with a seed; the test arrays are served by
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
+
+
+class EpochSeededSampler(Sampler[int]):
+    """A random permutation per epoch drawn from ``seed + epoch``.
+
+    Lightning calls :meth:`set_epoch` before every epoch, so the order of epoch
+    ``k`` does not depend on how many epochs ran in this process: a run resumed
+    from a checkpoint shuffles exactly like an uninterrupted one.
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.n, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.n
 
 
 def split_train_val(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,9 +129,25 @@ class ArrayDataModule(pl.LightningDataModule):
         if stage in (None, "test", "predict") and not hasattr(self, "test_set"):
             self.test_set = self._dataset(self.x_test, self.y_test)
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the arrays served (inputs and labels of both splits).
+
+        Stored with a run's settings so that an interrupted training never
+        resumes on data that changed in between.
+        """
+        digest = hashlib.sha256()
+        for arr in (self.x_train, self.y_train, self.x_test, self.y_test):
+            arr = np.asarray(arr)
+            digest.update(f"{arr.dtype}{arr.shape}".encode())
+            flat = arr.reshape(-1)
+            step = max(1, (64 << 20) // max(1, arr.itemsize))  # 64 MB at a time
+            for start in range(0, flat.size, step):
+                digest.update(np.ascontiguousarray(flat[start:start + step]).tobytes())
+        return digest.hexdigest()
+
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, generator=generator,
+        sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:

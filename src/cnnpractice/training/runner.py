@@ -10,7 +10,10 @@ the in-progress state that survives a killed job)::
     work_dir/                last.ckpt, best so far, run.json, tensorboard (while running)
 
 Rerunning after a kill resumes from ``work_dir``'s ``last.ckpt`` when the run's
-settings (``run.json``) are unchanged; changed settings start afresh.
+settings and data (``run.json``: hyperparameters, architecture, seed and a
+SHA-256 of the arrays) are unchanged; anything else starts afresh. Shuffling is
+seeded per epoch and the random state is saved in every checkpoint, so a resumed
+run computes what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -95,11 +98,11 @@ def _prepare_work_dir(work_dir: Path, settings: dict[str, Any]) -> Path | None:
         if not same:
             print(f"[train] settings changed since the interrupted run in {work_dir}; starting afresh")
             shutil.rmtree(work_dir)
-    elif work_dir.exists():
-        shutil.rmtree(work_dir)
+    last = work_dir / "checkpoints" / "last.ckpt"
+    if work_dir.exists() and not last.exists():
+        shutil.rmtree(work_dir)  # nothing to resume from: drop partial logs too
     work_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_file, settings)
-    last = work_dir / "checkpoints" / "last.ckpt"
     return last if last.exists() else None
 
 
@@ -141,10 +144,13 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
     hparams = dict(lr=lr, weight_decay=weight_decay, scheduler=scheduler, max_epochs=max_epochs,
                    label_smoothing=label_smoothing)
     trainer_options = dict(trainer_options or {})
+    fingerprint = getattr(datamodule, "fingerprint", None)
     settings = {"net_spec": net_spec, "seed": seed, "monitor": monitor, **hparams,
                 "batch_size": getattr(datamodule, "batch_size", None),
                 "val_fraction": getattr(datamodule, "val_fraction", None),
-                "n_train": int(len(datamodule.y_train)), "trainer": trainer_options}
+                "data_sha256": fingerprint() if callable(fingerprint) else None,
+                # the progress bar changes nothing computed: toggling it keeps the run resumable
+                "trainer": {k: v for k, v in trainer_options.items() if k != "progress_bar"}}
     resume_from = _prepare_work_dir(work_dir, settings)
     if resume_from:
         print(f"[train] resuming from {resume_from}")
@@ -187,7 +193,7 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         "monitor": monitor,
         "fit_seconds_this_run": round(fit_seconds, 3),
         "resumed": resume_from is not None,
-        "device": str(module.device),
+        "device": str(trainer.strategy.root_device),
         "seed": seed,
         "class_names": class_names,
         "confusion": confusion.tolist(),
