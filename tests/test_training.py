@@ -137,6 +137,31 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path, monkeypatch):
     assert whole["test_loss"] == result["test_loss"]
 
 
+def test_killed_while_testing_finishes_without_retraining(tmp_path, monkeypatch):
+    x, y = blobs()
+    from cnnpractice.training.module import ClassificationModule as M
+
+    original = M.on_test_epoch_end
+
+    def crash(self):
+        raise Crash("killed during the test")
+
+    monkeypatch.setattr(M, "on_test_epoch_end", crash)
+    with pytest.raises(Crash):
+        train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
+                         out_dir=tmp_path / "run", seed=0, max_epochs=3, trainer_options=CPU)
+    assert not (tmp_path / "run" / "test.json").exists()
+    monkeypatch.setattr(M, "on_test_epoch_end", original)
+    steps = []
+    training_step = M.training_step
+    monkeypatch.setattr(M, "training_step", lambda self, *a: steps.append(1) or training_step(self, *a))
+    result = train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
+                              out_dir=tmp_path / "run", seed=0, max_epochs=3, trainer_options=CPU)
+    assert result["resumed"] is True and result["epochs_run"] == 3
+    assert steps == []  # nothing was retrained
+    assert (tmp_path / "run" / "model.ckpt").is_file()
+
+
 def read_history_rows(path):
     """metrics.csv rows without the wall-clock column."""
     return [line.split(",")[:-1] for line in path.read_text().splitlines()[1:]]
