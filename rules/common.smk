@@ -22,6 +22,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9_]*",
     image=r"[a-z][a-z0-9_]*",
     ts_model="|".join(TS_MODELS),
+    rep=r"\d+",
 
 
 def trainer_settings():
@@ -43,7 +44,7 @@ def merged_training(section, model):
 
 
 def ts_runs():
-    """(dataset, model, image) triples of the enabled time-series trainings."""
+    """(dataset, model, image, repeat) of the enabled time-series trainings."""
     runs = []
     for name, model in TS["models"].items():
         if not model.get("enabled"):
@@ -55,12 +56,21 @@ def ts_runs():
                     f"config key timeseries.models.{name}.images names {image!r}, "
                     f"which is not defined under timeseries.images ({sorted(TS['images'])})"
                 )
-            runs.extend((dataset, name, image) for dataset in TS["datasets"])
+            runs.extend(
+                (dataset, name, image, rep)
+                for dataset in TS["datasets"]
+                for rep in range(TS.get("repeats", 1))
+            )
     return runs
 
 
-def ts_run_dir(dataset, model, image):
-    return f"results/timeseries/{dataset}/{model}/{image}"
+def ts_run_dir(dataset, model, image, rep):
+    return f"results/timeseries/{dataset}/{model}/{image}/run{rep}"
+
+
+def ts_seed(wildcards):
+    """Repeat r of a training uses seed + r (different initialisation and shuffling)."""
+    return config["seed"] + int(wildcards.rep)
 
 
 def all_targets():
@@ -113,5 +123,7 @@ def ts_results(wildcards=None):
 
 def ts_dataset_histories(wildcards):
     return [
-        f"{ts_run_dir(*run)}/metrics.csv" for run in ts_runs() if run[0] == wildcards.dataset
+        f"{ts_run_dir(*run)}/metrics.csv"
+        for run in ts_runs()
+        if run[0] == wildcards.dataset and run[3] == 0
     ]

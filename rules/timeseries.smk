@@ -51,21 +51,21 @@ rule train_timeseries:
     input:
         unpack(ts_train_inputs),
     output:
-        ckpt="results/timeseries/{dataset}/{ts_model}/{image}/model.ckpt",
-        metrics="results/timeseries/{dataset}/{ts_model}/{image}/metrics.csv",
-        result="results/timeseries/{dataset}/{ts_model}/{image}/test.json",
-        tensorboard=directory("results/timeseries/{dataset}/{ts_model}/{image}/tensorboard"),
+        ckpt="results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/model.ckpt",
+        metrics="results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/metrics.csv",
+        result="results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/test.json",
+        tensorboard=directory("results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/tensorboard"),
     params:
         model_params=ts_model_params,
         training=ts_training,
         trainer=trainer_settings(),
-        seed=config["seed"],
+        seed=ts_seed,
     conda:
         "../envs/cnnpractice.yaml"
     log:
-        "logs/train_timeseries/{dataset}/{ts_model}/{image}.log",
+        "logs/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.log",
     benchmark:
-        "benchmarks/train_timeseries/{dataset}/{ts_model}/{image}.tsv"
+        "benchmarks/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.tsv"
     threads: 1
     script:
         "../scripts/train_timeseries.py"
@@ -82,6 +82,7 @@ rule tabulate_timeseries:
             category="Time series",
         ),
         md="results/timeseries/accuracy.md",
+        runs="results/timeseries/accuracy_runs.csv",
     conda:
         "../envs/cnnpractice.yaml"
     log:

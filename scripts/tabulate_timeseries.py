@@ -8,4 +8,5 @@ with log_to(snakemake.log[0]):
         reference=snakemake.input.reference,
         out_csv=snakemake.output.csv,
         out_md=snakemake.output.md,
+        out_runs_csv=snakemake.output.runs,
     )

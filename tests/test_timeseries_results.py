@@ -31,10 +31,10 @@ def test_model_spec_errors(model, image, message):
         model_spec(model, image, {}, 2, (1, 8, 8))
 
 
-def fake_result(tmp_path, dataset, model, image, acc):
-    path = tmp_path / dataset / model / image / "test.json"
+def fake_result(tmp_path, dataset, model, image, acc, seed=0):
+    path = tmp_path / dataset / model / image / f"run{seed}" / "test.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"dataset": dataset, "model": model, "image": image,
+    path.write_text(json.dumps({"dataset": dataset, "model": model, "image": image, "seed": seed,
                                 "test_accuracy": acc, "n_test": 10, "n_train": 5, "n_val": 0,
                                 "best_epoch": 3, "epochs_run": 4}))
     return path
@@ -44,7 +44,8 @@ def test_accuracy_table(tmp_path):
     results = [fake_result(tmp_path, "GunPoint", "cnn", "gasf", 0.98),
                fake_result(tmp_path, "StarLightCurves", "lstm", "raw", 0.9),
                fake_result(tmp_path, "MadeUpData", "cnn", "gasf", 0.5)]
-    rows = tabulate_accuracy(results=results, out_csv=tmp_path / "a.csv", out_md=tmp_path / "a.md")
+    rows = tabulate_accuracy(results=results, out_csv=tmp_path / "a.csv", out_md=tmp_path / "a.md",
+                             out_runs_csv=tmp_path / "runs.csv")
     by = {(r["dataset"], r["model"]): r for r in rows}
     assert by[("GunPoint", "cnn")]["fcn"] == 1.0
     assert by[("GunPoint", "cnn")]["vs_fcn"] == pytest.approx(-0.02)
@@ -57,6 +58,18 @@ def test_accuracy_table(tmp_path):
     md = (tmp_path / "a.md").read_text()
     assert "| GunPoint | 0.980 | – | 1.000 |" in md
     assert "| MadeUpData | 0.500 | – | – |" in md
+    assert (tmp_path / "runs.csv").read_text().count("\n") == 1 + 3
+
+
+def test_repeats_are_averaged(tmp_path):
+    results = [fake_result(tmp_path, "GunPoint", "cnn", "gasf", acc, seed=s)
+               for s, acc in enumerate([0.9, 0.95, 1.0])]
+    (row,) = tabulate_accuracy(results=results, out_csv=tmp_path / "a.csv", out_md=tmp_path / "a.md")
+    assert row["runs"] == 3
+    assert row["test_accuracy"] == pytest.approx(0.95)
+    assert row["test_accuracy_std"] == pytest.approx(0.05)
+    assert row["vs_fcn"] == pytest.approx(-0.05)
+    assert "| GunPoint | 0.950 ± 0.050 |" in (tmp_path / "a.md").read_text()
 
 
 def test_accuracy_table_rejects_incomplete_result(tmp_path):
@@ -69,7 +82,7 @@ def test_accuracy_table_rejects_incomplete_result(tmp_path):
 def test_curves_figure(tmp_path):
     paths = []
     for model, image, val in (("cnn", "gasf", 0.5), ("lstm", "raw", float("nan"))):
-        path = tmp_path / model / image / "metrics.csv"
+        path = tmp_path / model / image / "run0" / "metrics.csv"
         rows = [{"epoch": e, "train_loss": 1.0 / (e + 1), "train_acc": 0.1 * e, "val_loss": val,
                  "val_acc": val, "seconds": 0.1} for e in range(5)]
         write_history(path, rows)

@@ -1,13 +1,12 @@
 """Tests of cnnpractice.data.ucr: UCR datasets materialized as validated npz splits.
 
-No test touches the network: an autouse fixture makes every socket connection
+No test touches the network: the autouse fixture in conftest.py makes every socket connection
 fail (and records the attempt). Loading and downloading the raw data
 (cnnpractice.data.ucr_source) is tested in test_ucr_source.py.
 """
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,22 +27,6 @@ SHIPPED_CASES = [
     ("PickupGestureWiimoteZ", 50, 50, 361, [str(i) for i in range(1, 11)],
      {"unequal_length": "resample"}),
 ]
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Fail (and record) any attempt to open a connection."""
-    attempts = []
-
-    def refuse(*args, **kwargs):
-        attempts.append(args)
-        raise OSError("network access is disabled in the tests")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    yield
-    assert not attempts, f"a test tried to reach the network: {attempts}"
 
 
 def fake_loader(monkeypatch, raw):

@@ -1,6 +1,6 @@
 """Tests of cnnpractice.data.ucr_source: shipped UCR datasets and downloads.
 
-No test touches the network: an autouse fixture makes every socket connection
+No test touches the network: the autouse fixture in conftest.py makes every socket connection
 fail (and records the attempt), and the download tests replace aeon's
 ``urlopen`` with a fake Zenodo.
 """
@@ -9,29 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 from urllib.error import HTTPError, URLError
 
 import numpy as np
 import pytest
 
 from cnnpractice.data import ucr, ucr_source
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Fail (and record) any attempt to open a connection."""
-    attempts = []
-
-    def refuse(*args, **kwargs):
-        attempts.append(args)
-        raise OSError("network access is disabled in the tests")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    yield
-    assert not attempts, f"a test tried to reach the network: {attempts}"
 
 
 # ---------------------------------------------------------------------------

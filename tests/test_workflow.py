@@ -38,7 +38,7 @@ def test_lint_is_clean():
 @pytest.mark.parametrize("extra, expected_jobs", [
     ([], {"fetch_ucr": 3, "transform_series": 12, "train_timeseries": 15}),
     (["--configfile", "config/paper.yaml"],
-     {"fetch_ucr": 4, "transform_series": 20, "train_timeseries": 32}),
+     {"fetch_ucr": 4, "transform_series": 20, "train_timeseries": 32 * 5}),
 ])
 def test_dry_run(tmp_path, extra, expected_jobs):
     code, out = run(["-n", "--cores", "1", *extra], cwd=copy_workflow(tmp_path))
@@ -73,13 +73,16 @@ def test_tiny_end_to_end(tmp_path):
     runs = {(r["dataset"], r["model"], r["image"]) for r in rows}
     assert runs == {("GunPoint", "cnn", "gasf"), ("GunPoint", "cnn", "stack"), ("GunPoint", "lstm", "raw")}
     for row in rows:
-        assert 0.0 <= float(row["test_accuracy"]) <= 1.0
+        assert 0.0 <= float(row["test_accuracy"]) <= 1.0 and row["runs"] == "2"
+        assert float(row["test_accuracy_std"]) >= 0.0
         assert float(row["fcn"]) == 1.0 and row["n_test"] == "150"
     md = (wf / "results/timeseries/accuracy.md").read_text()
     assert "| GunPoint |" in md and "cnn/gasf" in md
     for png in ("transforms.png", "val_accuracy.png"):
         assert (wf / "results/timeseries/GunPoint" / png).stat().st_size > 10_000
-    assert (wf / "logs/train_timeseries/GunPoint/cnn/gasf.log").stat().st_size > 0
+    assert (wf / "logs/train_timeseries/GunPoint/cnn/gasf/run0.log").stat().st_size > 0
+    with open(wf / "results/timeseries/accuracy_runs.csv") as fh:
+        assert [r["seed"] for r in csv.DictReader(fh)] == ["7", "8", "7", "8", "7", "8"]
 
     # a finished run has nothing left to do, and says so quickly
     t0 = time.perf_counter()

@@ -64,7 +64,7 @@ def read_history(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def plot_val_curves(*, histories: Sequence[str], out_png: str, dataset: str | None = None) -> None:
-    """Validation accuracy per epoch, one curve per run (``.../<model>/<image>/metrics.csv``).
+    """Validation accuracy per epoch, one curve per run (``.../<model>/<image>/run<r>/metrics.csv``).
 
     Runs trained without a validation split show their training accuracy (dashed).
     """
@@ -72,7 +72,7 @@ def plot_val_curves(*, histories: Sequence[str], out_png: str, dataset: str | No
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for path in histories:
         hist = read_history(path)
-        label = "/".join(Path(path).parts[-3:-1])
+        label = "/".join(Path(path).parts[-4:-2])
         acc = hist["val_acc"]
         if np.all(np.isnan(acc)):
             ax.plot(hist["epoch"], hist["train_acc"], ls="--", label=f"{label} (train, no val split)")
