@@ -17,7 +17,3 @@ def load_reference(study: str) -> dict:
         raise ValueError(f"no reference numbers for study {study!r}") from exc
     return yaml.safe_load(text)
 
-
-def reference_path(study: str) -> str:
-    """Filesystem path of a study's reference file (a rule input, so edits rerun tables)."""
-    return str(resources.files(__name__).joinpath(f"{study}.yaml"))

@@ -95,10 +95,6 @@ class ArrayDataModule(pl.LightningDataModule):
         self.mean, self.std = self._statistics()
 
     @property
-    def n_classes(self) -> int:
-        return int(max(self.y_train.max(), self.y_test.max())) + 1
-
-    @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 

@@ -111,8 +111,8 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
                      lr: float = 1e-3, weight_decay: float = 0.0, scheduler: str = "none",
                      label_smoothing: float = 0.0, monitor: str = "val_loss",
                      trainer_options: dict[str, Any] | None = None,
-                     class_names: list[str] | None = None, extra_info: dict[str, Any] | None = None,
-                     keep_work_dir: bool = False) -> dict[str, Any]:
+                     class_names: list[str] | None = None,
+                     extra_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``net_spec`` on ``datamodule``, resumably; test the best checkpoint once.
 
     Parameters
@@ -211,6 +211,5 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         shutil.rmtree(tb_out)
     shutil.copytree(work_dir / "tensorboard", tb_out)
     write_json(out_dir / "test.json", result)
-    if not keep_work_dir:
-        shutil.rmtree(work_dir)
+    shutil.rmtree(work_dir)
     return result
