@@ -76,6 +76,10 @@ def ts_seed(wildcards):
 def all_targets():
     targets = []
     if TS.get("enabled"):
+        if not ts_runs():
+            raise ValueError(
+                "timeseries.enabled is true but no model is enabled under timeseries.models"
+            )
         targets += [
             "results/timeseries/accuracy.csv",
             "results/timeseries/accuracy.md",

@@ -167,26 +167,52 @@ def read_history_rows(path):
     return [line.split(",")[:-1] for line in path.read_text().splitlines()[1:]]
 
 
-def test_changed_data_does_not_resume(tmp_path, monkeypatch):
+@pytest.mark.parametrize("change_data", [False, True])
+def test_resume_only_on_unchanged_data(tmp_path, monkeypatch, change_data):
     x, y = blobs()
     from cnnpractice.training import runner
 
     original = runner.EpochHistory.on_train_epoch_end
 
-    def crash(self, trainer, pl_module):
+    def crash_at_epoch_2(self, trainer, pl_module):
         original(self, trainer, pl_module)
-        raise Crash("killed")
+        if trainer.current_epoch == 2:
+            raise Crash("killed")
 
-    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", crash)
+    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", crash_at_epoch_2)
     with pytest.raises(Crash):
         train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
-                         out_dir=tmp_path / "run", seed=0, max_epochs=3, trainer_options=CPU)
+                         out_dir=tmp_path / "run", seed=0, max_epochs=4, trainer_options=CPU)
+    assert (tmp_path / "run.work/checkpoints/last.ckpt").is_file()
     monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", original)
     x2 = x.copy()
-    x2[0, 0, 0, 0] += 1.0  # e.g. a transform setting changed upstream
+    if change_data:
+        x2[0, 0, 0, 0] += 1.0  # e.g. a transform setting changed upstream
     result = train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x2, y, x2, y, seed=0),
-                              out_dir=tmp_path / "run", seed=0, max_epochs=3, trainer_options=CPU)
-    assert result["resumed"] is False and result["epochs_run"] == 3
+                              out_dir=tmp_path / "run", seed=0, max_epochs=4, trainer_options=CPU)
+    assert result["resumed"] is (not change_data) and result["epochs_run"] == 4
+
+
+def test_work_dir_without_run_file_is_not_resumed(tmp_path):
+    """A work dir whose run.json is gone (killed mid-deletion) is never trusted."""
+    x, y = blobs()
+    (tmp_path / "run.work" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run.work" / "checkpoints" / "last.ckpt").write_text("from other settings")
+    result = train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
+                              out_dir=tmp_path / "run", seed=0, max_epochs=2, trainer_options=CPU)
+    assert result["resumed"] is False and result["epochs_run"] == 2
+
+
+def test_repeats_do_not_share_shuffles():
+    from cnnpractice.training.data import EpochSeededSampler
+
+    a, b = EpochSeededSampler(20, seed=5), EpochSeededSampler(20, seed=6)
+    a.set_epoch(1)
+    b.set_epoch(0)
+    assert list(a) != list(b)
+    a2 = EpochSeededSampler(20, seed=5)
+    a2.set_epoch(1)
+    assert list(a) == list(a2)
 
 
 def test_changed_settings_do_not_resume(tmp_path, monkeypatch):

@@ -81,6 +81,8 @@ def tabulate_accuracy(*, results: Sequence[str | Path], out_csv: str | Path, out
     """Write ``accuracy.csv`` (one row per dataset, model and image: mean and std over
     repeats), ``accuracy.md`` (pivot + long table) and, if asked, every run's row."""
     runs = read_runs(results)
+    if not runs:
+        raise ValueError("no training results to tabulate: enable a model under timeseries.models")
     rows = summarize(runs, reference)
     write_csv(out_csv, rows, COLUMNS)
     if out_runs_csv:

@@ -17,11 +17,13 @@ from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 
 class EpochSeededSampler(Sampler[int]):
-    """A random permutation per epoch drawn from ``seed + epoch``.
+    """A random permutation per epoch drawn from the pair ``(seed, epoch)``.
 
     Lightning calls :meth:`set_epoch` before every epoch, so the order of epoch
     ``k`` does not depend on how many epochs ran in this process: a run resumed
-    from a checkpoint shuffles exactly like an uninterrupted one.
+    from a checkpoint shuffles exactly like an uninterrupted one. Seeds are mixed
+    with ``numpy.random.SeedSequence``, so runs with seeds s and s+1 do not share
+    shifted shuffle sequences.
     """
 
     def __init__(self, n: int, seed: int):
@@ -31,7 +33,8 @@ class EpochSeededSampler(Sampler[int]):
         self.epoch = epoch
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        mixed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0])
+        generator = torch.Generator().manual_seed(mixed)
         return iter(torch.randperm(self.n, generator=generator).tolist())
 
     def __len__(self) -> int:

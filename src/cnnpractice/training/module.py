@@ -89,19 +89,6 @@ class ClassificationModule(pl.LightningModule):
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         return opt
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Random state (dropout masks, ...) travels with the checkpoint, so a resumed
-        # run draws the same numbers as an uninterrupted one.
-        checkpoint["rng_torch"] = torch.get_rng_state()
-        if torch.cuda.is_available():
-            checkpoint["rng_cuda"] = torch.cuda.get_rng_state_all()
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "rng_torch" in checkpoint:
-            torch.set_rng_state(checkpoint["rng_torch"])
-        if "rng_cuda" in checkpoint and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(checkpoint["rng_cuda"])
-
     @classmethod
     def from_checkpoint(cls, path, map_location="cpu") -> "ClassificationModule":
         """Rebuild a trained module from a checkpoint written by the workflow."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -65,6 +66,31 @@ class EpochHistory(pl.Callback):
         self.rows = list(state_dict["rows"])
 
 
+class RandomState(pl.Callback):
+    """Carry torch's random state (dropout masks, ...) in every checkpoint and restore it
+    when a fit resumes, so a resumed run draws what an uninterrupted one would.
+
+    Being callback state, it is restored by the Trainer only (``fit``/``test`` with
+    ``ckpt_path``), not by ``load_from_checkpoint``. Only the current CUDA device's
+    state is kept, so a run can resume where a different number of GPUs is visible.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        import torch
+
+        state = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state()  # the current device only
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        import torch
+
+        torch.set_rng_state(state_dict["cpu"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state_dict["cuda"])
+
+
 def write_history(path: str | Path, rows: list[dict[str, float]]) -> None:
     """Write epoch rows as CSV (atomically)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
@@ -87,23 +113,36 @@ def build_trainer(*, work_dir: str | Path, max_epochs: int, accelerator: str = "
     )
 
 
+def _remove_tree(path: Path) -> None:
+    """Delete a folder atomically: rename it aside first, so a kill mid-deletion never
+    leaves a half-deleted work dir that looks resumable."""
+    if not path.exists():
+        return
+    trash = path.with_name(f".{path.name}.deleting")
+    if trash.exists():
+        shutil.rmtree(trash)
+    os.replace(path, trash)
+    shutil.rmtree(trash)
+
+
 def _prepare_work_dir(work_dir: Path, settings: dict[str, Any]) -> Path | None:
-    """Keep ``work_dir`` if it belongs to the same settings; return its last checkpoint, if any."""
+    """Return ``work_dir``'s last checkpoint if it belongs to exactly these settings;
+    otherwise empty ``work_dir`` and return None."""
     run_file = work_dir / "run.json"
-    if run_file.exists():
-        try:
-            same = json.loads(run_file.read_text()) == json.loads(json.dumps(settings, sort_keys=True))
-        except json.JSONDecodeError:
-            same = False
-        if not same:
-            print(f"[train] settings changed since the interrupted run in {work_dir}; starting afresh")
-            shutil.rmtree(work_dir)
     last = work_dir / "checkpoints" / "last.ckpt"
-    if work_dir.exists() and not last.exists():
-        shutil.rmtree(work_dir)  # nothing to resume from: drop partial logs too
+    wanted = json.loads(json.dumps(settings, sort_keys=True))
+    try:
+        same = json.loads(run_file.read_text()) == wanted
+    except (FileNotFoundError, json.JSONDecodeError):
+        same = False
+    if same and last.exists():
+        return last
+    if work_dir.exists():
+        print(f"[train] nothing resumable for these settings in {work_dir}; starting afresh")
+    _remove_tree(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_file, settings)
-    return last if last.exists() else None
+    return None
 
 
 def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Path,
@@ -163,7 +202,8 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
                            save_last=True, save_on_train_epoch_end=True)
     logger = TensorBoardLogger(save_dir=str(work_dir), name="tensorboard", version=0,
                                default_hp_metric=False)
-    trainer = build_trainer(work_dir=work_dir, max_epochs=max_epochs, callbacks=[history, best],
+    trainer = build_trainer(work_dir=work_dir, max_epochs=max_epochs,
+                            callbacks=[history, RandomState(), best],
                             logger=logger, **trainer_options)
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
@@ -211,5 +251,5 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         shutil.rmtree(tb_out)
     shutil.copytree(work_dir / "tensorboard", tb_out)
     write_json(out_dir / "test.json", result)
-    shutil.rmtree(work_dir)
+    _remove_tree(work_dir)
     return result
