@@ -105,25 +105,31 @@ class Crash(Exception):
     pass
 
 
-def test_killed_training_resumes_from_last_checkpoint(tmp_path, monkeypatch):
-    x, y = blobs()
-    make_dm = lambda: ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)  # noqa: E731
+def train_killed_at(epoch, **kwargs):
+    """Run train_classifier until a simulated kill at the end of ``epoch``, after its
+    history row but before its checkpoint (checkpoint callbacks run last)."""
     from cnnpractice.training import runner
 
     original = runner.EpochHistory.on_train_epoch_end
 
-    def crash_at_epoch_3(self, trainer, pl_module):
+    def crash(self, trainer, pl_module):
         original(self, trainer, pl_module)
-        if trainer.current_epoch == 3:
+        if trainer.current_epoch == epoch:
             raise Crash("killed")
 
-    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", crash_at_epoch_3)
-    with pytest.raises(Crash):
-        train_classifier(net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0,
-                         max_epochs=6, trainer_options=CPU)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner.EpochHistory, "on_train_epoch_end", crash)
+        with pytest.raises(Crash):
+            train_classifier(**kwargs)
+
+
+def test_killed_training_resumes_from_last_checkpoint(tmp_path):
+    x, y = blobs()
+    make_dm = lambda: ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)  # noqa: E731
+    train_killed_at(3, net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0,
+                    max_epochs=6, trainer_options=CPU)
     assert (tmp_path / "run.work/checkpoints/last.ckpt").is_file()
     assert not (tmp_path / "run" / "test.json").exists()
-    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", original)
     result = train_classifier(net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0,
                               max_epochs=6, trainer_options=CPU)
     assert result["resumed"] is True
@@ -168,23 +174,11 @@ def read_history_rows(path):
 
 
 @pytest.mark.parametrize("change_data", [False, True])
-def test_resume_only_on_unchanged_data(tmp_path, monkeypatch, change_data):
+def test_resume_only_on_unchanged_data(tmp_path, change_data):
     x, y = blobs()
-    from cnnpractice.training import runner
-
-    original = runner.EpochHistory.on_train_epoch_end
-
-    def crash_at_epoch_2(self, trainer, pl_module):
-        original(self, trainer, pl_module)
-        if trainer.current_epoch == 2:
-            raise Crash("killed")
-
-    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", crash_at_epoch_2)
-    with pytest.raises(Crash):
-        train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
-                         out_dir=tmp_path / "run", seed=0, max_epochs=4, trainer_options=CPU)
+    train_killed_at(2, net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
+                    out_dir=tmp_path / "run", seed=0, max_epochs=4, trainer_options=CPU)
     assert (tmp_path / "run.work/checkpoints/last.ckpt").is_file()
-    monkeypatch.setattr(runner.EpochHistory, "on_train_epoch_end", original)
     x2 = x.copy()
     if change_data:
         x2[0, 0, 0, 0] += 1.0  # e.g. a transform setting changed upstream
