@@ -31,8 +31,7 @@ def plot_transforms(*, train: str, out_png: str, image_size: int = 64,
     X, y, classes = load_split(train)
     picks = [int(np.flatnonzero(y == k)[0]) for k in range(len(classes)) if np.any(y == k)]
     size = min(image_size, X.shape[1])
-    params = {t: (transform_params or {}).get(t, {}) for t in FIGURE_TRANSFORMS}
-    images = make_images(X[picks], list(FIGURE_TRANSFORMS), size, params=params)
+    images = make_images(X[picks], list(FIGURE_TRANSFORMS), size, params=transform_params)
     images = np.asarray(images)
     plt = _pyplot()
     ncol = 1 + len(FIGURE_TRANSFORMS)

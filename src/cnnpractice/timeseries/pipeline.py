@@ -25,14 +25,13 @@ def transform_dataset(*, train: str, test: str, out_train: str, out_test: str,
     import torch
 
     device = "cuda" if accelerator != "cpu" and torch.cuda.is_available() else "cpu"
-    params = {name: transform_params.get(name, {}) for name in channels} if transform_params else None
     for src, dst in ((train, out_train), (test, out_test)):
         X, _, _ = load_split(src)
         size = min(image_size, X.shape[1])  # PAA only shortens: short series keep their length
         if size < image_size:
             print(f"[transform] series of length {X.shape[1]} < image_size {image_size}: images are {size}x{size}")
         shape = transform_to_npy(X, dst, channels=list(channels), image_size=size,
-                                 params=params, chunk_size=chunk_size, device=device)
+                                 params=transform_params, chunk_size=chunk_size, device=device)
         print(f"[transform] {src} -> {dst} {tuple(shape)} channels={list(channels)}")
 
 

@@ -39,10 +39,10 @@ def read_runs(results: Sequence[str | Path]) -> list[dict]:
     return runs
 
 
-def summarize(runs: list[dict], reference: str | Path | None = None) -> list[dict]:
+def summarize(runs: list[dict], ref: dict) -> list[dict]:
     """Mean and standard deviation (ddof=1; 0 for one run) of the test accuracy per
-    (dataset, model, image), with the reference numbers of its dataset and model."""
-    ref = _reference(reference)
+    (dataset, model, image), with the reference numbers (``ref``, the loaded reference
+    YAML) of its dataset and model."""
     groups: dict[tuple, list[dict]] = {}
     for run in runs:
         groups.setdefault(tuple(run[k] for k in KEY), []).append(run)
@@ -83,12 +83,13 @@ def tabulate_accuracy(*, results: Sequence[str | Path], out_csv: str | Path, out
     runs = read_runs(results)
     if not runs:
         raise ValueError("no training results to tabulate: enable a model under timeseries.models")
-    rows = summarize(runs, reference)
+    ref = _reference(reference)
+    rows = summarize(runs, ref)
     write_csv(out_csv, rows, COLUMNS)
     if out_runs_csv:
         write_csv(out_runs_csv, runs, RUN_COLUMNS)
     prow, pcols = pivot(rows)
-    talk = _reference(reference)["talk_validation"]
+    talk = ref["talk_validation"]
     talk_rows = [{"dataset": d, **v} for d, v in sorted(talk.items())]
     n_runs = sorted({r["runs"] for r in rows})
     sections = [
