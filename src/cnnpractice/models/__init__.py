@@ -10,12 +10,14 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
+from .alexnet import AlexNetStyle
 from .timeseries import ImageCNN, LSTMClassifier, PretrainedCNN
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "cnn": ImageCNN,
     "lstm": LSTMClassifier,
     "pretrained": PretrainedCNN,
+    "alexnet": AlexNetStyle,
 }
 
 
@@ -37,4 +39,4 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
         raise ValueError(f"model {name!r}: bad parameters {sorted(spec)}: {exc}") from exc
 
 
-__all__ = ["REGISTRY", "build_model", "ImageCNN", "LSTMClassifier", "PretrainedCNN"]
+__all__ = ["REGISTRY", "build_model", "AlexNetStyle", "ImageCNN", "LSTMClassifier", "PretrainedCNN"]

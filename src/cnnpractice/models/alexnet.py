@@ -1,0 +1,199 @@
+"""AlexNet-style CNNs of the small-datasets study, with addressable conv blocks.
+
+The talk trains two architectures on small datasets, end to end and greedily
+(one conv block at a time):
+
+* ``alexnet`` -- exactly the talk's layer table (Krizhevsky et al. 2012 without
+  the two-GPU grouping), 227x227 input:
+
+  ========  ============  ===========  ========  ==============================
+  block     conv          channels     output    then
+  ========  ============  ===========  ========  ==============================
+  conv1     11x11 / 4 / 0  96          55x55     ReLU, LRN, max-pool 3x3/2 -> 27
+  conv2     5x5 / 1 / 2    256         27x27     ReLU, LRN, max-pool 3x3/2 -> 13
+  conv3     3x3 / 1 / 1    384         13x13     ReLU
+  conv4     3x3 / 1 / 1    384         13x13     ReLU
+  conv5     3x3 / 1 / 1    256         13x13     ReLU, max-pool 3x3/2 -> 6
+  head      fc 4096 (ReLU, dropout), fc 4096 (ReLU), fc n_classes
+  ========  ============  ===========  ========  ==============================
+
+* ``alexnet_simple`` -- our reduced variant (the talk does not list it): the
+  same five blocks with half the filters (48, 128, 192, 192, 128) and a head of
+  one fully connected layer (dropout, then fc n_classes). It has 2.4 % of
+  AlexNet's parameters (1.4 M with 102 classes at 227 px, against 58.7 M), which
+  is what "simple" buys on a few thousand images.
+
+``geometry="small"`` scales the convolutions for small inputs (28x28
+Fashion-MNIST up to ~64 px) so that the five blocks still fit: conv1 becomes
+5x5/1/2 and conv2 3x3/1/1, everything else (LRN, the overlapping 3x3/2
+max-pools, conv3-5) stays. At 28 px the pooled sizes are 13, 6 and 2 (instead
+of 27, 13 and 6). ``width`` multiplies every channel count and the hidden fc
+sizes (``width=0.25`` gives a CPU-sized AlexNet).
+
+Greedy layer-wise training builds the network with ``n_blocks=k`` (blocks 1..k
+and a fresh head on top of block k) and ``frozen_blocks=k-1``. Every head first
+average-pools its input to the spatial size that block 5's pool gives (6x6 at
+227 px), so the heads of shallow networks stay as small as the full network's
+head (on the full network that pooling is the identity, as in the table).
+
+Shapes: input (batch, in_channels, S, S) -> logits (batch, n_classes).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+VARIANTS = {
+    # name: (channels of conv1..conv5, hidden fc sizes, dropout after the first fc)
+    "alexnet": ((96, 256, 384, 384, 256), (4096, 4096)),
+    "alexnet_simple": ((48, 128, 192, 192, 128), ()),
+}
+GEOMETRIES = {
+    # name: (kernel, stride, padding) of conv1..conv5
+    "imagenet": ((11, 4, 0), (5, 1, 2), (3, 1, 1), (3, 1, 1), (3, 1, 1)),
+    "small": ((5, 1, 2), (3, 1, 1), (3, 1, 1), (3, 1, 1), (3, 1, 1)),
+}
+# Which blocks end with local response normalisation and with a 3x3/2 max-pool.
+LRN_AFTER = (True, True, False, False, False)
+POOL_AFTER = (True, True, False, False, True)
+N_BLOCKS = 5
+
+
+def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _sizes(geometry: str, input_size: int) -> list[int]:
+    sizes, size = [], input_size
+    for (kernel, stride, padding), pool in zip(GEOMETRIES[geometry], POOL_AFTER):
+        size = _out_size(size, kernel, stride, padding)
+        if pool:
+            size = _out_size(size, 3, 2, 0)
+        sizes.append(size)
+    return sizes
+
+
+def block_output_sizes(geometry: str, input_size: int) -> list[int]:
+    """Spatial side after each of the five blocks (after its pool, if any).
+
+    >>> block_output_sizes("imagenet", 227)
+    [27, 13, 13, 13, 6]
+    >>> block_output_sizes("small", 28)
+    [13, 6, 6, 6, 2]
+    """
+    if geometry not in GEOMETRIES:
+        raise ValueError(f"unknown geometry {geometry!r}; expected one of {sorted(GEOMETRIES)}")
+    sizes = _sizes(geometry, input_size)
+    if min(sizes) < 1:
+        smallest = next(s for s in range(1, 4096) if min(_sizes(geometry, s)) >= 1)
+        raise ValueError(
+            f"input of {input_size} px is too small for geometry {geometry!r}: "
+            f"the five blocks need at least {smallest} px"
+        )
+    return sizes
+
+
+class AlexNetStyle(nn.Module):
+    """An AlexNet-style classifier whose conv blocks are ``self.blocks[0..n_blocks-1]``.
+
+    Parameters
+    ----------
+    in_channels : channels of the input images (1 gray, 3 RGB).
+    n_classes : number of output logits.
+    variant : ``"alexnet"`` (the talk's table) or ``"alexnet_simple"`` (see module doc).
+    geometry : ``"imagenet"`` (227 px, the talk's kernels) or ``"small"`` (28-64 px).
+    input_size : side of the (square) input images; checked against the geometry.
+    width : multiplier of every channel count and hidden fc size (1.0 = the table).
+    n_blocks : how many conv blocks to build (1..5); the head sits on the last.
+    frozen_blocks : the first ``frozen_blocks`` blocks get ``requires_grad=False``
+        and stay in eval mode (greedy layer-wise training).
+    dropout : dropout probability in the head.
+
+    Each block is ``nn.Sequential(conv, ReLU[, LRN][, max-pool])``; the head is
+    ``nn.Sequential(AdaptiveAvgPool2d(p), Flatten, [fc, ReLU, (Dropout)]..., fc)``.
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, variant: str = "alexnet",
+                 geometry: str = "imagenet", input_size: int = 227, width: float = 1.0,
+                 n_blocks: int = N_BLOCKS, frozen_blocks: int = 0, dropout: float = 0.5):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(VARIANTS)}")
+        if not 1 <= n_blocks <= N_BLOCKS:
+            raise ValueError(f"n_blocks must be in 1..{N_BLOCKS}, got {n_blocks}")
+        if not 0 <= frozen_blocks < n_blocks:
+            raise ValueError(f"frozen_blocks must be in 0..n_blocks-1 ({n_blocks - 1}), got {frozen_blocks}")
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}")
+        channels, hidden = VARIANTS[variant]
+        channels = [max(1, round(c * width)) for c in channels]
+        hidden = [max(1, round(h * width)) for h in hidden]
+        head_pool = block_output_sizes(geometry, input_size)[-1]
+        self.n_blocks, self.frozen_blocks = n_blocks, frozen_blocks
+        self.channels = channels[:n_blocks]
+
+        blocks, prev = [], in_channels
+        for i in range(n_blocks):
+            kernel, stride, padding = GEOMETRIES[geometry][i]
+            layers: list[nn.Module] = [
+                nn.Conv2d(prev, channels[i], kernel_size=kernel, stride=stride, padding=padding),
+                nn.ReLU(inplace=True),
+            ]
+            if LRN_AFTER[i]:
+                layers.append(nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0))
+            if POOL_AFTER[i]:
+                layers.append(nn.MaxPool2d(kernel_size=3, stride=2))
+            blocks.append(nn.Sequential(*layers))
+            prev = channels[i]
+        self.blocks = nn.ModuleList(blocks)
+
+        head: list[nn.Module] = [nn.AdaptiveAvgPool2d(head_pool), nn.Flatten()]
+        features = prev * head_pool * head_pool
+        for j, size in enumerate(hidden):
+            head += [nn.Linear(features, size), nn.ReLU(inplace=True)]
+            if j == 0:
+                head.append(nn.Dropout(dropout))
+            features = size
+        if not hidden:
+            head.append(nn.Dropout(dropout))
+        head.append(nn.Linear(features, n_classes))
+        self.head = nn.Sequential(*head)
+
+        for block in self.blocks[:frozen_blocks]:
+            for p in block.parameters():
+                p.requires_grad_(False)
+        self.train()
+
+    def train(self, mode: bool = True) -> "AlexNetStyle":
+        """Like ``nn.Module.train``, but frozen blocks always stay in eval mode."""
+        super().train(mode)
+        for block in self.blocks[: self.frozen_blocks]:
+            block.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+    @torch.no_grad()
+    def block_features(self, x: torch.Tensor, blocks: Sequence[int] | None = None) -> dict[int, torch.Tensor]:
+        """Global-average-pooled activations of the given blocks (1-based; all by default).
+
+        Returns ``{block: (batch, channels_of_block)}``, computed in one pass.
+        """
+        wanted = set(range(1, self.n_blocks + 1) if blocks is None else blocks)
+        bad = wanted - set(range(1, self.n_blocks + 1))
+        if bad:
+            raise ValueError(f"blocks {sorted(bad)} do not exist (this network has {self.n_blocks})")
+        out = {}
+        for i, block in enumerate(self.blocks, start=1):
+            if i > max(wanted):
+                break
+            x = block(x)
+            if i in wanted:
+                out[i] = x.mean(dim=(2, 3))
+        return out
