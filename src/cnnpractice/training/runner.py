@@ -151,7 +151,9 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
                      label_smoothing: float = 0.0, monitor: str = "val_loss",
                      trainer_options: dict[str, Any] | None = None,
                      class_names: list[str] | None = None,
-                     extra_info: dict[str, Any] | None = None) -> dict[str, Any]:
+                     extra_info: dict[str, Any] | None = None,
+                     init_state: dict[str, Any] | None = None,
+                     init_id: str | None = None) -> dict[str, Any]:
     """Train ``net_spec`` on ``datamodule``, resumably; test the best checkpoint once.
 
     Parameters
@@ -166,6 +168,11 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
     trainer_options : ``accelerator``, ``devices``, ``precision``, ``deterministic``,
         ``progress_bar`` for :func:`build_trainer`.
     extra_info : merged into ``test.json`` (e.g. dataset and transform names).
+    init_state : part of the network's ``state_dict`` loaded over the fresh
+        initialisation before training (e.g. the frozen blocks of greedy
+        layer-wise training); keys it has that the network lacks are an error.
+    init_id : identifies ``init_state`` (e.g. the SHA-256 of the checkpoint it
+        came from) in ``run.json``, so a run never resumes over changed weights.
 
     Returns
     -------
@@ -188,6 +195,7 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
                 "batch_size": getattr(datamodule, "batch_size", None),
                 "val_fraction": getattr(datamodule, "val_fraction", None),
                 "data_sha256": fingerprint() if callable(fingerprint) else None,
+                "init_id": init_id if init_state is not None else None,
                 # the progress bar changes nothing computed: toggling it keeps the run resumable
                 "trainer": {k: v for k, v in trainer_options.items() if k != "progress_bar"}}
     resume_from = _prepare_work_dir(work_dir, settings)
@@ -196,6 +204,11 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
 
     pl.seed_everything(seed, workers=True)
     module = ClassificationModule(model_spec=net_spec, **hparams)
+    if init_state is not None:
+        unexpected = sorted(set(init_state) - set(module.net.state_dict()))
+        if unexpected:
+            raise ValueError(f"init_state has keys the network {net_spec.get('name')!r} lacks: {unexpected[:5]}")
+        module.net.load_state_dict(init_state, strict=False)
     history = EpochHistory(work_dir / "metrics.csv")
     best = ModelCheckpoint(dirpath=work_dir / "checkpoints", filename="best", monitor=monitor,
                            mode="min" if monitor.endswith("loss") else "max", save_top_k=1,
