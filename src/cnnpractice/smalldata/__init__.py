@@ -1,0 +1,1 @@
+"""Study 1 of the talk: training CNNs on small datasets."""

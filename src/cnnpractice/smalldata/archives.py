@@ -1,0 +1,214 @@
+"""Dataset-independent file machinery of the small-data study.
+
+* :func:`staged_dir`: build a folder under a hidden name beside its final
+  path and rename it there only on success.
+* :func:`hash_file`: size, md5 and sha256 of a file.
+* :func:`download`: stream a URL into a file, checking size and checksums.
+* :func:`extract`: unpack a zip or tar archive, refusing unsafe members.
+* :func:`gunzip`, :func:`read_idx`: read gzip files and IDX (MNIST-format)
+  arrays.
+
+Imports only the standard library, numpy and :mod:`cnnpractice.io`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from cnnpractice.io import atomic_path
+
+_CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def staged_dir(final: Path, purpose: str, replace: str | None = None) -> Iterator[Path]:
+    """Yield a hidden empty folder beside ``final``; rename it onto ``final`` on success.
+
+    An existing ``final`` is replaced only when it holds the file ``replace``
+    (a previous output of the same step); otherwise it must be absent or empty.
+    On failure the staging folder, and any parent folders created for it, go.
+    """
+    created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.{purpose}-", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp's 0o700 would outlive the rename
+    ok = False
+    try:
+        yield stage
+        if final.is_dir() and any(final.iterdir()):
+            if replace is None or not (final / replace).is_file():
+                raise FileExistsError(f"{final} exists and is not empty; delete it and rerun")
+            old = final.with_name(f".{final.name}.old-{stage.name}")
+            os.replace(final, old)
+            os.replace(stage, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if final.is_dir():
+                final.rmdir()
+            os.replace(stage, final)
+        ok = True
+    finally:
+        if not ok:
+            shutil.rmtree(stage, ignore_errors=True)
+            for path in created:  # innermost first; stop at the first non-empty one
+                try:
+                    path.rmdir()
+                except OSError:
+                    break
+
+
+def hash_file(path: Path) -> dict[str, Any]:
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            md5.update(chunk)
+            sha.update(chunk)
+    return {"size": path.stat().st_size, "md5": md5.hexdigest(), "sha256": sha.hexdigest()}
+
+
+def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
+             md5: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+    """Stream ``url`` into the file ``dest``, checking its size and checksums.
+
+    The data go to a temporary file beside ``dest``, renamed onto it only once
+    complete and verified; on any failure no file is left behind.
+
+    Returns
+    -------
+    dict
+        ``url``, ``size`` (bytes), ``md5``, ``sha256`` (hex digests of what was
+        received) and ``verified`` (the checksum kinds that were checked).
+
+    Raises
+    ------
+    RuntimeError
+        The transfer failed or was cut short; names the URL and ``dest``.
+    ValueError
+        A checksum differs from the one given; names the URL, both digests.
+    """
+    dest = Path(dest)
+    digests = {"md5": hashlib.md5(), "sha256": hashlib.sha256()}
+    expected = {k: v.lower() for k, v in (("md5", md5), ("sha256", sha256)) if v}
+    with atomic_path(dest) as tmp:
+        size = 0
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                length = response.headers.get("Content-Length")
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    size += len(chunk)
+                    for d in digests.values():
+                        d.update(chunk)
+        except Exception as exc:
+            raise RuntimeError(f"could not download {url} to {dest}: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        if length is not None and length.isdigit() and int(length) != size:
+            raise RuntimeError(f"download of {url} to {dest} was cut short: got {size} of "
+                               f"{length} bytes")
+        got = {k: d.hexdigest() for k, d in digests.items()}
+        for kind, want in expected.items():
+            if got[kind] != want:
+                raise ValueError(f"{url}: {kind} of the downloaded file is {got[kind]}, "
+                                 f"expected {want}; the file was not kept")
+    return {"url": url, "size": size, **got, "verified": sorted(expected)}
+
+
+def _safe_target(root: Path, member: str, archive: Path) -> Path:
+    target = (root / member).resolve()
+    if os.path.isabs(member) or not target.is_relative_to(root.resolve()):
+        raise ValueError(f"{archive}: member {member!r} would be extracted outside {root}")
+    return target
+
+
+def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> int:
+    """Unpack a ``.zip`` or ``.tar[.gz|.bz2|.xz]``/``.tgz`` archive into ``dest``.
+
+    Members whose path would leave ``dest`` (absolute, ``..``), and links and
+    device files inside tars, are refused. Returns the number of files written.
+
+    Raises
+    ------
+    ValueError
+        A corrupt, truncated or unsafe archive; the message names it.
+    """
+    archive, dest = Path(archive), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        if archive.suffix.lower() == ".zip" or zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                members = zf.infolist()
+                for m in members:
+                    _safe_target(dest, m.filename, archive)
+                    if (m.external_attr >> 16) & 0o170000 == 0o120000:
+                        raise ValueError(f"{archive}: member {m.filename!r} is a symbolic link")
+                zf.extractall(dest)  # checks each member's CRC while reading it
+                return sum(not m.is_dir() for m in members)
+        if archive.name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):
+            with tarfile.open(archive) as tf:
+                n = 0
+                for m in tf:  # streams: no second pass over a large tar.gz
+                    _safe_target(dest, m.name, archive)
+                    if not (m.isfile() or m.isdir()):
+                        raise ValueError(f"{archive}: member {m.name!r} is not a regular file")
+                    tf.extract(m, dest, set_attrs=False, **({"filter": "data"} if hasattr(
+                        tarfile, "data_filter") else {}))
+                    n += m.isfile()
+                return n
+        raise ValueError(f"{archive}: not a zip or tar archive")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise ValueError(f"{archive}: corrupt or truncated archive "
+                         f"({type(exc).__name__}: {exc})") from exc
+
+
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def gunzip(path: Path) -> bytes:
+    """The decompressed content of a gzip file; ValueError naming it when unreadable."""
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: not a readable gzip file ({type(exc).__name__}: {exc})") from exc
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzip-compressed when it ends in ``.gz``.
+
+    Returns a read-only array of the stored shape and (native-endian) dtype.
+    Raises ValueError naming the file when it is truncated, not gzip, has a
+    bad magic number or a size that does not match its header.
+    """
+    path = Path(path)
+    data = gunzip(path) if path.suffix == ".gz" else path.read_bytes()
+    if len(data) < 4 or data[0] or data[1] or data[2] not in _IDX_DTYPES or not data[3]:
+        raise ValueError(f"{path}: not an IDX file (magic number {data[:4].hex() or 'missing'})")
+    ndim, dtype = data[3], np.dtype(_IDX_DTYPES[data[2]])
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: IDX header truncated ({len(data)} bytes)")
+    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, 4))
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(data) != expected:
+        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes) but the "
+                         f"file holds {len(data)} bytes; it is truncated or corrupt")
+    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="),
+                                                                          copy=False)
+
+
+__all__ = ["download", "extract", "gunzip", "hash_file", "read_idx", "staged_dir"]

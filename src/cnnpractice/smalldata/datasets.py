@@ -1,0 +1,521 @@
+"""Image datasets of the small-data study: registry, raw download, then decoding and resizing.
+
+Two steps, cached separately by the workflow:
+
+* :func:`fetch` puts one dataset's raw files into ``raw_dir`` and writes
+  ``raw_dir/fetch.json`` (dataset, source, files with sizes and checksums).
+  ``raw_dir`` appears all at once: everything is built in a hidden sibling
+  folder that is renamed at the end, so a failed fetch leaves nothing there.
+* :func:`prepare` decodes every image of ``raw_dir`` once, converts and resizes
+  it, picks a few images per class and writes ``out_dir`` (again staged and
+  renamed): ``train_x.npy``, ``test_x.npy`` (uint8, ``(n, channels, size,
+  size)``), ``train_y.npy``, ``test_y.npy`` (int64 class indices) and
+  ``classes.json``.
+
+:data:`DATASETS` lists what can be fetched, where from and with which
+published checksums. Raw layouts inside ``raw_dir`` (the ones torchvision's
+classes use, where torchvision has the dataset):
+
+==================  ==========================================================
+dataset             raw layout
+==================  ==========================================================
+fashion_mnist       ``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``
+flowers102          ``flowers-102/{jpg/image_NNNNN.jpg,imagelabels.mat,setid.mat}``
+food101             ``food-101/{images/<class>/<id>.jpg,meta/{train,test}.json}``
+uc_merced           ``UCMerced_LandUse/Images/<class>/<file>.tif``
+brazilian_coffee    ``brazilian_coffee_scenes/fold<k>.txt`` listing
+                    ``coffee.<name>`` / ``noncoffee.<name>``, images in
+                    ``fold<k>/<name>.jpg``; or else ``<root>/<class>/<file>``
+                    with class folders ``coffee`` and ``noncoffee``
+==================  ==========================================================
+
+This module holds the registry, :func:`fetch`, the per-dataset readers of
+the raw layouts and :func:`prepare`. The generic download, archive and IDX
+machinery is in :mod:`~cnnpractice.smalldata.archives` (:func:`download`,
+:func:`extract` and :func:`read_idx` are re-exported here); image decoding,
+resizing, subsetting and splitting in :mod:`~cnnpractice.smalldata.preprocess`.
+
+Only numpy is imported at import time (Pillow, scipy for Flowers102's
+``.mat`` files and torchvision for its class names inside the functions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnpractice.io import write_json
+from cnnpractice.smalldata.archives import (download, extract, gunzip, hash_file, read_idx,
+                                            staged_dir)
+from cnnpractice.smalldata.preprocess import (Arrays, Files, per_class, stratified_split,
+                                              write_split)
+
+_FMNIST_FILES = tuple(f"{split}-{kind}-ubyte.gz" for split in ("train", "t10k")
+                      for kind in ("images-idx3", "labels-idx1"))
+_FMNIST_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                   "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/")
+_FLOWERS_URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/"
+
+#: The datasets :func:`fetch` and :func:`prepare` know. Per dataset:
+#: ``description``; ``talk_key`` (the name the talk's tables use, None when the
+#: talk does not have it); ``split``: ``"official"`` (train/test given) or
+#: ``"none"`` (split here with ``test_fraction``); ``downloads``: files to get,
+#: each with ``urls`` (tried in order, mirrors after the original), the
+#: published ``md5`` of the file where there is one (torchvision's, TorchGeo's
+#: or the authors'), ``into`` (folder in ``raw_dir``) and ``extract`` (unpack
+#: the archive there, then delete it).
+DATASETS: dict[str, dict[str, Any]] = {
+    "fashion_mnist": {
+        "description": "Fashion-MNIST (Xiao et al. 2017): 28x28 grayscale Zalando articles, "
+                       "10 classes, 60,000 train / 10,000 test. Offline default (Debian "
+                       "package dataset-fashion-mnist).",
+        "talk_key": None,
+        "split": "official",
+        "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                    "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        # md5 of the .gz files (zalandoresearch/fashion-mnist README, torchvision).
+        "downloads": [
+            {"urls": [m + f for m in _FMNIST_MIRRORS], "md5": md5, "into": "", "extract": False}
+            for f, md5 in zip(_FMNIST_FILES, ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                                              "25c81989df183df01b3e8a0aad5dffbe",
+                                              "bef4ecab320f06d8554ea6380940ec79",
+                                              "bb300cfdad3c16e7a12a480ee83cd310"))
+        ],
+        # md5 of the decompressed files: what a repacked copy (Debian's) must match.
+        "content_md5": dict(zip(_FMNIST_FILES, ("f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                                                "9018921c3c673c538a1fc5bad174d6f9",
+                                                "8181f5470baa50b63fa0f6fddb340f0a",
+                                                "15d484375f8d13e6eb1aabb0c3f46965"))),
+    },
+    "flowers102": {
+        "description": "Oxford 102 Flowers (Nilsback & Zisserman 2008): 8,189 JPEGs, 102 "
+                       "classes; official train+val (2,040) used as train, test 6,149.",
+        "talk_key": "flowers",
+        "split": "official",
+        "downloads": [  # torchvision.datasets.Flowers102's files and md5s
+            {"urls": [_FLOWERS_URL + f], "md5": md5, "into": "flowers-102", "extract": ext}
+            for f, md5, ext in (("102flowers.tgz", "52808999861908f626f3c1f4e79d11fa", True),
+                                ("imagelabels.mat", "e0620be6f572b9609742df49c70aed4d", False),
+                                ("setid.mat", "a5357ecc9cb78c4bef273ce3793fc85c", False))
+        ],
+    },
+    "food101": {
+        "description": "Food-101 (Bossard et al. 2014): 101,000 JPEGs, 101 classes, "
+                       "750 train / 250 test per class (about 5 GB).",
+        "talk_key": "food",
+        "split": "official",
+        "downloads": [{"urls": ["http://data.vision.ee.ethz.ch/cvl/food-101.tar.gz"],
+                       "md5": "85eeb15f3717b99a5da872d97d918f87",  # torchvision.datasets.Food101
+                       "into": "", "extract": True}],
+    },
+    "uc_merced": {
+        "description": "UC Merced Land Use (Yang & Newsam 2010): 21 classes x 100 RGB "
+                       "256x256 TIFF aerial images; no official split.",
+        "talk_key": "land_use",
+        "split": "none",
+        "downloads": [{"urls": ["http://weegee.vision.ucmerced.edu/datasets/UCMerced_LandUse.zip",
+                                # TorchGeo's pinned mirror of the same archive
+                                "https://hf.co/datasets/torchgeo/ucmerced/resolve/"
+                                "7c5ef3454d9b1cccfa7ccde0c01fc8f00a45909a/UCMerced_LandUse.zip"],
+                       "md5": "5b7ec56793786b6dc8a908e8854ac0e4",  # torchgeo.datasets.UCMerced
+                       "into": "", "extract": True}],
+    },
+    "brazilian_coffee": {
+        "description": "Brazilian Coffee Scenes (Penatti et al. 2015): 2,876 64x64 SPOT "
+                       "false-colour (green, red, NIR) JPEGs, coffee / noncoffee, in 5 folds; "
+                       "no separate test set.",
+        "talk_key": "brazil",
+        "split": "none",
+        "downloads": [{"urls": ["http://www.patreo.dcc.ufmg.br/wp-content/uploads/2017/11/"
+                                "brazilian_coffee_dataset.zip"],
+                       "md5": None,  # none published; fetch.json records what was received
+                       "into": "", "extract": True}],
+    },
+    "oasis": {
+        "description": "OASIS brain MRI slices, made by the brain-MRI study (not built yet).",
+        "talk_key": "oasis",
+        "split": "official",
+        "downloads": [],
+    },
+}
+
+SOURCES = ("auto", "shipped", "download")
+RESIZE_MODES = ("squash", "center_crop")
+DEFAULT_SHIPPED_DIR = "/usr/share/datasets/fashion-mnist"
+_IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".ppm"}
+
+
+def talk_key(name: str) -> str | None:
+    """The talk's column name for dataset ``name`` (None when the talk did not use it)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown small-data dataset {name!r}; known: {sorted(DATASETS)}")
+    return DATASETS[name]["talk_key"]
+
+
+def _check_name(name: str) -> dict[str, Any]:
+    if name not in DATASETS:
+        raise ValueError(f"unknown small-data dataset {name!r}; known: {sorted(DATASETS)}")
+    if name == "oasis":
+        raise NotImplementedError(
+            "dataset 'oasis': the OASIS brain slices are produced by the brain-MRI study, whose "
+            "rule does not exist yet, so there is nothing to fetch or prepare. Remove 'oasis' "
+            "from the small-data study's dataset list (config key smalldata.datasets) until "
+            "that study provides its slices.")
+    return DATASETS[name]
+
+
+
+# ---------------------------------------------------------------------------
+# fetch: shipped copy or downloads
+# ---------------------------------------------------------------------------
+
+
+def _fetch_shipped(name: str, spec: dict, shipped_dir: Path, stage: Path) -> list[dict]:
+    files = []
+    for fname in _FMNIST_FILES:
+        src = shipped_dir / fname
+        try:
+            shutil.copyfile(src, stage / fname)
+            content = hashlib.md5(gunzip(stage / fname)).hexdigest()
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"could not copy {src}: {exc}") from exc
+        if content != spec["content_md5"][fname]:
+            raise ValueError(f"{src}: md5 of the decompressed data is {content}, expected "
+                             f"{spec['content_md5'][fname]} (published Fashion-MNIST)")
+        files.append({"path": fname, "origin": str(src), **hash_file(stage / fname),
+                      "content_md5": content, "verified": ["content_md5"]})
+    return files
+
+
+def _fetch_downloads(spec: dict, stage: Path) -> list[dict]:
+    files = []
+    for item in spec["downloads"]:
+        folder = stage / item["into"]
+        folder.mkdir(parents=True, exist_ok=True)
+        fname = item["urls"][0].rsplit("/", 1)[-1]
+        errors = []
+        for url in item["urls"]:
+            print(f"downloading {url}", file=sys.stderr, flush=True)
+            try:
+                info = download(url, folder / fname, md5=item["md5"])
+                break
+            except (RuntimeError, ValueError) as exc:
+                errors.append(str(exc))
+        else:
+            raise RuntimeError("; ".join(errors))
+        entry = {"path": str(Path(item["into"]) / fname), **info}
+        if item["extract"]:
+            entry["extracted_files"] = extract(folder / fname, folder)
+            (folder / fname).unlink()
+            entry["path"] = None  # archive deleted after unpacking
+            entry["archive"] = fname
+        files.append(entry)
+    return files
+
+
+def fetch(name: str, raw_dir: str | os.PathLike, *, source: str = "auto",
+          shipped_dir: str | os.PathLike = DEFAULT_SHIPPED_DIR) -> dict[str, Any]:
+    """Put the raw files of dataset ``name`` into ``raw_dir`` (see :data:`DATASETS`).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`DATASETS`.
+    raw_dir : path
+        Folder to create. When it already holds a ``fetch.json`` of ``name``
+        nothing is fetched and that record is returned.
+    source : {"auto", "shipped", "download"}
+        ``"shipped"`` copies Fashion-MNIST from ``shipped_dir`` (the Debian
+        package ``dataset-fashion-mnist``), verifying the md5 of the
+        decompressed data against the published ones; ``"download"`` fetches
+        the URLs of :data:`DATASETS`, verifying published md5s where they
+        exist; ``"auto"``: shipped when a shipped copy exists, else download.
+        Only Fashion-MNIST has a shipped copy: the other datasets always
+        download, whatever ``source`` says (one config value serves all).
+    shipped_dir : path
+        Where the shipped Fashion-MNIST ``.gz`` files lie.
+
+    Returns
+    -------
+    dict
+        The content of ``raw_dir/fetch.json``: ``name``, ``talk_key``,
+        ``source``, ``files`` (each with ``path`` in ``raw_dir`` or None for an
+        unpacked and deleted archive, ``url`` or ``origin``, ``size``, ``md5``,
+        ``sha256``, ``verified``).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``name`` (the message lists the known ones) or bad ``source``.
+    NotImplementedError
+        For ``"oasis"``, which the brain-MRI study will provide.
+    RuntimeError
+        The fetch failed; names the dataset, the URL or file and the cause.
+        Nothing is left at ``raw_dir``.
+    """
+    spec = _check_name(name)
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
+    raw_dir, shipped_dir = Path(raw_dir), Path(shipped_dir)
+    has_shipped = name == "fashion_mnist" and all((shipped_dir / f).is_file()
+                                                  for f in _FMNIST_FILES)
+    if source == "shipped" and name == "fashion_mnist" and not has_shipped:
+        raise ValueError(f"dataset {name!r}: no shipped copy in {shipped_dir} (Debian package "
+                         "dataset-fashion-mnist); install it, or use source='download' or 'auto'")
+    record = raw_dir / "fetch.json"
+    with contextlib.suppress(OSError, ValueError):
+        old = json.loads(record.read_text())
+        if old.get("name") == name:
+            return old
+    if raw_dir.is_dir() and any(raw_dir.iterdir()):
+        raise FileExistsError(f"dataset {name!r}: {raw_dir} exists and holds no fetch.json of "
+                              f"{name!r}; delete it and rerun")
+    used = "shipped" if has_shipped and source != "download" else "download"
+    try:
+        with staged_dir(raw_dir, "fetch") as stage:
+            if used == "shipped":
+                files = _fetch_shipped(name, spec, shipped_dir, stage)
+            else:
+                files = _fetch_downloads(spec, stage)
+            info = {"name": name, "talk_key": spec["talk_key"], "description": spec["description"],
+                    "source": used, "files": files}
+            write_json(stage / "fetch.json", info)
+    except FileExistsError:
+        raise
+    except Exception as exc:
+        raise RuntimeError(f"could not fetch dataset {name!r} into {raw_dir} "
+                           f"(source {used!r}): {exc}") from exc
+    return info
+
+
+# ---------------------------------------------------------------------------
+# raw readers: image sources with labels
+# ---------------------------------------------------------------------------
+
+
+def _read_fashion_mnist(raw: Path) -> tuple[list[str], dict[str, Any]]:
+    splits = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = read_idx(raw / f"{prefix}-images-idx3-ubyte.gz")
+        labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte.gz")
+        if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
+            raise ValueError(f"{raw}: {prefix} images {images.shape} {images.dtype} do not match "
+                             f"labels {labels.shape}")
+        splits[split] = Arrays(images, labels)
+    return DATASETS["fashion_mnist"]["classes"], splits
+
+
+def _require(path: Path, name: str) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"dataset {name!r}: expected {path}; run fetch first or check "
+                                "the raw layout (see cnnpractice.smalldata.datasets)")
+    return path
+
+
+def _read_flowers102(raw: Path) -> tuple[list[str], dict[str, Any]]:
+    from scipy.io import loadmat
+    from torchvision.datasets import Flowers102
+
+    base = _require(raw / "flowers-102", "flowers102")
+    labels = loadmat(_require(base / "imagelabels.mat", "flowers102"), squeeze_me=True)["labels"]
+    ids = loadmat(_require(base / "setid.mat", "flowers102"), squeeze_me=True)
+    splits = {}
+    for split, keys in (("train", ("trnid", "valid")), ("test", ("tstid",))):
+        image_ids = np.sort(np.concatenate([np.atleast_1d(ids[k]) for k in keys]))
+        splits[split] = Files([base / "jpg" / f"image_{i:05d}.jpg" for i in image_ids],
+                              labels[image_ids - 1] - 1)
+    return list(Flowers102.classes), splits
+
+
+def _read_food101(raw: Path) -> tuple[list[str], dict[str, Any]]:
+    base = _require(raw / "food-101", "food101")
+    meta = {s: json.loads(_require(base / "meta" / f"{s}.json", "food101").read_text())
+            for s in ("train", "test")}
+    classes = sorted(meta["train"])
+    if sorted(meta["test"]) != classes:
+        raise ValueError(f"{base / 'meta'}: train.json and test.json list different classes")
+    splits = {}
+    for split, lists in meta.items():
+        items = [(base / "images" / f"{rel}.jpg", c) for c, cls in enumerate(classes)
+                 for rel in sorted(lists[cls])]
+        splits[split] = Files([p for p, _ in items], [c for _, c in items])
+    return classes, splits
+
+
+def _class_folders(root: Path, name: str) -> tuple[list[str], dict[str, Any]]:
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    paths, labels = [], []
+    for c, cls in enumerate(classes):
+        files = sorted(p for p in (root / cls).iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        paths += files
+        labels += [c] * len(files)
+    if not paths:
+        raise FileNotFoundError(f"dataset {name!r}: no images in class folders under {root}")
+    return classes, {"all": Files(paths, labels)}
+
+
+def _read_uc_merced(raw: Path) -> tuple[list[str], dict[str, Any]]:
+    return _class_folders(_require(raw / "UCMerced_LandUse" / "Images", "uc_merced"), "uc_merced")
+
+
+def _read_brazilian_coffee(raw: Path) -> tuple[list[str], dict[str, Any]]:
+    root = raw / "brazilian_coffee_scenes"
+    root = root if root.is_dir() else raw
+    lists = sorted(root.glob("fold*.txt"), key=lambda p: (len(p.name), p.name))
+    if not lists:  # no fold lists: class folders coffee/ and noncoffee/
+        return _class_folders(root, "brazilian_coffee")
+    classes = ["coffee", "noncoffee"]
+    paths, labels = [], []
+    for lst in lists:
+        for line in lst.read_text().split():
+            cls, _, stem = line.partition(".")
+            if cls not in classes or not stem:
+                raise ValueError(f"{lst}: entry {line!r} is not 'coffee.<name>' or "
+                                 "'noncoffee.<name>'")
+            paths.append(_require(root / lst.stem / f"{stem}.jpg", "brazilian_coffee"))
+            labels.append(classes.index(cls))
+    return classes, {"all": Files(paths, labels)}
+
+
+_READERS = {"fashion_mnist": _read_fashion_mnist, "flowers102": _read_flowers102,
+            "food101": _read_food101, "uc_merced": _read_uc_merced,
+            "brazilian_coffee": _read_brazilian_coffee}
+# ---------------------------------------------------------------------------
+# prepare
+# ---------------------------------------------------------------------------
+
+
+def _check_int(value: Any, key: str, low: int, high: int | None = None,
+               none: bool = False) -> None:
+    if value is None and none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
+            high is not None and value > high):
+        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{key} must be an integer {rng}{' or None' if none else ''}, "
+                         f"got {value!r}")
+
+
+def prepare(name: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+            image_size: int, channels: int, train_per_class: int | None,
+            test_per_class: int | None = None, test_fraction: float = 0.2, seed: int = 0,
+            resize: str = "squash", threads: int = 1) -> dict[str, Any]:
+    """Decode, convert, resize and subsample a fetched dataset into ``.npy`` arrays.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`DATASETS`.
+    raw_dir : path
+        Folder written by :func:`fetch` (or by hand, in the layout it makes).
+    out_dir : path
+        Folder to write (staged, then renamed; a previous output is replaced):
+        ``train_x.npy``, ``test_x.npy``: uint8 ``(n, channels, image_size,
+        image_size)``; ``train_y.npy``, ``test_y.npy``: int64 ``(n,)`` class
+        indices; ``classes.json``.
+    image_size : int
+        Side of the square output images.
+    channels : {1, 3}
+        1 converts colour to grayscale (Pillow's ``L``: 0.299 R + 0.587 G +
+        0.114 B); 3 converts to RGB (gray replicated).
+    train_per_class, test_per_class : int or None
+        Images kept per class of the training / test split, drawn at random
+        with ``seed`` (None: all). ValueError naming the class when one has
+        fewer.
+    test_fraction : float
+        For datasets without an official test split (``uc_merced``,
+        ``brazilian_coffee``): share of each class held out as test, drawn
+        with ``seed`` before any subsetting. Ignored otherwise.
+    seed : int
+        Seeds three independent streams (``np.random.default_rng([seed, k])``):
+        k=0 the train/test split, 1 the train subset, 2 the test subset.
+    resize : {"squash", "center_crop"}
+        ``squash`` resizes to ``image_size`` squared, ignoring the aspect;
+        ``center_crop`` scales the short side to ``image_size`` and keeps the
+        centre square. Pillow bilinear, antialiased when shrinking; an image
+        already of the output size is not resampled.
+    threads : int
+        Decoding threads.
+
+    Returns
+    -------
+    dict
+        The content of ``classes.json``: ``name``, ``talk_key``, ``source``
+        (from ``fetch.json``), ``classes`` (names in index order), ``counts``
+        (per split, class name -> images), ``n_train``, ``n_test``,
+        ``image_size``, ``channels``, ``resize``, ``seed``,
+        ``train_per_class``, ``test_per_class``, ``split`` and
+        ``test_fraction`` (None for an official split).
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, an unknown dataset, a class too small, or a corrupt
+        image or IDX file (named in the message).
+    FileNotFoundError
+        ``raw_dir`` lacks a file of the expected layout (named).
+    """
+    spec = _check_name(name)
+    _check_int(image_size, "image_size", 1, 4096)
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    _check_int(train_per_class, "train_per_class", 1, none=True)
+    _check_int(test_per_class, "test_per_class", 1, none=True)
+    _check_int(seed, "seed", 0)
+    _check_int(threads, "threads", 1)
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {list(RESIZE_MODES)}, got {resize!r}")
+    if not (isinstance(test_fraction, (int, float)) and 0 < test_fraction < 1):
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(f"dataset {name!r}: raw folder {raw_dir} not found; run fetch")
+    source = "unknown"
+    if (raw_dir / "fetch.json").is_file():
+        fetched = json.loads((raw_dir / "fetch.json").read_text())
+        if fetched.get("name") != name:
+            raise ValueError(f"{raw_dir / 'fetch.json'} is for dataset {fetched.get('name')!r}, "
+                             f"not {name!r}")
+        source = fetched.get("source", source)
+
+    classes, splits = _READERS[name](raw_dir)
+    if spec["split"] == "none":
+        everything = splits.pop("all")
+        train_idx, test_idx = stratified_split(everything.labels, test_fraction,
+                                               np.random.default_rng([seed, 0]), classes, name)
+        splits = {"train": everything.take(train_idx), "test": everything.take(test_idx)}
+    for split, k, stream in (("train", train_per_class, 1), ("test", test_per_class, 2)):
+        idx = per_class(splits[split].labels, k, np.random.default_rng([seed, stream]),
+                        classes, f"dataset {name!r}, {split} split")
+        splits[split] = splits[split].take(idx)
+
+    info = {
+        "name": name, "talk_key": spec["talk_key"], "source": source, "classes": list(classes),
+        "counts": {s: {cls: int(np.sum(items.labels == c)) for c, cls in enumerate(classes)}
+                   for s, items in splits.items()},
+        "n_train": len(splits["train"].labels), "n_test": len(splits["test"].labels),
+        "image_size": image_size, "channels": channels, "resize": resize, "seed": seed,
+        "train_per_class": train_per_class, "test_per_class": test_per_class,
+        "split": "official" if spec["split"] == "official" else "stratified",
+        "test_fraction": None if spec["split"] == "official" else test_fraction,
+    }
+    with staged_dir(out_dir, "prepare", replace="classes.json") as stage:
+        for split, items in splits.items():
+            write_split(items, stage / f"{split}_x.npy", stage / f"{split}_y.npy", name=name,
+                         size=image_size, channels=channels, mode=resize, threads=threads)
+        write_json(stage / "classes.json", info)
+    print(f"prepared {name}: {info['n_train']} train, {info['n_test']} test images of "
+          f"{channels}x{image_size}x{image_size} in {out_dir}", file=sys.stderr)
+    return info
+
+
+__all__ = ["DATASETS", "RESIZE_MODES", "SOURCES", "download", "extract", "fetch", "prepare",
+           "read_idx"]
