@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cnnpractice.models import build_model
-from cnnpractice.models.alexnet import AlexNetStyle, block_output_sizes
+from cnnpractice.models.alexnet import AlexNetStyle, ChannelLRN, block_output_sizes
 
 
 def test_alexnet_matches_the_talks_layer_table():
@@ -14,7 +14,7 @@ def test_alexnet_matches_the_talks_layer_table():
     assert [c.kernel_size[0] for c in convs] == [11, 5, 3, 3, 3]
     assert [c.stride[0] for c in convs] == [4, 1, 1, 1, 1]
     assert [c.padding[0] for c in convs] == [0, 2, 1, 1, 1]
-    assert [any(isinstance(m, torch.nn.LocalResponseNorm) for m in b) for b in net.blocks] == [True, True, False, False, False]
+    assert [any(isinstance(m, ChannelLRN) for m in b) for b in net.blocks] == [True, True, False, False, False]
     fcs = [m for m in net.head if isinstance(m, torch.nn.Linear)]
     assert [(f.in_features, f.out_features) for f in fcs] == [(9216, 4096), (4096, 4096), (4096, 102)]
     # the talk's "Total connections" column counts weights without biases; its total is 58,689,568
@@ -47,6 +47,12 @@ def test_every_depth_gives_logits(variant, geometry, size, channels):
                            "width": 0.125, "in_channels": channels, "n_classes": 7, "n_blocks": k})
         assert net(torch.zeros(2, channels, size, size)).shape == (2, 7)
         assert len(net.blocks) == k
+
+
+def test_auto_geometry_follows_the_input_size():
+    big = AlexNetStyle(in_channels=3, n_classes=2, geometry="auto", input_size=227)
+    small = AlexNetStyle(in_channels=1, n_classes=2, geometry="auto", input_size=28)
+    assert big.blocks[0][0].kernel_size == (11, 11) and small.blocks[0][0].kernel_size == (5, 5)
 
 
 def test_simple_variant_halves_filters_and_has_one_fc():
@@ -89,3 +95,14 @@ def test_block_features_are_pooled_activations():
         torch.testing.assert_close(feats[i], h.mean(dim=(2, 3)))
     with pytest.raises(ValueError, match="do not exist"):
         net.block_features(x, [6])
+
+
+@pytest.mark.parametrize("channels, size", [(1, 5), (3, 5), (24, 5), (96, 5), (16, 4), (16, 1)])
+def test_channel_lrn_equals_torch_local_response_norm(channels, size):
+    torch.manual_seed(channels)
+    x = (torch.randn(3, channels, 7, 6, dtype=torch.float64) * 30).requires_grad_()
+    ours, theirs = ChannelLRN(size, 1e-3, 0.75, 2.0), torch.nn.LocalResponseNorm(size, 1e-3, 0.75, 2.0)
+    torch.testing.assert_close(ours(x), theirs(x))
+    g1, = torch.autograd.grad(ours(x).square().sum(), x)
+    g2, = torch.autograd.grad(theirs(x).square().sum(), x)
+    torch.testing.assert_close(g1, g2)

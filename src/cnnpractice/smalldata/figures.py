@@ -18,13 +18,15 @@ def first_layer_filters(ckpt: str | Path) -> np.ndarray:
     return state[key].float().numpy()
 
 
-def filter_grid(weights: np.ndarray, columns: int = 12, pad: int = 1) -> np.ndarray:
-    """Tile filters into one image, each scaled to [0, 1] on its own.
+def filter_grid(weights: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile filters into one image (``columns`` per row; default a square grid), each
+    scaled to [0, 1] on its own.
 
     Returns (H, W) for one input channel, (H, W, 3) for RGB filters; other
     channel counts show the mean over channels.
     """
     n, c, kh, kw = weights.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
     w = weights if c in (1, 3) else weights.mean(axis=1, keepdims=True)
     lo = w.min(axis=(1, 2, 3), keepdims=True)
     span = np.maximum(w.max(axis=(1, 2, 3), keepdims=True) - lo, 1e-12)
@@ -48,7 +50,7 @@ def plot_filters(*, greedy_ckpt: str | Path, full_ckpt: str | Path, out: str | P
 
     panels = [("greedy (stage L1, frozen afterwards)", first_layer_filters(greedy_ckpt)),
               ("end to end (Full L5)", first_layer_filters(full_ckpt))]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.5))
     for ax, (name, weights) in zip(axes, panels):
         grid = filter_grid(weights)
         ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, interpolation="nearest")

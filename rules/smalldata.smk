@@ -1,0 +1,203 @@
+# Study 1 of the talk: CNNs on small datasets. Stages: raw data (data.smk) -> decoded,
+# resized uint8 arrays -> greedy layer-wise training (one rule run per stage, each
+# reading the previous stage's checkpoint) and end-to-end training -> learned (CNN
+# activations, DeCAF) and engineered (HOG, HGD, HCFeats) features -> linear classifiers
+# -> tables beside the talk's numbers, first-layer filter figure.
+
+
+rule prepare_smalldata:
+    input:
+        raw="resources/smalldata/raw/{sd_dataset}",
+    output:
+        train_x="resources/smalldata/{sd_dataset}/train_x.npy",
+        train_y="resources/smalldata/{sd_dataset}/train_y.npy",
+        test_x="resources/smalldata/{sd_dataset}/test_x.npy",
+        test_y="resources/smalldata/{sd_dataset}/test_y.npy",
+        classes="resources/smalldata/{sd_dataset}/classes.json",
+    params:
+        settings=sd_prepare_settings,
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/prepare_smalldata/{sd_dataset}.log",
+    benchmark:
+        "benchmarks/prepare_smalldata/{sd_dataset}.tsv"
+    threads: 2
+    script:
+        "../scripts/prepare_smalldata.py"
+
+
+rule train_smalldata:
+    input:
+        unpack(sd_train_inputs),
+    output:
+        ckpt="results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/model.ckpt",
+        metrics="results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/metrics.csv",
+        result="results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/test.json",
+        tensorboard=directory("results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/tensorboard"),
+    params:
+        arch_params=sd_arch_params,
+        training=sd_training,
+        full_epochs=SD.get("greedy", {}).get("full_epochs", "per_update"),
+        trainer=trainer_settings(),
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.log",
+    benchmark:
+        "benchmarks/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.tsv"
+    threads: 1
+    script:
+        "../scripts/train_smalldata.py"
+
+
+rule finetune_smalldata:
+    input:
+        unpack(sd_data_inputs),
+    output:
+        ckpt="results/smalldata/{sd_dataset}/finetune/model.ckpt",
+        metrics="results/smalldata/{sd_dataset}/finetune/metrics.csv",
+        result="results/smalldata/{sd_dataset}/finetune/test.json",
+        tensorboard=directory("results/smalldata/{sd_dataset}/finetune/tensorboard"),
+    params:
+        model_params=SD.get("finetune", {}).get("params", {}),
+        training=sd_finetune_training,
+        trainer=trainer_settings(),
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/finetune_smalldata/{sd_dataset}.log",
+    benchmark:
+        "benchmarks/finetune_smalldata/{sd_dataset}.tsv"
+    threads: 1
+    script:
+        "../scripts/finetune_smalldata.py"
+
+
+rule extract_engineered_features:
+    input:
+        unpack(sd_data_inputs),
+    output:
+        "results/smalldata/{sd_dataset}/features/{engineered}.npz",
+    params:
+        params=sd_engineered_params,
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/extract_engineered_features/{sd_dataset}/{engineered}.log",
+    benchmark:
+        "benchmarks/extract_engineered_features/{sd_dataset}/{engineered}.tsv"
+    script:
+        "../scripts/extract_engineered_features.py"
+
+
+rule extract_cnn_features:
+    input:
+        unpack(sd_data_inputs),
+        ckpt="results/smalldata/{sd_dataset}/{arch}/{kind}/L5/model.ckpt",
+        result="results/smalldata/{sd_dataset}/{arch}/{kind}/L5/test.json",
+    output:
+        expand("results/smalldata/{{sd_dataset}}/features/{{arch}}_{{kind}}_conv{block}.npz", block=range(1, 6)),
+    params:
+        accelerator=config["trainer"]["accelerator"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/extract_cnn_features/{sd_dataset}/{arch}_{kind}.log",
+    benchmark:
+        "benchmarks/extract_cnn_features/{sd_dataset}/{arch}_{kind}.tsv"
+    threads: 1
+    script:
+        "../scripts/extract_cnn_features.py"
+
+
+rule extract_decaf_features:
+    input:
+        unpack(sd_data_inputs),
+    output:
+        expand("results/smalldata/{{sd_dataset}}/features/decaf_{layer}.npz", layer=SD_DECAF_LAYERS),
+    params:
+        weights=SD.get("features", {}).get("decaf", {}).get("weights"),
+        layers=SD_DECAF_LAYERS,
+        accelerator=config["trainer"]["accelerator"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/extract_decaf_features/{sd_dataset}.log",
+    benchmark:
+        "benchmarks/extract_decaf_features/{sd_dataset}.tsv"
+    threads: 1
+    script:
+        "../scripts/extract_decaf_features.py"
+
+
+rule classify_features:
+    input:
+        features="results/smalldata/{sd_dataset}/features/{feature_set}.npz",
+    output:
+        "results/smalldata/{sd_dataset}/scores/{feature_set}.json",
+    params:
+        classifiers=SD.get("features", {}).get("classifiers", ["svm", "logreg"]),
+        cv_folds=SD.get("features", {}).get("cv_folds", 3),
+        c_grid=SD.get("features", {}).get("c_grid", [0.01, 0.1, 1.0, 10.0]),
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/classify_features/{sd_dataset}/{feature_set}.log",
+    benchmark:
+        "benchmarks/classify_features/{sd_dataset}/{feature_set}.tsv"
+    threads: 1
+    script:
+        "../scripts/classify_features.py"
+
+
+rule tabulate_smalldata:
+    input:
+        results=sd_stage_results,
+        finetune=sd_finetune_results,
+        scores=sd_score_files,
+        reference=reference_file("smalldata"),
+    output:
+        greedy_csv=report(
+            "results/smalldata/greedy.csv",
+            caption="../report/smalldata_greedy.rst",
+            category="Small datasets",
+        ),
+        greedy_md="results/smalldata/greedy.md",
+        features_csv=report(
+            "results/smalldata/features.csv",
+            caption="../report/smalldata_features.rst",
+            category="Small datasets",
+        ),
+        features_md="results/smalldata/features.md",
+    params:
+        datasets=list(SD.get("datasets", {})),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/tabulate_smalldata/tables.log",
+    script:
+        "../scripts/tabulate_smalldata.py"
+
+
+rule plot_filters:
+    input:
+        greedy="results/smalldata/{sd_dataset}/{arch}/greedy/L1/model.ckpt",
+        full="results/smalldata/{sd_dataset}/{arch}/full/L5/model.ckpt",
+    output:
+        report(
+            "results/smalldata/{sd_dataset}/{arch}/filters.png",
+            caption="../report/smalldata_filters.rst",
+            category="Small datasets",
+            subcategory="{sd_dataset}",
+        ),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/plot_filters/{sd_dataset}/{arch}.log",
+    script:
+        "../scripts/plot_filters.py"
