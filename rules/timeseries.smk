@@ -66,7 +66,9 @@ rule train_timeseries:
         "logs/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.log",
     benchmark:
         "benchmarks/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.tsv"
-    threads: 1
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=120, mem_mb=8000),
     script:
         "../scripts/train_timeseries.py"
 

@@ -55,7 +55,8 @@ def test_defaults_are_filled():
         (("timeseries", "images", "bad"), ["gasf", "fft"], "'fft' is not one of"),
         (("timeseries", "transform_params", "mtf", "n_bins"), 1, "1 is less than the minimum of 2"),
         (("trainer", "accelerator"), "tpu", "'tpu' is not one of"),
-        (("trainer", "devices"), 2, "1 was expected"),
+        (("trainer", "devices"), 0, "0 is less than the minimum of 1"),
+        (("trainer", "strategy"), "fsdp", "'fsdp' is not one of"),
         (("timeseries", "transform_params", "rp", "threshold"), 0, "instance['timeseries']['transform_params']['rp']['threshold']"),
     ],
 )

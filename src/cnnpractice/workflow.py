@@ -55,3 +55,18 @@ def set_threads(n: int) -> None:
     import torch
 
     torch.set_num_threads(max(1, int(n)))
+
+
+def visible_gpus() -> int:
+    """GPUs this process may use, counted without importing torch (the Snakefile asks, to
+    reserve GPUs for trainings): inside a SLURM job the ones SLURM allocated to it
+    (``SLURM_JOB_GPUS``); else the devices ``CUDA_VISIBLE_DEVICES`` lists, when set; else
+    the NVIDIA device files ``/dev/nvidia0``, ``/dev/nvidia1``, ..."""
+    if "SLURM_JOB_ID" in os.environ:
+        return len([g for g in os.environ.get("SLURM_JOB_GPUS", "").split(",") if g.strip()])
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        ids = [g.strip() for g in os.environ["CUDA_VISIBLE_DEVICES"].split(",")]
+        return len([g for g in ids if g and not g.startswith("-")])
+    import glob
+
+    return len(glob.glob("/dev/nvidia[0-9]*"))

@@ -24,10 +24,27 @@ class EpochSeededSampler(Sampler[int]):
     from a checkpoint shuffles exactly like an uninterrupted one. Seeds are mixed
     with ``numpy.random.SeedSequence``, so runs with seeds s and s+1 do not share
     shifted shuffle sequences.
+
+    Distributed training (``num_replicas`` processes, this one ``rank``): the
+    epoch's permutation is cut into global batches of ``batch_size`` (a multiple
+    of ``num_replicas``), and each process takes its contiguous share of every
+    batch, ``batch_size // num_replicas`` indices. Together the processes see
+    exactly the batches one process would, so DDP's averaged gradient is the
+    single-process one; the last, shorter batch is padded from the epoch's start
+    to a multiple of ``num_replicas`` (as ``DistributedSampler`` pads) so that
+    every process runs the same number of steps.
     """
 
-    def __init__(self, n: int, seed: int):
+    def __init__(self, n: int, seed: int, num_replicas: int = 1, rank: int = 0,
+                 batch_size: int | None = None):
+        if num_replicas > 1 and (not batch_size or batch_size % num_replicas):
+            raise ValueError(f"batch_size {batch_size} is the batch of one optimizer step over "
+                             f"all {num_replicas} training processes: it must be a multiple of "
+                             f"{num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
         self.n, self.seed, self.epoch = n, seed, 0
+        self.num_replicas, self.rank, self.batch_size = num_replicas, rank, batch_size
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -35,10 +52,23 @@ class EpochSeededSampler(Sampler[int]):
     def __iter__(self):
         mixed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0])
         generator = torch.Generator().manual_seed(mixed)
-        return iter(torch.randperm(self.n, generator=generator).tolist())
+        order = torch.randperm(self.n, generator=generator).tolist()
+        if self.num_replicas == 1:
+            return iter(order)
+        shard = []
+        for start in range(0, self.n, self.batch_size):
+            batch = order[start:start + self.batch_size]
+            pad = -len(batch) % self.num_replicas
+            batch += [order[i % self.n] for i in range(pad)]
+            share = len(batch) // self.num_replicas
+            shard += batch[self.rank * share:(self.rank + 1) * share]
+        return iter(shard)
 
     def __len__(self) -> int:
-        return self.n
+        if self.num_replicas == 1:
+            return self.n
+        full, last = divmod(self.n, self.batch_size)
+        return full * (self.batch_size // self.num_replicas) + -(-last // self.num_replicas)
 
 
 class LazyImageDataset(Dataset):
@@ -210,9 +240,19 @@ class ArrayDataModule(pl.LightningDataModule):
         return digest.hexdigest()
 
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None
+        """Training (``shuffle``): this process's shard of every global batch under
+        distributed training (see :class:`EpochSeededSampler`). Validation and test:
+        every process serves all of it, so each computes the complete metrics and
+        predictions (the Trainer runs with ``use_distributed_sampler=False``)."""
+        batch_size, sampler = self.batch_size, None
+        if shuffle:
+            trainer = getattr(self, "trainer", None)
+            replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+            sampler = EpochSeededSampler(len(dataset), self.seed, num_replicas=replicas, rank=rank,
+                                         batch_size=self.batch_size)
+            batch_size //= replicas
         collate = collate_batch if isinstance(dataset, LazyImageDataset) else None
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, collate_fn=collate,
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:

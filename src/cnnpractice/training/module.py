@@ -55,10 +55,12 @@ class ClassificationModule(pl.LightningModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing if stage == "train" else 0.0)
         acc = (logits.argmax(dim=1) == y).float().mean()
+        # sync_dist: under DDP the epoch value is the mean over the processes' equal shards
+        # (the single-process value); a no-op in one process
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test",
-                 batch_size=len(y))
+                 batch_size=len(y), sync_dist=True)
         self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=stage != "train",
-                 batch_size=len(y))
+                 batch_size=len(y), sync_dist=True)
         return loss, logits
 
     def training_step(self, batch, batch_idx):

@@ -57,7 +57,8 @@ class EpochHistory(pl.Callback):
         for key in HISTORY_FIELDS[1:-1]:
             row[key] = float(metrics[key]) if key in metrics else float("nan")
         self.rows.append(row)
-        write_history(self.path, self.rows)
+        if trainer.is_global_zero:  # every DDP process keeps the rows; one writes them
+            write_history(self.path, self.rows)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": list(self.rows)}
@@ -99,18 +100,78 @@ def write_history(path: str | Path, rows: list[dict[str, float]]) -> None:
         writer.writerows(rows)
 
 
+def process_rank() -> int:
+    """Global rank of this process, known before any Trainer exists: set by Lightning's
+    launcher for the processes it starts (``LOCAL_RANK``), by ``torchrun`` (``RANK``) or
+    by ``srun`` (``SLURM_PROCID``); 0 for a plain single process."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        if os.environ.get(key, "").isdigit():
+            return int(os.environ[key])
+    return 0
+
+
+def _distributed_options(accelerator: str, devices: int | str) -> dict[str, Any]:
+    """Trainer options for ``devices`` > 1 processes on one node (DDP).
+
+    * Where ``srun`` started one task per device (``SLURM_NTASKS`` > 1, e.g.
+      ``srun --ntasks-per-node=2 python train.py``), Lightning's ``SLURMEnvironment``
+      wires the tasks together. Otherwise (a workstation, or a Snakemake job that
+      SLURM runs as one task holding all its GPUs) ``LightningEnvironment``: Lightning
+      starts the other processes itself by rerunning the script.
+    * ``use_distributed_sampler=False``: the data modules shard the training batches
+      themselves (:class:`~cnnpractice.training.data.EpochSeededSampler`), so that the
+      processes together take exactly the single-process steps; validation and test
+      run whole on every process.
+    * ``sync_batchnorm`` on GPUs: batch statistics over the whole global batch, as
+      one process would compute them (PyTorch has no CPU SyncBatchNorm).
+    * Each process gets an equal share of the threads this one may use, and
+      ``OMP_NUM_THREADS`` says so to the processes Lightning starts.
+    """
+    if not isinstance(devices, int) or devices <= 1:
+        return {"use_distributed_sampler": False}
+    import torch
+    from pytorch_lightning.plugins.environments import LightningEnvironment, SLURMEnvironment
+
+    srun_tasks = int(os.environ.get("SLURM_NTASKS", "1") or 1)
+    interactive = os.environ.get("SLURM_JOB_NAME") in ("bash", "interactive")
+    environment = SLURMEnvironment() if srun_tasks > 1 and not interactive else LightningEnvironment()
+    threads = max(1, torch.get_num_threads() // devices)
+    torch.set_num_threads(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    return {"use_distributed_sampler": False, "plugins": [environment], "sync_batchnorm": on_gpu}
+
+
 def build_trainer(*, work_dir: str | Path, max_epochs: int, accelerator: str = "auto",
-                  devices: int | str = 1, precision: str = "32-true",
+                  devices: int | str = 1, strategy: str = "auto", precision: str = "32-true",
                   deterministic: bool | str = True, progress_bar: bool = True,
                   callbacks: list | None = None, logger=None, **kwargs) -> pl.Trainer:
-    """The one place the project builds a ``pl.Trainer`` (settings come from config)."""
+    """The one place the project builds a ``pl.Trainer`` (settings come from config).
+
+    ``devices`` > 1 trains with one process per device (``strategy`` ``auto`` or
+    ``ddp``: DistributedDataParallel on one node); see :func:`_distributed_options`.
+    """
     options = dict(log_every_n_steps=1, num_sanity_val_steps=0, enable_model_summary=True)
+    options.update(_distributed_options(accelerator, devices))
     options.update(kwargs)
     return pl.Trainer(
         default_root_dir=str(work_dir), max_epochs=max_epochs, accelerator=accelerator,
-        devices=devices, precision=precision, deterministic=deterministic,
+        devices=devices, strategy=strategy, precision=precision, deterministic=deterministic,
         enable_progress_bar=progress_bar, callbacks=callbacks or [], logger=logger, **options,
     )
+
+
+def _wait_for_launched_processes(trainer: pl.Trainer, timeout: float = 120.0) -> None:
+    """Let the DDP processes that Lightning started (rerunning this script) exit before
+    rank 0 writes the outputs and returns, so a finished job leaves nothing running."""
+    import subprocess
+
+    deadline = time.monotonic() + timeout
+    for proc in getattr(getattr(trainer.strategy, "launcher", None), "procs", None) or []:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"[train] DDP process {proc.pid} still running after {timeout:.0f} s; not waiting")
 
 
 def _remove_tree(path: Path) -> None:
@@ -127,7 +188,11 @@ def _remove_tree(path: Path) -> None:
 
 def _prepare_work_dir(work_dir: Path, settings: dict[str, Any]) -> Path | None:
     """Return ``work_dir``'s last checkpoint if it belongs to exactly these settings;
-    otherwise empty ``work_dir`` and return None."""
+    otherwise empty ``work_dir`` and return None.
+
+    Only rank 0 changes ``work_dir``: the other processes of a distributed training
+    reach the same answer by looking (until training starts nobody writes a
+    checkpoint, so what they see cannot disagree with rank 0's decision)."""
     run_file = work_dir / "run.json"
     last = work_dir / "checkpoints" / "last.ckpt"
     wanted = json.loads(json.dumps(settings, sort_keys=True))
@@ -137,6 +202,8 @@ def _prepare_work_dir(work_dir: Path, settings: dict[str, Any]) -> Path | None:
         same = False
     if same and last.exists():
         return last
+    if process_rank() != 0:
+        return None
     if work_dir.exists():
         print(f"[train] nothing resumable for these settings in {work_dir}; starting afresh")
     _remove_tree(work_dir)
@@ -247,6 +314,7 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         "fit_seconds_this_run": round(fit_seconds, 3),
         "resumed": resume_from is not None,
         "device": str(trainer.strategy.root_device),
+        "processes": trainer.world_size,
         "seed": seed,
         "class_names": class_names,
         "confusion": confusion.tolist(),
@@ -254,15 +322,23 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         "y_pred": pred.tolist(),
         **(extra_info or {}),
     }
+    if trainer.is_global_zero:  # DDP: every process tested all of the test set; rank 0 writes
+        publish_run(trainer, out_dir=out_dir, work_dir=work_dir, best_path=best_path, rows=rows,
+                    result=result)
+    return result
 
+
+def publish_run(trainer: pl.Trainer, *, out_dir: Path, work_dir: Path, best_path: str | Path,
+                rows: list[dict[str, float]], result: dict[str, Any]) -> None:
+    """Turn a finished fit's work dir into the declared outputs (rank 0 only): the best
+    checkpoint, the epoch history, the TensorBoard logs and ``test.json``; then drop the
+    work dir. ``test.json`` is written last, so its presence means the run is complete."""
+    _wait_for_launched_processes(trainer)
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "model.ckpt") as tmp:
         shutil.copyfile(best_path, tmp)
     write_history(out_dir / "metrics.csv", rows)
-    tb_out = out_dir / "tensorboard"
-    if tb_out.exists():
-        shutil.rmtree(tb_out)
-    shutil.copytree(work_dir / "tensorboard", tb_out)
+    shutil.rmtree(out_dir / "tensorboard", ignore_errors=True)
+    shutil.copytree(work_dir / "tensorboard", out_dir / "tensorboard")
     write_json(out_dir / "test.json", result)
     _remove_tree(work_dir)
-    return result
