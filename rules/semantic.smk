@@ -1,0 +1,182 @@
+# Study 4 of the talk: semantic embeddings. Stages: WordNet 3.0 as an nltk corpus (data.smk)
+# -> the network (the small-data study's checkpoint, this study's own training, or a
+# torchvision ImageNet model) -> per-class mean activations of the configured layers ->
+# classes mapped to WordNet -> per layer: spectral clustering for k = k_min..k_max, clusters
+# named by their best-covering hypernym (the induced taxonomy) -> layer representativeness
+# table and figure.
+
+
+rule fetch_cifar100:
+    output:
+        directory("resources/semantic/raw/cifar100"),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/fetch_cifar100/cifar100.log",
+    benchmark:
+        "benchmarks/fetch_cifar100/cifar100.tsv"
+    script:
+        "../scripts/fetch_cifar100.py"
+
+
+rule prepare_cifar100:
+    input:
+        raw="resources/semantic/raw/cifar100",
+    output:
+        train_x="resources/semantic/cifar100/train_x.npy",
+        train_y="resources/semantic/cifar100/train_y.npy",
+        test_x="resources/semantic/cifar100/test_x.npy",
+        test_y="resources/semantic/cifar100/test_y.npy",
+        classes="resources/semantic/cifar100/classes.json",
+    params:
+        train_per_class=SEM_DATASETS.get("cifar100", {}).get("train_per_class"),
+        test_per_class=SEM_DATASETS.get("cifar100", {}).get("test_per_class"),
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/prepare_cifar100/cifar100.log",
+    benchmark:
+        "benchmarks/prepare_cifar100/cifar100.tsv"
+    script:
+        "../scripts/prepare_cifar100.py"
+
+
+rule train_semantic:
+    input:
+        unpack(sem_data_inputs),
+    output:
+        ckpt="results/semantic/{sem_model}/network/model.ckpt",
+        metrics="results/semantic/{sem_model}/network/metrics.csv",
+        result="results/semantic/{sem_model}/network/test.json",
+        tensorboard=directory("results/semantic/{sem_model}/network/tensorboard"),
+    params:
+        dataset=sem_dataset_name,
+        arch_params=sem_arch_params,
+        training=sem_training,
+        trainer=trainer_settings(),
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/train_semantic/{sem_model}.log",
+    benchmark:
+        "benchmarks/train_semantic/{sem_model}.tsv"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=120, mem_mb=8000),
+    script:
+        "../scripts/train_semantic.py"
+
+
+rule extract_semantic_activations:
+    input:
+        unpack(sem_extract_inputs),
+    output:
+        directory("results/semantic/{sem_model}/activations"),
+    params:
+        network=sem_network,
+        dataset=sem_dataset,
+        layers=sem_layer_names,
+        modules=sem_modules,
+        pooling=SEM.get("pooling", "mean"),
+        batch_size=SEM.get("batch_size", 256),
+        accelerator=config["trainer"]["accelerator"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/extract_semantic_activations/{sem_model}.log",
+    benchmark:
+        "benchmarks/extract_semantic_activations/{sem_model}.tsv"
+    # ImageNet: one thread runs the network, the others decode JPEGs (DataLoader workers)
+    threads: 8
+    resources:
+        **training_resources(runtime_min=60, mem_mb=16000),
+    script:
+        "../scripts/extract_semantic_activations.py"
+
+
+rule map_semantic_classes:
+    input:
+        activations="results/semantic/{sem_model}/activations",
+        wordnet="resources/nltk_data/corpora/wordnet",
+    output:
+        "results/semantic/{sem_model}/wordnet.npz",
+    params:
+        dataset=sem_dataset_name,
+        synsets=sem_synsets,
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/map_semantic_classes/{sem_model}.log",
+    script:
+        "../scripts/map_semantic_classes.py"
+
+
+rule induce_semantic_taxonomy:
+    input:
+        unpack(sem_taxonomy_inputs),
+    output:
+        csv=report(
+            "results/semantic/{sem_model}/{sem_layer}/taxonomy.csv",
+            caption="../report/semantic_taxonomy.rst",
+            category="Semantic embeddings",
+            subcategory="{sem_model}",
+        ),
+        md="results/semantic/{sem_model}/{sem_layer}/taxonomy.md",
+        clusters="results/semantic/{sem_model}/{sem_layer}/clusters.csv",
+        scores="results/semantic/{sem_model}/{sem_layer}/scores.json",
+    params:
+        k_min=SEM.get("k_min", 2),
+        k_max=SEM.get("k_max", 19),
+        seed=config["seed"],
+        qualifier_share=SEM.get("naming", {}).get("qualifier_share", 0.5),
+        assign_labels=SEM.get("clustering", {}).get("assign_labels", "kmeans"),
+        n_init=SEM.get("clustering", {}).get("n_init", 10),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/induce_semantic_taxonomy/{sem_model}/{sem_layer}.log",
+    benchmark:
+        "benchmarks/induce_semantic_taxonomy/{sem_model}/{sem_layer}.tsv"
+    script:
+        "../scripts/induce_semantic_taxonomy.py"
+
+
+rule tabulate_semantic:
+    input:
+        scores=sem_score_files,
+    output:
+        csv=report(
+            "results/semantic/layers.csv",
+            caption="../report/semantic_layers.rst",
+            category="Semantic embeddings",
+        ),
+        md="results/semantic/layers.md",
+    params:
+        layer_order=sem_layer_order(),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/tabulate_semantic/layers.log",
+    script:
+        "../scripts/tabulate_semantic.py"
+
+
+rule plot_semantic_layers:
+    input:
+        scores=sem_score_files,
+    output:
+        report(
+            "results/semantic/layers.png",
+            caption="../report/semantic_layers.rst",
+            category="Semantic embeddings",
+        ),
+    params:
+        layer_order=sem_layer_order(),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/plot_semantic_layers/layers.log",
+    script:
+        "../scripts/plot_semantic_layers.py"

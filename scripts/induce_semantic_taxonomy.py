@@ -1,0 +1,24 @@
+"""Spectral clustering of one layer's class vectors for every k, named by WordNet."""
+from pathlib import Path
+
+from cnnpractice.semantic.pipeline import induce_taxonomy
+from cnnpractice.workflow import log_to
+
+with log_to(snakemake.log[0]):
+    induce_taxonomy(
+        activations=str(Path(snakemake.input.activations) / f"{snakemake.wildcards.sem_layer}.npz"),
+        hierarchy=snakemake.input.hierarchy,
+        model=snakemake.wildcards.sem_model,
+        layer=snakemake.wildcards.sem_layer,
+        k_min=snakemake.params.k_min,
+        k_max=snakemake.params.k_max,
+        seed=snakemake.params.seed,
+        qualifier_share=snakemake.params.qualifier_share,
+        assign_labels=snakemake.params.assign_labels,
+        n_init=snakemake.params.n_init,
+        talk_reference=snakemake.input.get("reference"),  # ImageNet models only
+        out_csv=snakemake.output.csv,
+        out_md=snakemake.output.md,
+        out_clusters=snakemake.output.clusters,
+        out_scores=snakemake.output.scores,
+    )

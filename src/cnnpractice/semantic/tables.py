@@ -1,0 +1,109 @@
+"""The semantic study's tables: the induced taxonomy of one layer, and the layers' scores.
+
+``taxonomy.{csv,md}`` (one layer): one row per k, the named clusters in WordNet
+order (like the talk's table "induced concept hierarchy"), the mean F1 of the
+names, and for ImageNet models the talk's names for the same k beside ours.
+``clusters.csv``: one row per (k, cluster) with the coverage behind each name.
+``layers.{csv,md}``: per model and layer, the two representativeness scores.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from cnnpractice.tables import markdown_table, write_csv, write_markdown
+
+CLUSTER_COLUMNS = ("k", "position", "label", "name", "synset", "qualifier", "f1", "precision", "recall",
+                   "n_classes", "n_covered", "n_under", "equivalent", "members")
+LAYER_COLUMNS = ("model", "layer", "depth", "mean_f1", "rank_correlation", "rank_correlation_p", "k2_split",
+                 "n_classes", "n_features", "k_min", "k_max")
+MAX_MEMBERS_SHOWN = 12
+
+
+def _bare(name: str) -> str:
+    """'Artifact (clothing)' -> 'artifact'."""
+    return re.sub(r"\s*\(.*?\)", "", name).strip().lower()
+
+
+def talk_matches(talk_names: Sequence[str], clusters: Sequence[dict[str, Any]]) -> int:
+    """How many of the talk's cluster names (qualifiers dropped) name one of ours, counting
+    equally-covering synonyms (e.g. the talk's "Living thing" matches our "Organism" when
+    both cover the same classes)."""
+    ours = {c["name"].lower() for c in clusters} | {e.lower() for c in clusters for e in c["equivalent"]}
+    return sum(_bare(name) in ours for name in talk_names)
+
+
+def taxonomy_rows(by_k: dict[int, list[dict[str, Any]]], talk: dict[int, list[str]] | None,
+                  k_max: int) -> list[dict[str, Any]]:
+    """Wide rows: k, cluster_1..cluster_<k_max> (labels), mean_f1, talk, talk_found."""
+    rows = []
+    for k, clusters in sorted(by_k.items()):
+        row: dict[str, Any] = {"k": k, "mean_f1": sum(c["f1"] for c in clusters) / len(clusters)}
+        for c in clusters:
+            row[f"cluster_{c['position']}"] = c["label"]
+        names = (talk or {}).get(k)
+        if names:
+            row["talk"] = "; ".join(names)
+            row["talk_found"] = f"{talk_matches(names, clusters)}/{len(names)}"
+        rows.append(row)
+    return rows
+
+
+def cluster_rows(by_k: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Long rows, one per (k, cluster), lists joined with '; '."""
+    return [{**c, "k": k, "equivalent": "; ".join(c["equivalent"]), "members": "; ".join(c["members"])}
+            for k, clusters in sorted(by_k.items()) for c in clusters]
+
+
+def _members(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:MAX_MEMBERS_SHOWN])
+    return shown + (f", ... ({len(names) - MAX_MEMBERS_SHOWN} more)" if len(names) > MAX_MEMBERS_SHOWN else "")
+
+
+def write_taxonomy(*, by_k: dict[int, list[dict[str, Any]]], talk: dict[int, list[str]] | None,
+                   out_csv, out_md, out_clusters, title: str, notes: Sequence[str] = ()) -> list[dict]:
+    """Write taxonomy.csv (wide), taxonomy.md and clusters.csv (long); return the wide rows."""
+    k_max = max(by_k)
+    rows = taxonomy_rows(by_k, talk, k_max)
+    columns = ["k", *(f"cluster_{i}" for i in range(1, k_max + 1)), "mean_f1"]
+    if any("talk" in r for r in rows):
+        columns += ["talk", "talk_found"]
+    write_csv(out_csv, rows, columns)
+    write_csv(out_clusters, cluster_rows(by_k), CLUSTER_COLUMNS)
+    headers = ["k", *(str(i) for i in range(1, k_max + 1)), "mean F1"]
+    if "talk" in columns:
+        headers += ["the talk", "talk's names found"]
+    details = []
+    for k, clusters in sorted(by_k.items()):
+        details.append(f"**k = {k}**\n\n" + markdown_table(
+            [{**c, "members": _members(c["members"]), "equivalent": ", ".join(c["equivalent"]) or None}
+             for c in clusters],
+            ["position", "label", "synset", "f1", "precision", "recall", "n_covered", "n_classes",
+             "n_under", "equivalent", "members"],
+            ["#", "name", "synset", "F1", "precision", "recall", "covered", "in cluster",
+             "under name", "same coverage", "classes"], digits=2))
+    intro = "".join(f"{note}\n\n" for note in notes)
+    write_markdown(out_md, [
+        ("Induced taxonomy", intro + "Named clusters per k, in WordNet order; a name in parentheses "
+         "is the cluster's main narrower group, shown when the name does not fit exactly (F1 < 1).\n\n"
+         + markdown_table(rows, columns, headers, digits=2)),
+        ("Coverage of each name", "precision = covered / under name, recall = covered / in cluster.\n\n"
+         + "\n".join(details)),
+    ], title=title)
+    return rows
+
+
+def write_layers(rows: Sequence[dict[str, Any]], out_csv, out_md) -> None:
+    """Write layers.csv / layers.md (one row per model and layer, in depth order)."""
+    rows = [{**r, "k2_split": "; ".join(r["k2"]) if r.get("k2") else None} for r in rows]
+    write_csv(out_csv, rows, LAYER_COLUMNS)
+    write_markdown(out_md, [(
+        "Layer representativeness",
+        "mean F1: the WordNet names' F1, averaged over the clusters of each k, then over k. "
+        "rank correlation: Spearman's rho between the class vectors' cosine distances and the "
+        "classes' WordNet path lengths, over all pairs of classes. Higher is better for both.\n\n"
+        + markdown_table([{**r, "rank_correlation_p": f"{r['rank_correlation_p']:.1e}"} for r in rows],
+                         LAYER_COLUMNS[:7], ["model", "layer", "depth", "mean F1",
+                                                   "rank corr.", "p-value", "k = 2 clusters"]))],
+        title="Semantic embeddings: which layers represent WordNet best")
