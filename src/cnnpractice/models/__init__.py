@@ -11,6 +11,7 @@ from typing import Any, Callable
 import torch.nn as nn
 
 from .alexnet import AlexNetStyle
+from .elves import ElvesCNN
 from .timeseries import ImageCNN, LSTMClassifier, PretrainedCNN
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {
@@ -18,6 +19,7 @@ REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "lstm": LSTMClassifier,
     "pretrained": PretrainedCNN,
     "alexnet": AlexNetStyle,
+    "elves_cnn": ElvesCNN,
 }
 
 
@@ -39,4 +41,4 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
         raise ValueError(f"model {name!r}: bad parameters {sorted(spec)}: {exc}") from exc
 
 
-__all__ = ["REGISTRY", "build_model", "AlexNetStyle", "ImageCNN", "LSTMClassifier", "PretrainedCNN"]
+__all__ = ["REGISTRY", "build_model", "AlexNetStyle", "ElvesCNN", "ImageCNN", "LSTMClassifier", "PretrainedCNN"]

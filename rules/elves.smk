@@ -1,0 +1,170 @@
+# Study 3 of the talk ("customization"): elves in the Pierre Auger Observatory's
+# fluorescence-detector movies. Stages: simulated events in shards (elves, cosmic-ray
+# shower tracks, noise) -> a CNN that detects elves and a CNN that locates the lightning
+# and measures its current, and the analytic baseline (timing fit) on the same held-out
+# elves -> detection and reconstruction tables, figures.
+
+
+rule simulate_elves:
+    output:
+        "results/elves/simulated/{el_split}/shard{el_shard}.npz",
+    params:
+        settings=el_simulation,
+        events=el_shard_events,
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/simulate_elves/{el_split}/shard{el_shard}.log",
+    benchmark:
+        "benchmarks/simulate_elves/{el_split}/shard{el_shard}.tsv"
+    threads: 1
+    script:
+        "../scripts/simulate_elves.py"
+
+
+rule train_elves_detector:
+    input:
+        train=el_train_shards,
+        test=el_test_shards,
+    output:
+        ckpt="results/elves/detector/model.ckpt",
+        metrics="results/elves/detector/metrics.csv",
+        result="results/elves/detector/test.json",
+        tensorboard=directory("results/elves/detector/tensorboard"),
+    params:
+        settings=el_simulation,
+        cnn=el_cnn,
+        training=el_detector_training,
+        trainer=trainer_settings(),
+        seed=config["seed"],
+        task="detector",
+        options={},
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/train_elves_detector/train.log",
+    benchmark:
+        "benchmarks/train_elves_detector/train.tsv"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=60, mem_mb=6000),
+    script:
+        "../scripts/train_elves.py"
+
+
+rule train_elves_locator:
+    input:
+        train=el_train_shards,
+        test=el_test_shards,
+    output:
+        ckpt="results/elves/locator/model.ckpt",
+        metrics="results/elves/locator/metrics.csv",
+        result="results/elves/locator/test.json",
+        tensorboard=directory("results/elves/locator/tensorboard"),
+    params:
+        settings=el_simulation,
+        cnn=el_cnn,
+        training=el_locator_training,
+        trainer=trainer_settings(),
+        seed=config["seed"],
+        task="locator",
+        options=el_locator_options,
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/train_elves_locator/train.log",
+    benchmark:
+        "benchmarks/train_elves_locator/train.tsv"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=60, mem_mb=6000),
+    script:
+        "../scripts/train_elves.py"
+
+
+rule fit_elves:
+    input:
+        shard="results/elves/simulated/test/shard{el_shard}.npz",
+    output:
+        "results/elves/fit/shard{el_shard}.npz",
+    params:
+        settings=el_simulation,
+        fit=el_fit_settings,
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/fit_elves/shard{el_shard}.log",
+    benchmark:
+        "benchmarks/fit_elves/shard{el_shard}.tsv"
+    threads: 1
+    script:
+        "../scripts/fit_elves.py"
+
+
+rule tabulate_elves:
+    input:
+        detector="results/elves/detector/test.json",
+        locator="results/elves/locator/test.json",
+        fits=el_fit_files,
+        test=el_test_shards,
+    output:
+        detection_csv=report(
+            "results/elves/detection.csv",
+            caption="../report/elves_detection.rst",
+            category="Elves",
+        ),
+        detection_md="results/elves/detection.md",
+        reconstruction_csv=report(
+            "results/elves/reconstruction.csv",
+            caption="../report/elves_reconstruction.rst",
+            category="Elves",
+        ),
+        reconstruction_md="results/elves/reconstruction.md",
+        events_csv="results/elves/reconstruction_events.csv",
+    params:
+        settings=el_simulation,
+        distance_bins=el_distance_bins,
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/tabulate_elves/tables.log",
+    script:
+        "../scripts/tabulate_elves.py"
+
+
+rule plot_elve_frames:
+    input:
+        shard="results/elves/simulated/test/shard0.npz",
+    output:
+        report(
+            "results/elves/elve_frames.png",
+            caption="../report/elves_frames.rst",
+            category="Elves",
+        ),
+    params:
+        settings=el_simulation,
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/plot_elve_frames/frames.log",
+    script:
+        "../scripts/plot_elve_frames.py"
+
+
+rule plot_elves_errors:
+    input:
+        events="results/elves/reconstruction_events.csv",
+    output:
+        report(
+            "results/elves/location_errors.png",
+            caption="../report/elves_errors.rst",
+            category="Elves",
+        ),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/plot_elves_errors/errors.log",
+    script:
+        "../scripts/plot_elves_errors.py"
