@@ -14,6 +14,9 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/timeseries.smk"
+include: "rules/smalldata.smk"
+include: "rules/semantic.smk"
+include: "rules/elves.smk"
 
 
 rule all:

@@ -48,7 +48,9 @@ rule train_smalldata:
         "logs/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.log",
     benchmark:
         "benchmarks/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.tsv"
-    threads: 1
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=240, mem_mb=16000),
     script:
         "../scripts/train_smalldata.py"
 
@@ -72,7 +74,9 @@ rule finetune_smalldata:
         "logs/finetune_smalldata/{sd_dataset}.log",
     benchmark:
         "benchmarks/finetune_smalldata/{sd_dataset}.tsv"
-    threads: 1
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=240, mem_mb=16000),
     script:
         "../scripts/finetune_smalldata.py"
 

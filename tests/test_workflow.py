@@ -36,9 +36,25 @@ def test_lint_is_clean():
 
 
 @pytest.mark.parametrize("extra, expected_jobs", [
-    ([], {"fetch_ucr": 3, "transform_series": 12, "train_timeseries": 15}),
+    ([], {"fetch_ucr": 3, "transform_series": 12, "train_timeseries": 15,
+          # 2 architectures x (L1..L5 + Full L3 + Full L5); 3 engineered + 2 x 2 x 5 learned sets
+          "fetch_smalldata": 1, "prepare_smalldata": 1, "train_smalldata": 14,
+          "extract_cnn_features": 4, "classify_features": 23, "plot_filters": 2,
+          # semantic: the small-data study's Full L5 AlexNet, 7 layers
+          "prepare_wordnet": 1, "extract_semantic_activations": 1, "map_semantic_classes": 1,
+          "induce_semantic_taxonomy": 7, "tabulate_semantic": 1, "plot_semantic_layers": 1,
+          # elves: 6 training shards + 1 test shard of 1,000 events; the fit per test shard
+          "simulate_elves": 7, "fit_elves": 1, "train_elves_detector": 1, "train_elves_locator": 1,
+          "tabulate_elves": 1, "plot_elve_frames": 1, "plot_elves_errors": 1}),
     (["--configfile", "config/paper.yaml"],
-     {"fetch_ucr": 4, "transform_series": 20, "train_timeseries": 32 * 5}),
+     {"fetch_ucr": 4, "transform_series": 20, "train_timeseries": 32 * 5,
+      # Fashion-MNIST stays beside the talk's four datasets; DeCAF and fine-tuning switch on
+      "fetch_smalldata": 5, "train_smalldata": 5 * 14, "extract_decaf_features": 5,
+      "finetune_smalldata": 5, "classify_features": 5 * 25,
+      # semantic: Fashion-MNIST CNN (7 layers), GoogLeNet (9 inception modules), VGG16 (7)
+      "extract_semantic_activations": 3, "map_semantic_classes": 3, "induce_semantic_taxonomy": 23,
+      # elves: 20,000 + 4,000 events in shards of 2,000
+      "simulate_elves": 12, "fit_elves": 2}),
 ])
 def test_dry_run(tmp_path, extra, expected_jobs):
     code, out = run(["-n", "--cores", "1", *extra], cwd=copy_workflow(tmp_path))
@@ -49,10 +65,21 @@ def test_dry_run(tmp_path, extra, expected_jobs):
 
 def test_disabled_study_schedules_nothing(tmp_path):
     wf = copy_workflow(tmp_path)
-    (wf / "off.yaml").write_text("timeseries:\n  enabled: false\n")
+    # the semantic study reads the small-data study's Fashion-MNIST: switch it off too
+    (wf / "off.yaml").write_text("timeseries:\n  enabled: false\nsmalldata:\n  enabled: false\n"
+                                 "semantic:\n  enabled: false\nelves:\n  enabled: false\n")
     code, out = run(["-n", "--cores", "1", "--configfile", "off.yaml"], cwd=wf)
     assert code == 0, out
-    assert "train_timeseries" not in out and "fetch_ucr" not in out
+    for rule in ("train_timeseries", "fetch_ucr", "train_smalldata", "fetch_smalldata",
+                 "prepare_wordnet", "extract_semantic_activations", "simulate_elves", "fit_elves"):
+        assert rule not in out
+
+
+def test_learned_features_from_a_depth_not_trained_is_an_error(tmp_path):
+    wf = copy_workflow(tmp_path)
+    (wf / "bad.yaml").write_text("smalldata:\n  greedy:\n    full_stages: [3]\n")
+    code, out = run(["-n", "--cores", "1", "--configfile", "bad.yaml"], cwd=wf)
+    assert code != 0 and "add 5 to smalldata.greedy.full_stages" in out, out[-2000:]
 
 
 def test_unknown_config_key_stops_before_running(tmp_path):
@@ -84,6 +111,20 @@ def test_tiny_end_to_end(tmp_path):
     with open(wf / "results/timeseries/accuracy_runs.csv") as fh:
         assert [r["seed"] for r in csv.DictReader(fh)] == ["7", "8", "7", "8", "7", "8"]
 
+    check_smalldata_outputs(wf)
+    check_semantic_outputs(wf)
+    check_elves_outputs(wf)
+
+    # a changed setting of greedy stage 4 reruns stages 4 and 5 and what reads them, nothing else
+    (wf / "stage4.yaml").write_text("smalldata:\n  greedy:\n    stage_training:\n      L4: {lr: 0.002}\n")
+    code, out = run(["-n", "--cores", "2", "--configfile", "tests/config/tiny.yaml", "stage4.yaml"], cwd=wf)
+    assert code == 0, out[-2000:]
+    stages = {line.split("/")[-2] for line in out.splitlines()
+              if line.strip().startswith("output: results/smalldata/fashion_mnist/alexnet/")
+              and "/model.ckpt" in line}
+    assert stages == {"L4", "L5"}, out[-3000:]
+    assert "train_timeseries" not in out
+
     # a finished run has nothing left to do, and says so quickly
     t0 = time.perf_counter()
     code, out = run(["-n", "--cores", "2", "--configfile", "tests/config/tiny.yaml"], cwd=wf)
@@ -93,3 +134,58 @@ def test_tiny_end_to_end(tmp_path):
     code, out = run(["--report", "results/report.html", "--configfile", "tests/config/tiny.yaml"], cwd=wf)
     assert code == 0, out[-3000:]
     assert (wf / "results/report.html").stat().st_size > 50_000
+
+
+def check_smalldata_outputs(wf):
+    with open(wf / "results/smalldata/greedy.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    alexnet = [r for r in rows if r["arch"] == "alexnet"]
+    assert [r["row"] for r in alexnet] == ["L1", "L2", "L3", "L4", "L5", "Full L3", "Full L5", "gain"]
+    for row in alexnet[:-1]:
+        assert 0.0 <= float(row["accuracy"]) <= 1.0 and row["n_test"] == "40"
+    finetuned = [r for r in rows if r["arch"] == "finetune"]
+    assert [r["row"] for r in finetuned] == ["Finetuned resnet18"]
+    with open(wf / "results/smalldata/features.csv") as fh:
+        scored = {(r["feature_set"], r["classifier"]) for r in csv.DictReader(fh)}
+    sets = {"hog", "hgd", "hcfeats", "decaf_fc6", "decaf_fc7", *(f"alexnet_greedy_conv{b}" for b in range(1, 6))}
+    assert scored == {(s, c) for s in sets for c in ("svm", "logreg")}
+    assert "| L5 |" in (wf / "results/smalldata/greedy.md").read_text()
+    assert (wf / "results/smalldata/fashion_mnist/alexnet/filters.png").stat().st_size > 5_000
+    classes = (wf / "resources/smalldata/fashion_mnist/classes.json").read_text()
+    assert "Ankle boot" in classes
+
+
+def check_semantic_outputs(wf):
+    with open(wf / "results/semantic/layers.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["model"], r["layer"]) for r in rows] == [("fashion_cnn", "conv1"), ("fashion_cnn", "conv5"),
+                                                        ("fashion_cnn", "fc7")]
+    for row in rows:
+        assert 0.0 < float(row["mean_f1"]) <= 1.0 and -1.0 <= float(row["rank_correlation"]) <= 1.0
+        assert row["n_classes"] == "10" and (row["k_min"], row["k_max"]) == ("2", "4")
+    with open(wf / "results/semantic/fashion_cnn/fc7/taxonomy.csv") as fh:
+        taxonomy = list(csv.DictReader(fh))
+    assert [r["k"] for r in taxonomy] == ["2", "3", "4"]
+    assert all(r[f"cluster_{i}"] for r in taxonomy for i in range(1, int(r["k"]) + 1))
+    assert "Named clusters per k" in (wf / "results/semantic/fashion_cnn/fc7/taxonomy.md").read_text()
+    assert (wf / "results/semantic/layers.png").stat().st_size > 10_000
+    # the small-data study's checkpoint was reused: this study trained nothing
+    assert not (wf / "results/semantic/fashion_cnn/network").exists()
+    assert (wf / "resources/nltk_data/corpora/wordnet/lexnames").is_file()
+
+
+def check_elves_outputs(wf):
+    with open(wf / "results/elves/detection.csv") as fh:
+        rows = {r["class"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"elve", "shower", "noise"}
+    # 30 test events: 0.7 / 0.15 / 0.15 of them
+    assert [rows[c]["n_true"] for c in ("elve", "shower", "noise")] == ["21", "5", "4"]
+    with open(wf / "results/elves/reconstruction.csv") as fh:
+        summary = list(csv.DictReader(fh))
+    assert [r["distance"] for r in summary] == ["150-300 km", "300-450 km", "450-700 km", "all"]
+    assert summary[-1]["n"] == "21" and float(summary[-1]["cnn_median_km"]) > 0
+    assert float(summary[-1]["fit_median_km"]) < 100  # the fit works on tiny movies too
+    assert "fit median km" in (wf / "results/elves/reconstruction.md").read_text()
+    for png, size in (("elve_frames.png", 50_000), ("location_errors.png", 10_000)):
+        assert (wf / "results/elves" / png).stat().st_size > size
+    assert "events/s" in (wf / "logs/simulate_elves/test/shard0.log").read_text()
