@@ -22,7 +22,7 @@ from cnnpractice.smalldata import datasets as ds
 
 SHIPPED = Path(ds.DEFAULT_SHIPPED_DIR)
 needs_shipped = pytest.mark.skipif(
-    not all((SHIPPED / f).is_file() for f in ds._FMNIST_FILES),
+    not all((SHIPPED / f).is_file() for f in ds.FMNIST_FILES),
     reason="Debian package dataset-fashion-mnist not installed")
 
 
@@ -79,7 +79,7 @@ def test_read_idx_corrupt_names_file(tmp_path, content, message):
 
 @pytest.fixture(scope="module")
 def fmnist_raw(tmp_path_factory):
-    if not all((SHIPPED / f).is_file() for f in ds._FMNIST_FILES):
+    if not all((SHIPPED / f).is_file() for f in ds.FMNIST_FILES):
         pytest.skip("Debian package dataset-fashion-mnist not installed")
     raw = tmp_path_factory.mktemp("fmnist") / "raw"
     info = ds.fetch("fashion_mnist", raw)  # "auto" picks the shipped copy
@@ -90,12 +90,12 @@ def fmnist_raw(tmp_path_factory):
 @needs_shipped
 def test_fetch_shipped_record(fmnist_raw):
     info = json.loads((fmnist_raw / "fetch.json").read_text())
-    assert sorted(f["path"] for f in info["files"]) == sorted(ds._FMNIST_FILES)
+    assert sorted(f["path"] for f in info["files"]) == sorted(ds.FMNIST_FILES)
     for f in info["files"]:
         assert f["size"] == (fmnist_raw / f["path"]).stat().st_size
         assert f["content_md5"] == ds.DATASETS["fashion_mnist"]["content_md5"][f["path"]]
         assert len(f["sha256"]) == 64
-    assert sorted(p.name for p in fmnist_raw.iterdir()) == sorted([*ds._FMNIST_FILES,
+    assert sorted(p.name for p in fmnist_raw.iterdir()) == sorted([*ds.FMNIST_FILES,
                                                                    "fetch.json"])
     # a second fetch finds the record and does nothing
     assert ds.fetch("fashion_mnist", fmnist_raw, source="download") == info
@@ -442,12 +442,12 @@ def test_fetch_fashion_mnist_download_with_mirror(tmp_path, monkeypatch):
     downloads = [{**item, "md5": None,
                   "urls": [(tmp_path / "gone" / name).as_uri(), (SHIPPED / name).as_uri()]}
                  for item, name in zip(ds.DATASETS["fashion_mnist"]["downloads"],
-                                       ds._FMNIST_FILES)]
+                                       ds.FMNIST_FILES)]
     monkeypatch.setitem(ds.DATASETS, "fashion_mnist",
                         {**ds.DATASETS["fashion_mnist"], "downloads": downloads})
     info = ds.fetch("fashion_mnist", tmp_path / "raw", source="download")
     assert info["source"] == "download"
-    assert [f["url"] for f in info["files"]] == [(SHIPPED / n).as_uri() for n in ds._FMNIST_FILES]
+    assert [f["url"] for f in info["files"]] == [(SHIPPED / n).as_uri() for n in ds.FMNIST_FILES]
     out = ds.prepare("fashion_mnist", tmp_path / "raw", tmp_path / "out", image_size=28,
                      channels=1, train_per_class=1, test_per_class=1)
     assert out["source"] == "download" and out["n_train"] == 10
