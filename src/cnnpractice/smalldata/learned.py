@@ -44,6 +44,25 @@ def _concat(parts: list[dict[Any, np.ndarray]], key) -> np.ndarray:
     return np.concatenate([p[key] for p in parts]).astype(np.float32, copy=False)
 
 
+def _extract_and_save(data: dict[str, Any], fn: Callable, out_paths: dict[Any, str | Path],
+                      batch_size: int, label: str) -> dict[Any, tuple[int, ...]]:
+    """Run ``fn`` (a batch of uint8 images -> {key: features}) over both splits and write
+    one ``.npz`` per key of ``out_paths`` (train/test features and labels)."""
+    import torch
+
+    with torch.inference_mode():
+        train = _stream(data["train_x"], fn, batch_size)
+        test = _stream(data["test_x"], fn, batch_size)
+    shapes = {}
+    for key, path in out_paths.items():
+        arrays = {"train": _concat(train, key), "test": _concat(test, key),
+                  "train_y": np.asarray(data["train_y"]), "test_y": np.asarray(data["test_y"])}
+        save_npz(path, **arrays)
+        shapes[key] = arrays["train"].shape
+        print(f"[features] {label} {key}: train {arrays['train'].shape} test {arrays['test'].shape} -> {path}")
+    return shapes
+
+
 def cnn_block_features(*, data_dir: str | Path, ckpt: str | Path, out_paths: dict[int, str | Path],
                        batch_size: int = 256, accelerator: str = "auto") -> dict[int, tuple[int, ...]]:
     """GAP activations of blocks ``out_paths.keys()`` (1-based) of a trained checkpoint.
@@ -73,17 +92,7 @@ def cnn_block_features(*, data_dir: str | Path, ckpt: str | Path, out_paths: dic
         x = torch.from_numpy((batch.astype(np.float32) - mean) / std).to(device)
         return {b: v.cpu().numpy() for b, v in net.block_features(x, blocks).items()}
 
-    with torch.inference_mode():
-        train = _stream(data["train_x"], run, batch_size)
-        test = _stream(data["test_x"], run, batch_size)
-    shapes = {}
-    for b in blocks:
-        arrays = {"train": _concat(train, b), "test": _concat(test, b),
-                  "train_y": np.asarray(data["train_y"]), "test_y": np.asarray(data["test_y"])}
-        save_npz(out_paths[b], **arrays)
-        shapes[b] = arrays["train"].shape
-        print(f"[features] block {b}: train {arrays['train'].shape} test {arrays['test'].shape} -> {out_paths[b]}")
-    return shapes
+    return _extract_and_save(data, run, out_paths, batch_size, label="block")
 
 
 def decaf_net(weights: str | None):
@@ -128,17 +137,7 @@ def decaf_features(*, data_dir: str | Path, out_paths: dict[str, str | Path], we
                     out[name] = h.cpu().numpy()
         return out
 
-    with torch.inference_mode():
-        train = _stream(data["train_x"], run, batch_size)
-        test = _stream(data["test_x"], run, batch_size)
-    shapes = {}
-    for name in layers:
-        arrays = {"train": _concat(train, name), "test": _concat(test, name),
-                  "train_y": np.asarray(data["train_y"]), "test_y": np.asarray(data["test_y"])}
-        save_npz(out_paths[name], **arrays)
-        shapes[name] = arrays["train"].shape
-        print(f"[features] DeCAF {name}: {arrays['train'].shape} -> {out_paths[name]}")
-    return shapes
+    return _extract_and_save(data, run, out_paths, batch_size, label="DeCAF")
 
 
 def engineered_features(*, data_dir: str | Path, out: str | Path, name: str,
