@@ -241,3 +241,25 @@ def test_pretrained_runner_path(tmp_path):
     result = train_classifier(net_spec=spec, datamodule=dm, out_dir=tmp_path / "pre", seed=0,
                               max_epochs=1, lr=1e-4, trainer_options=CPU)
     assert result["n_test"] == 16 and 0 <= result["test_accuracy"] <= 1
+
+
+def test_explicit_split_replaces_the_seeded_one():
+    x, y = blobs()
+    dm = ArrayDataModule(x, y, x, y, batch_size=8, seed=0, split=(np.arange(10, len(y)), np.arange(10)))
+    assert dm.val_idx.tolist() == list(range(10)) and dm.train_idx[0] == 10
+    # statistics come from the given training part only
+    assert np.allclose(dm.mean, x[10:].mean(), atol=1e-5)
+    with pytest.raises(ValueError, match="overlap"):
+        ArrayDataModule(x, y, x, y, split=(np.arange(0, 20), np.arange(15, 25)))
+    with pytest.raises(ValueError, match="within the"):
+        ArrayDataModule(x, y, x, y, split=(np.arange(0, 20), np.array([len(y) + 3])))
+
+
+def test_saved_probabilities_match_the_predictions(tmp_path):
+    x, y = blobs()
+    dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
+    result = train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0,
+                              max_epochs=1, trainer_options=CPU, save_probabilities=True)
+    prob = np.array(json.loads((tmp_path / "run" / "test.json").read_text())["y_prob"])
+    assert prob.shape == (len(y), 2) and np.allclose(prob.sum(axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(prob.argmax(axis=1), np.array(result["y_pred"]))

@@ -142,6 +142,9 @@ class ArrayDataModule(pl.LightningDataModule):
         uses one mean/std (raw series (n, L)), ``"none"`` leaves inputs as they
         are. Statistics come from the training part of the split only.
     num_workers : DataLoader workers (0 is fastest for in-memory arrays).
+    split : explicit (train indices, validation indices) into the training arrays,
+        replacing the seeded split by ``val_fraction`` (e.g. a split by subject, so that
+        no subject's slices are in both; the brain study). The two must not overlap.
 
     uint8 inputs (the small-data study's memory-mapped images) are served by
     :class:`LazyImageDataset`, converted batch by batch; their statistics are
@@ -151,7 +154,7 @@ class ArrayDataModule(pl.LightningDataModule):
 
     def __init__(self, x_train, y_train, x_test, y_test, *, val_fraction: float = 0.2,
                  batch_size: int = 32, seed: int = 0, standardize: str = "channel",
-                 num_workers: int = 0):
+                 num_workers: int = 0, split: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__()
         if standardize not in ("channel", "global", "none"):
             raise ValueError(f"standardize must be 'channel', 'global' or 'none', got {standardize!r}")
@@ -162,7 +165,14 @@ class ArrayDataModule(pl.LightningDataModule):
         self.x_test, self.y_test = x_test, np.asarray(y_test, dtype=np.int64)
         self.val_fraction, self.batch_size, self.seed = val_fraction, batch_size, seed
         self.standardize, self.num_workers = standardize, num_workers
-        self.train_idx, self.val_idx = split_train_val(self.y_train, val_fraction, seed)
+        if split is None:
+            self.train_idx, self.val_idx = split_train_val(self.y_train, val_fraction, seed)
+        else:
+            self.train_idx, self.val_idx = (np.sort(np.asarray(i, dtype=np.int64)) for i in split)
+            if np.intersect1d(self.train_idx, self.val_idx).size:
+                raise ValueError("split: the train and validation indices overlap")
+            if len(self.train_idx) == 0 or max(self.train_idx.max(initial=-1), self.val_idx.max(initial=-1)) >= len(self.y_train):
+                raise ValueError(f"split: indices must be a non-empty training part within the {len(self.y_train)} training examples")
         self.mean, self.std = self._statistics()
 
     @property

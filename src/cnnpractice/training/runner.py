@@ -19,6 +19,7 @@ run computes what an uninterrupted one would.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -220,7 +221,8 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
                      class_names: list[str] | None = None,
                      extra_info: dict[str, Any] | None = None,
                      init_state: dict[str, Any] | None = None,
-                     init_id: str | None = None) -> dict[str, Any]:
+                     init_id: str | None = None,
+                     save_probabilities: bool = False) -> dict[str, Any]:
     """Train ``net_spec`` on ``datamodule``, resumably; test the best checkpoint once.
 
     Parameters
@@ -240,6 +242,8 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         layer-wise training); keys it has that the network lacks are an error.
     init_id : identifies ``init_state`` (e.g. the SHA-256 of the checkpoint it
         came from) in ``run.json``, so a run never resumes over changed weights.
+    save_probabilities : also store the class probabilities of every test example
+        (``y_prob``, (n_test, n_classes)) in ``test.json``.
 
     Returns
     -------
@@ -262,6 +266,9 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
                 "batch_size": getattr(datamodule, "batch_size", None),
                 "val_fraction": getattr(datamodule, "val_fraction", None),
                 "data_sha256": fingerprint() if callable(fingerprint) else None,
+                # an explicit split (e.g. by subject) can change while the data stays the same
+                "val_idx_sha256": hashlib.sha256(np.asarray(getattr(datamodule, "val_idx", []), dtype=np.int64)
+                                                 .tobytes()).hexdigest(),
                 "init_id": init_id if init_state is not None else None,
                 # the progress bar changes nothing computed: toggling it keeps the run resumable
                 "trainer": {k: v for k, v in trainer_options.items() if k != "progress_bar"}}
@@ -320,6 +327,7 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         "confusion": confusion.tolist(),
         "y_true": y.tolist(),
         "y_pred": pred.tolist(),
+        **({"y_prob": np.round(out["prob"].numpy().astype(float), 6).tolist()} if save_probabilities else {}),
         **(extra_info or {}),
     }
     if trainer.is_global_zero:  # DDP: every process tested all of the test set; rank 0 writes
