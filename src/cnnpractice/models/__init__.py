@@ -11,6 +11,7 @@ from typing import Any, Callable
 import torch.nn as nn
 
 from .alexnet import AlexNetStyle
+from .brain import BrainCNN
 from .elves import ElvesCNN
 from .timeseries import ImageCNN, LSTMClassifier, PretrainedCNN
 
@@ -20,6 +21,7 @@ REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "pretrained": PretrainedCNN,
     "alexnet": AlexNetStyle,
     "elves_cnn": ElvesCNN,
+    "brain_cnn": BrainCNN,
 }
 
 
@@ -41,4 +43,4 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
         raise ValueError(f"model {name!r}: bad parameters {sorted(spec)}: {exc}") from exc
 
 
-__all__ = ["REGISTRY", "build_model", "AlexNetStyle", "ElvesCNN", "ImageCNN", "LSTMClassifier", "PretrainedCNN"]
+__all__ = ["REGISTRY", "build_model", "AlexNetStyle", "BrainCNN", "ElvesCNN", "ImageCNN", "LSTMClassifier", "PretrainedCNN"]

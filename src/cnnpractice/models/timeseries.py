@@ -15,6 +15,16 @@ import torch
 import torch.nn as nn
 
 
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """3x3 conv (same padding, no bias), batch norm, ReLU, 2x2 max-pool: halves the side."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
 class ImageCNN(nn.Module):
     """Conv blocks (3x3 conv, batch norm, ReLU, 2x2 max-pool), global average pool, linear.
 
@@ -37,12 +47,7 @@ class ImageCNN(nn.Module):
         blocks = []
         prev = in_channels
         for width in widths:
-            blocks.append(nn.Sequential(
-                nn.Conv2d(prev, width, kernel_size=3, padding=1, bias=False),
-                nn.BatchNorm2d(width),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(2),
-            ))
+            blocks.append(conv_block(prev, width))
             prev = width
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(prev, n_classes))
