@@ -1,0 +1,221 @@
+"""Brain study data stages: volume reading errors, the template grid, the synthetic cohort,
+slicing, and the QC table."""
+
+import csv
+import gzip
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from cnnpractice.brain.slices import extract_slices, load_slices, planes, slice_positions
+from cnnpractice.brain.template import load_template, prepare_template, region_labels
+from cnnpractice.brain.volumes import VolumeError, load_volume, save_volume
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("template")
+    prepare_template(out, resolution=2, atlas="aal")
+    return out
+
+
+def brain_blob(shape=(40, 48, 40)):
+    grid = np.indices(shape).astype(np.float32)
+    centre = (np.array(shape) - 1)[:, None, None, None] / 2
+    r = np.sqrt((((grid - centre) / (np.array(shape)[:, None, None, None] / 3)) ** 2).sum(axis=0))
+    return np.where(r < 1, 1.0 - 0.5 * r, 0.0).astype(np.float32)
+
+
+# --- reading volumes: clear errors naming the file ---------------------------------------
+
+def test_load_volume_round_trip(tmp_path):
+    data, affine = brain_blob(), np.diag([2.0, 2.0, 2.0, 1.0])
+    save_volume(tmp_path / "a.nii.gz", data, affine)
+    back, back_affine = load_volume(tmp_path / "a.nii.gz")
+    assert np.array_equal(back, data) and np.allclose(back_affine, affine)
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_truncated_nifti_is_named(tmp_path):
+    path = tmp_path / "cut.nii"
+    nib.save(nib.Nifti1Image(brain_blob(), np.eye(4)), str(path))
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(VolumeError, match=r"cut\.nii: the image data cannot be read \(truncated"):
+        load_volume(path)
+
+
+def test_truncated_gzip_is_named(tmp_path):
+    path = tmp_path / "cut.nii.gz"
+    save_volume(path, brain_blob(), np.eye(4))
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(VolumeError, match=r"cut\.nii\.gz"):
+        load_volume(path)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: np.zeros((40, 48, 40), np.float32), "not a brain scan"),
+    (lambda: np.full((40, 48, 40), 3.0, np.float32), "not a brain scan"),
+    (lambda: brain_blob((40, 48, 4)), "too small for a brain volume"),
+    (lambda: np.where(brain_blob() > 0, np.nan, 0.0).astype(np.float32), "NaN"),
+    (lambda: np.random.default_rng(0).random((40, 48)).astype(np.float32), "expected a 3D volume"),
+])
+def test_non_brain_volumes_are_refused(tmp_path, make, match):
+    path = tmp_path / "bad.nii.gz"
+    save_volume(path, make(), np.eye(4))
+    with pytest.raises(VolumeError, match=rf"bad\.nii\.gz: .*{match}"):
+        load_volume(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a nifti file at all" * 20])
+def test_garbage_file_is_named(tmp_path, content):
+    path = tmp_path / "junk.nii"
+    path.write_bytes(content)
+    with pytest.raises(VolumeError, match=r"junk\.nii: not a readable NIfTI/Analyze volume"):
+        load_volume(path)
+
+
+def test_missing_volume_is_named(tmp_path):
+    with pytest.raises(VolumeError, match="nope.nii.gz: no such volume file"):
+        load_volume(tmp_path / "nope.nii.gz")
+
+
+def test_trailing_singleton_axis_is_dropped(tmp_path):
+    path = tmp_path / "oasis_like.img"
+    nib.save(nib.AnalyzeImage(brain_blob()[..., None], np.eye(4)), str(path))
+    data, _ = load_volume(path)
+    assert data.shape == (40, 48, 40)
+
+
+# --- template grid ---------------------------------------------------------------------
+
+def test_template_grid(template_dir):
+    tpl = load_template(template_dir)
+    assert tpl["template"].shape == tpl["mask"].shape == tpl["atlas"].shape == (99, 117, 95)
+    assert tpl["template"][~tpl["mask"]].max() == 0  # skull-stripped
+    assert set(np.unique(tpl["atlas"][~tpl["mask"]])) == {0}
+    labels = region_labels(tpl["names"], ["Hippocampus_L", "Hippocampus_R"], key="k")
+    for name, label in labels.items():
+        x_mm = (tpl["affine"] @ np.append(np.argwhere(tpl["atlas"] == label).mean(axis=0), 1))[0]
+        assert (x_mm < 0) == name.endswith("_L")
+
+
+def test_unknown_region_names_the_key(template_dir):
+    names = load_template(template_dir)["names"]
+    with pytest.raises(ValueError, match=r"brain.synthetic.planted_regions: .*'Hipocampus_L'.*Hippocampus_L"):
+        region_labels(names, ["Hipocampus_L"], key="brain.synthetic.planted_regions")
+
+
+# --- synthetic cohort ----------------------------------------------------------------
+
+SYNTH = dict(n_per_class=2, planted_regions=["Hippocampus_L", "Amygdala_R"], severity=[0.4, 0.6],
+             distractors={"regions_per_subject": 2, "severity": [0.0, 0.3]}, smoothing_mm=2.0,
+             misalignment={"rotation_deg": 8.0, "translation_mm": 8.0, "scale": 0.08},
+             bias=0.2, gain=0.1, noise=0.03)
+
+
+@pytest.fixture(scope="module")
+def cohort(template_dir, tmp_path_factory):
+    from cnnpractice.brain.synth import make_synthetic_cohort
+
+    out = tmp_path_factory.mktemp("cohort")
+    truth = make_synthetic_cohort(template_dir=template_dir, out_dir=out, seed=3, **SYNTH)
+    return out, truth
+
+
+def test_synthetic_cohort_layout_and_truth(cohort):
+    out, truth = cohort
+    with open(out / "subjects.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["label"] for r in rows] == ["0", "1", "0", "1"]
+    assert json.loads((out / "ground_truth.json").read_text())["planted_regions"] == truth["planted_regions"]
+    for row, subject in zip(rows, truth["subjects"]):
+        data, _ = load_volume(row["volume"])
+        assert data.shape == (99, 117, 95) and data.min() >= 0
+        assert (subject["severity"] > 0) == (row["label"] == "1")
+        assert not set(subject["distractors"]) & set(SYNTH["planted_regions"])
+
+
+def test_planted_atrophy_is_where_the_truth_says(cohort, template_dir):
+    """Undo the known misalignment: the impaired subject is darker in a planted region than
+    the control, relative to a non-planted region."""
+    from cnnpractice.brain.registration import resample
+
+    out, truth = cohort
+    tpl = load_template(template_dir)
+    planted = tpl["atlas"] == truth["planted_regions"]["Hippocampus_L"]
+    means = []
+    for subject in truth["subjects"][:2]:
+        data, affine = load_volume(out / "volumes" / f"{subject['subject']}.nii.gz")
+        back = resample(data, affine, np.linalg.inv(np.array(subject["A"])), data.shape, affine)
+        means.append(back[planted].mean() / back[tpl["mask"]].mean())
+    control, impaired = means
+    assert impaired < control * (1 - 0.25)
+
+
+def test_synthetic_cohort_is_reproducible(template_dir, tmp_path):
+    from cnnpractice.brain.synth import make_synthetic_cohort
+
+    settings = {**SYNTH, "n_per_class": 2, "distractors": {"regions_per_subject": 0, "severity": [0, 0]}}
+    a = make_synthetic_cohort(template_dir=template_dir, out_dir=tmp_path / "a", seed=1, **settings)
+    b = make_synthetic_cohort(template_dir=template_dir, out_dir=tmp_path / "b", seed=1, **settings)
+    assert a["subjects"] == b["subjects"]
+    va, _ = load_volume(tmp_path / "a" / "volumes" / "sub-001.nii.gz")
+    vb, _ = load_volume(tmp_path / "b" / "volumes" / "sub-001.nii.gz")
+    assert np.array_equal(va, vb)
+
+
+# --- slicing ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("axis,range_mm,step,expected_mm", [
+    (0, [-4, 4], 1, [-4, -2, 0, 2, 4]),
+    (0, [4, -4], 2, [-4, 0, 4]),
+    (2, [-30, -25], 1, [-30, -28, -26]),
+])
+def test_slice_positions_in_world_mm(axis, range_mm, step, expected_mm):
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = [-98, -134, -72]
+    positions = slice_positions(affine, (99, 117, 95), axis, range_mm, step)
+    assert (affine[axis, axis] * positions + affine[axis, 3]).tolist() == expected_mm
+
+
+def test_slice_range_outside_the_grid_is_an_error():
+    with pytest.raises(ValueError, match="no plane of axis 0 lies in range_mm"):
+        slice_positions(np.eye(4), (10, 10, 10), 0, [100, 200])
+
+
+def test_planes_resize_and_keep_orientation():
+    vol = np.zeros((10, 20, 30), np.float32)
+    vol[3, :10, :] = 1.0  # the first half of y, on plane x = 3
+    out = planes(vol, 0, np.array([3, 4]), 16)
+    assert out.shape == (2, 16, 16)
+    assert out[0, :7].min() == 1.0 and out[0, 9:].max() == 0.0 and out[1].max() == 0.0
+
+
+def test_extract_slices_keeps_subjects(tmp_path, template_dir):
+    tpl = load_template(template_dir)
+    rows = []
+    for i, label in enumerate([0, 1, 1]):
+        path = tmp_path / f"s{i}.nii.gz"
+        save_volume(path, tpl["template"] * (1 + i), tpl["affine"])
+        rows.append({"subject": f"s{i}", "label": label, "aligned": str(path), "included": i != 2})
+    with open(tmp_path / "qc.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    spec = {"axis": "sagittal", "range_mm": [-20, 20], "step": 4, "hemisphere": "left"}
+    info = extract_slices(qc_csv=tmp_path / "qc.csv", template_dir=template_dir, out_dir=tmp_path / "sl",
+                          spec=spec, size=32)
+    x, meta = load_slices(tmp_path / "sl")
+    assert info["subjects"] == 2 and x.shape == (2 * info["slices_per_subject"], 1, 32, 32)
+    assert meta["subjects"].tolist() == ["s0", "s1"] and meta["subject_label"].tolist() == [0, 1]
+    assert meta["label"].tolist() == [0] * info["slices_per_subject"] + [1] * info["slices_per_subject"]
+    # per-subject scaling: s1 (twice as bright) gives the same uint8 slices as s0
+    half = info["slices_per_subject"]
+    assert np.abs(x[:half].astype(int) - x[half:].astype(int)).max() <= 1
+    # left hemisphere only: planes at x > 0 are empty
+    world_x = tpl["affine"][0, 0] * meta["position"] + tpl["affine"][0, 3]
+    assert x[world_x > 0].max() == 0 and x[world_x < 0].max() > 0
