@@ -1,0 +1,281 @@
+"""The brain study's stages as functions of paths and values (the rules' scripts call these).
+
+* :func:`read_cohort` -- a cohort's ``subjects.csv`` (synthetic or OASIS), checked.
+* :func:`align_shard` / :func:`collect_qc` -- affine alignment of every subject to the
+  template, and the QC table with the exclusion threshold.
+* :func:`train_fold` -- the 2D CNN on one subject-level fold of one slice configuration,
+  with subject-level predictions (mean of the subject's slice probabilities).
+* :func:`svm_baseline` -- a linear SVM on the aligned voxels, on the same subject folds.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from cnnpractice.io import write_json
+from cnnpractice.tables import write_csv
+
+CLASS_NAMES = ["control", "impaired"]
+QC_COLUMNS = ["subject", "label", "group", "volume", "aligned", "method", "corr_before", "corr_after",
+              "seconds", "included", "reason"]
+
+
+def read_cohort(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a cohort's ``subjects.csv``: columns ``subject,label,group,volume`` (more
+    allowed), labels 0/1, unique subjects, both classes present."""
+    path = Path(path)
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    need = {"subject", "label", "group", "volume"}
+    if not rows or not need <= set(rows[0]):
+        raise ValueError(f"{path}: expected a CSV with columns {sorted(need)} and one row per subject")
+    bad = [r["subject"] for r in rows if r["label"] not in ("0", "1")]
+    if bad:
+        raise ValueError(f"{path}: label must be 0 or 1; subjects {bad[:5]} have other values")
+    ids = [r["subject"] for r in rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: duplicate subject ids")
+    if len({r["label"] for r in rows}) < 2:
+        raise ValueError(f"{path}: both classes (label 0 and 1) are needed")
+    return rows
+
+
+def align_shard(*, cohort_csv: str | Path, template_dir: str | Path, out_dir: str | Path, shard: int,
+                n_shards: int, method: str, settings: Mapping[str, Any], seed: int,
+                threads: int = 1) -> list[dict[str, Any]]:
+    """Register subjects ``shard, shard + n_shards, ...`` of the cohort to the template.
+
+    Writes ``out_dir/<subject>.nii.gz`` (the subject on the template grid) and
+    ``out_dir/qc.csv`` (similarity to the template before and after, over the brain mask).
+    """
+    from cnnpractice.brain.registration import register_affine, resample, similarity
+    from cnnpractice.brain.template import load_template
+    from cnnpractice.brain.volumes import load_volume, save_volume
+
+    out_dir = Path(out_dir)
+    tpl = load_template(template_dir)
+    rows = read_cohort(cohort_csv)[shard::n_shards]
+    qc = []
+    for row in rows:
+        moving, moving_affine = load_volume(row["volume"])
+        t0 = time.perf_counter()
+        before = resample(moving, moving_affine, np.eye(4), tpl["template"].shape, tpl["affine"])
+        result = register_affine(moving, moving_affine, tpl["template"], tpl["affine"], method=method,
+                                 fixed_mask=tpl["mask"], seed=seed, threads=threads, **settings)
+        aligned_path = out_dir / f"{row['subject']}.nii.gz"
+        save_volume(aligned_path, result.aligned, tpl["affine"])
+        qc.append({"subject": row["subject"], "label": int(row["label"]), "group": row["group"],
+                   "volume": row["volume"], "aligned": str(aligned_path), "method": method,
+                   "corr_before": round(similarity(before, tpl["template"], tpl["mask"]), 4),
+                   "corr_after": round(similarity(result.aligned, tpl["template"], tpl["mask"]), 4),
+                   "seconds": round(time.perf_counter() - t0, 2)})
+        print(f"[brain] aligned {row['subject']}: correlation {qc[-1]['corr_before']} -> "
+              f"{qc[-1]['corr_after']} in {qc[-1]['seconds']} s")
+    write_csv(out_dir / "qc.csv", qc, QC_COLUMNS[:-2])
+    return qc
+
+
+def collect_qc(*, shard_qcs: Sequence[str | Path], out_csv: str | Path, out_md: str | Path,
+               min_correlation: float) -> list[dict[str, Any]]:
+    """Merge the shards' QC rows; a subject whose correlation after alignment is below
+    ``min_correlation`` is excluded (``included`` false, with the reason), and listed in
+    the Markdown report, never dropped silently."""
+    from cnnpractice.brain.tables import write_qc_markdown
+
+    rows = []
+    for path in shard_qcs:
+        with open(path, newline="") as fh:
+            rows.extend(csv.DictReader(fh))
+    rows.sort(key=lambda r: r["subject"])
+    for row in rows:
+        ok = float(row["corr_after"]) >= min_correlation
+        row["included"] = ok
+        row["reason"] = "" if ok else f"correlation after alignment {row['corr_after']} < {min_correlation}"
+    if not any(r["included"] for r in rows):
+        raise ValueError(f"brain.alignment.min_correlation={min_correlation}: every subject failed QC")
+    write_csv(out_csv, rows, QC_COLUMNS)
+    write_qc_markdown(out_md, rows, min_correlation)
+    excluded = [r["subject"] for r in rows if not r["included"]]
+    print(f"[brain] QC: {len(rows) - len(excluded)} included, {len(excluded)} excluded {excluded}")
+    return rows
+
+
+def subject_metrics(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Accuracy, AUC, TPR (impaired found) and FPR (controls called impaired) of subject-level
+    probabilities of class 1. AUC is NaN when only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
+    y, prob = np.asarray(y), np.asarray(prob, dtype=float)
+    pred = (prob >= threshold).astype(int)
+    pos, neg = y == 1, y == 0
+    return {
+        "acc": float((pred == y).mean()),
+        "auc": float(roc_auc_score(y, prob)) if pos.any() and neg.any() else float("nan"),
+        "tpr": float(pred[pos].mean()) if pos.any() else float("nan"),
+        "fpr": float(pred[neg].mean()) if neg.any() else float("nan"),
+    }
+
+
+def aggregate_subjects(subject_index: np.ndarray, prob1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(subjects, mean probability of class 1, slice count) per subject, vectorised."""
+    subjects, inverse, counts = np.unique(subject_index, return_inverse=True, return_counts=True)
+    return subjects, np.bincount(inverse, weights=prob1) / counts, counts
+
+
+def train_fold(*, slices_dir: str | Path, out_dir: str | Path, fold: int, folds: int,
+               cnn: Mapping[str, Any], training: Mapping[str, Any], trainer: Mapping[str, Any],
+               seed: int) -> dict[str, Any]:
+    """Train the brain CNN on fold ``fold`` of ``folds`` (subject-level, stratified, seeded by
+    ``seed`` so every configuration sees the same folds) and test it on the fold's subjects.
+
+    Writes (besides the runner's model.ckpt, metrics.csv, tensorboard/, test.json with every
+    test slice's probabilities) ``predictions.csv``: subject, label, prob (mean of its slices'
+    class-1 probabilities), pred, n_slices; and ``fold.json``: the subject-level metrics.
+    """
+    from cnnpractice.brain.folds import fold_indices, subject_folds
+    from cnnpractice.brain.slices import load_slices
+    from cnnpractice.training.data import ArrayDataModule
+    from cnnpractice.training.runner import train_classifier
+
+    out_dir = Path(out_dir)
+    x, meta = load_slices(slices_dir)
+    subject_label = meta["subject_label"]
+    parts = fold_indices(meta["subject_index"], subject_label, subject_folds(subject_label, folds, seed), fold,
+                         training["val_fraction"], seed)
+    opts = {k: v for k, v in training.items() if k not in ("val_fraction", "batch_size")}
+    test_idx = parts["test"]
+    dm = ArrayDataModule(x, meta["label"], np.asarray(x[test_idx]), meta["label"][test_idx],
+                         batch_size=int(training["batch_size"]), seed=seed + fold, standardize="global",
+                         split=(parts["train"], parts["val"]))
+    spec = {"name": "brain_cnn", "in_channels": int(x.shape[1]), "n_classes": 2, "input_size": int(x.shape[-1]),
+            **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cnn.items()}}
+    print(f"[brain] fold {fold}/{folds}: {len(parts['train_subjects'])} train / {len(parts['val_subjects'])} val / "
+          f"{len(parts['test_subjects'])} test subjects ({len(parts['train'])}/{len(parts['val'])}/{len(test_idx)} slices)")
+    names = meta["subjects"]
+    result = train_classifier(
+        net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed + fold, trainer_options=dict(trainer),
+        class_names=CLASS_NAMES, save_probabilities=True,
+        extra_info={"fold": fold, "folds": folds, "mean": float(np.ravel(dm.mean)[0]), "std": float(np.ravel(dm.std)[0]),
+                    "train_subjects": names[parts["train_subjects"]].tolist(),
+                    "val_subjects": names[parts["val_subjects"]].tolist(),
+                    "test_subjects": names[parts["test_subjects"]].tolist()},
+        **opts)
+    prob1 = np.asarray(result["y_prob"], dtype=float)[:, 1]
+    subjects, prob, counts = aggregate_subjects(meta["subject_index"][test_idx], prob1)
+    y = subject_label[subjects]
+    metrics = subject_metrics(y, prob)
+    write_csv(out_dir / "predictions.csv",
+              [{"subject": names[s], "label": int(lab), "prob": round(float(p), 6), "pred": int(p >= 0.5),
+                "n_slices": int(c)} for s, lab, p, c in zip(subjects, y, prob, counts)],
+              ["subject", "label", "prob", "pred", "n_slices"])
+    summary = {"fold": fold, "subjects": int(len(subjects)), "slice_accuracy": result["test_accuracy"], **metrics}
+    write_json(out_dir / "fold.json", summary)
+    print(f"[brain] fold {fold}: subject-level {metrics} (slice-level accuracy {result['test_accuracy']:.3f})")
+    return summary
+
+
+def svm_baseline(*, qc_csv: str | Path, template_dir: str | Path, out_json: str | Path, folds: int, seed: int,
+                 downsample: int, c_grid: Sequence[float]) -> dict[str, Any]:
+    """Linear SVM on the aligned voxels (the literature's strong baseline), on the same
+    subject folds as the CNN. Features: brain-mask voxels of every ``downsample``-th voxel
+    on each axis, each subject scaled by its 99.5th percentile (as the slices are), then
+    standardised on the training subjects; C chosen by an inner stratified 3-fold CV on the
+    training subjects. Writes per-fold and mean metrics."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    from cnnpractice.brain.folds import subject_folds
+    from cnnpractice.brain.slices import read_included
+    from cnnpractice.brain.template import load_template
+    from cnnpractice.brain.volumes import load_volume
+
+    rows = read_included(qc_csv)
+    full_mask = load_template(template_dir)["mask"]
+    mask = full_mask[::downsample, ::downsample, ::downsample]
+    X = np.empty((len(rows), int(mask.sum())), dtype=np.float32)
+    for i, row in enumerate(rows):
+        volume, _ = load_volume(row["aligned"])
+        scale = float(np.percentile(volume[full_mask], 99.5))
+        X[i] = volume[::downsample, ::downsample, ::downsample][mask] / max(scale, 1e-12)
+    y = np.array([int(r["label"]) for r in rows])
+    fold_of = subject_folds(y, folds, seed)
+    per_fold = []
+    for fold in range(folds):
+        train, test = fold_of != fold, fold_of == fold
+        inner = StratifiedKFold(n_splits=min(3, int(np.bincount(y[train]).min())), shuffle=True, random_state=seed)
+        search = GridSearchCV(make_pipeline(StandardScaler(), LinearSVC(dual="auto", max_iter=20000)),
+                              {"linearsvc__C": list(c_grid)}, cv=inner, scoring="roc_auc")
+        search.fit(X[train], y[train])
+        score = search.decision_function(X[test])
+        metrics = subject_metrics(y[test], score, threshold=0.0)
+        per_fold.append({"fold": fold, "C": float(search.best_params_["linearsvc__C"]), **metrics})
+        print(f"[brain] SVM fold {fold}: {per_fold[-1]}")
+    out = {"features": int(X.shape[1]), "subjects": len(rows), "downsample": downsample, "folds": per_fold}
+    write_json(out_json, out)
+    return out
+
+
+def make_cohort(*, settings: Mapping[str, Any], template_dir: str | Path, out_dir: str | Path,
+                raw_dir: str | Path, seed: int) -> dict[str, Any]:
+    """The cohort of ``settings["source"]``: the synthetic one (:mod:`.synth`), or OASIS-1
+    subjects selected from the downloaded discs (:mod:`.oasis`). Writes ``subjects.csv``,
+    ``volumes/`` (synthetic volumes; empty for OASIS, whose volumes stay in ``raw_dir``) and
+    ``cohort.json`` (the ground truth, or the selection's counts)."""
+    out_dir = Path(out_dir)
+    (out_dir / "volumes").mkdir(parents=True, exist_ok=True)
+    if settings["source"] == "synthetic":
+        from cnnpractice.brain.synth import make_synthetic_cohort
+
+        summary = {"source": "synthetic", **make_synthetic_cohort(template_dir=template_dir, out_dir=out_dir,
+                                                                  seed=seed, **settings["synthetic"])}
+    elif settings["source"] == "oasis":
+        from cnnpractice.brain.oasis import build_oasis_cohort
+
+        rows = build_oasis_cohort(raw_dir, out_dir, seed=seed, **settings["oasis"])
+        labels = [int(r["label"]) for r in rows]
+        summary = {"source": "oasis", "subjects": len(rows), "per_class": [labels.count(0), labels.count(1)],
+                   "selection": dict(settings["oasis"])}
+    else:
+        raise ValueError(f"brain.source must be 'synthetic' or 'oasis', got {settings['source']!r}")
+    write_json(out_dir / "cohort.json", summary)
+    return summary
+
+
+def tabulate_metrics(*, fold_jsons: Sequence[str | Path], inputs: Mapping[str, Mapping[str, Any]],
+                     svm_json: str | Path | None, csv_path: str | Path, md_path: str | Path,
+                     source: str) -> list[dict[str, Any]]:
+    """``metrics.{csv,md}`` from every fold's ``fold.json`` (grouped by the configuration
+    directory they sit in) and the SVM's folds."""
+    from cnnpractice.brain.tables import metrics_rows, write_metrics
+
+    by_input: dict[str, list[str]] = {name: [] for name in inputs}
+    for path in fold_jsons:
+        by_input[Path(path).parent.parent.name].append(str(path))
+    rows = metrics_rows(by_input, inputs, svm_json)
+    write_metrics(rows, csv_path, md_path, cohort="synthetic cohort" if source == "synthetic" else "OASIS-1")
+    return rows
+
+
+def tabulate_regions(*, regions: Sequence[str | Path], summaries: Sequence[str | Path], cohort_json: str | Path,
+                     fold: int, top: int, csv_path: str | Path, md_path: str | Path) -> dict[str, Any]:
+    """``regions.{csv,md}``: fold ``fold``'s ranking, every fold's ranks summarised, the
+    planted regions checked when the cohort is synthetic."""
+    import json
+
+    from cnnpractice.brain.tables import region_rows, write_regions
+
+    cohort = json.loads(Path(cohort_json).read_text())
+    planted = sorted(cohort["planted_regions"]) if cohort.get("source") == "synthetic" else None
+    summary = json.loads(Path(summaries[fold]).read_text())
+    rows = region_rows(regions, fold, planted, top=top)
+    check = write_regions(rows, csv_path, md_path, selected=fold, n_folds=len(regions),
+                          filter_a=int(summary["filter_a"]), planted=planted, top=top)
+    print(f"[brain] regions: top {[r['region'] for r in rows[:top]]}; {check}")
+    return check
