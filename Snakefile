@@ -17,6 +17,7 @@ include: "rules/timeseries.smk"
 include: "rules/smalldata.smk"
 include: "rules/semantic.smk"
 include: "rules/elves.smk"
+include: "rules/brain.smk"
 
 
 rule all:

@@ -40,6 +40,9 @@ wildcard_constraints:
     sem_layer=r"[a-z][a-z0-9_]*",
     el_split="train|test",
     el_shard=r"\d+",
+    br_input=r"[a-z][a-z0-9_]*",
+    br_fold=r"\d+",
+    br_shard=r"\d+",
 
 
 def trainer_settings():
@@ -179,6 +182,8 @@ def all_targets():
             for name in ("detection.csv", "detection.md", "reconstruction.csv", "reconstruction.md",
                          "elve_frames.png", "location_errors.png")
         ]
+    if BR.get("enabled"):
+        targets += br_targets()
     return targets
 
 
@@ -187,3 +192,4 @@ include: "helpers/timeseries.smk"
 include: "helpers/smalldata.smk"
 include: "helpers/semantic.smk"
 include: "helpers/elves.smk"
+include: "helpers/brain.smk"

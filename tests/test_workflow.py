@@ -45,7 +45,12 @@ def test_lint_is_clean():
           "induce_semantic_taxonomy": 7, "tabulate_semantic": 1, "plot_semantic_layers": 1,
           # elves: 6 training shards + 1 test shard of 1,000 events; the fit per test shard
           "simulate_elves": 7, "fit_elves": 1, "train_elves_detector": 1, "train_elves_locator": 1,
-          "tabulate_elves": 1, "plot_elve_frames": 1, "plot_elves_errors": 1}),
+          "tabulate_elves": 1, "plot_elve_frames": 1, "plot_elves_errors": 1,
+          # brain: synthetic cohort, 4 alignment shards, 4 slice configurations x 5 folds,
+          # every fold of "full" interpreted
+          "prepare_brain_template": 1, "make_brain_cohort": 1, "align_brain": 4, "collect_brain_qc": 1,
+          "slice_brain": 4, "train_brain": 20, "svm_brain": 1, "tabulate_brain_metrics": 1,
+          "interpret_brain": 5, "tabulate_brain_regions": 1}),
     (["--configfile", "config/paper.yaml"],
      {"fetch_ucr": 4, "transform_series": 20, "train_timeseries": 32 * 5,
       # Fashion-MNIST stays beside the talk's four datasets; DeCAF and fine-tuning switch on
@@ -54,7 +59,9 @@ def test_lint_is_clean():
       # semantic: Fashion-MNIST CNN (7 layers), GoogLeNet (9 inception modules), VGG16 (7)
       "extract_semantic_activations": 3, "map_semantic_classes": 3, "induce_semantic_taxonomy": 23,
       # elves: 20,000 + 4,000 events in shards of 2,000
-      "simulate_elves": 12, "fit_elves": 2}),
+      "simulate_elves": 12, "fit_elves": 2,
+      # brain: OASIS-1 downloaded, 16 alignment shards
+      "fetch_oasis": 1, "make_brain_cohort": 1, "align_brain": 16, "train_brain": 20, "interpret_brain": 5}),
 ])
 def test_dry_run(tmp_path, extra, expected_jobs):
     code, out = run(["-n", "--cores", "1", *extra], cwd=copy_workflow(tmp_path))
@@ -67,11 +74,13 @@ def test_disabled_study_schedules_nothing(tmp_path):
     wf = copy_workflow(tmp_path)
     # the semantic study reads the small-data study's Fashion-MNIST: switch it off too
     (wf / "off.yaml").write_text("timeseries:\n  enabled: false\nsmalldata:\n  enabled: false\n"
-                                 "semantic:\n  enabled: false\nelves:\n  enabled: false\n")
+                                 "semantic:\n  enabled: false\nelves:\n  enabled: false\n"
+                                 "brain:\n  enabled: false\n")
     code, out = run(["-n", "--cores", "1", "--configfile", "off.yaml"], cwd=wf)
     assert code == 0, out
     for rule in ("train_timeseries", "fetch_ucr", "train_smalldata", "fetch_smalldata",
-                 "prepare_wordnet", "extract_semantic_activations", "simulate_elves", "fit_elves"):
+                 "prepare_wordnet", "extract_semantic_activations", "simulate_elves", "fit_elves",
+                 "prepare_brain_template", "make_brain_cohort", "train_brain"):
         assert rule not in out
 
 
@@ -80,6 +89,17 @@ def test_learned_features_from_a_depth_not_trained_is_an_error(tmp_path):
     (wf / "bad.yaml").write_text("smalldata:\n  greedy:\n    full_stages: [3]\n")
     code, out = run(["-n", "--cores", "1", "--configfile", "bad.yaml"], cwd=wf)
     assert code != 0 and "add 5 to smalldata.greedy.full_stages" in out, out[-2000:]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("brain:\n  interpret: {input: sagital}\n", "brain.interpret.input names 'sagital'"),
+    ("brain:\n  interpret: {fold: 7}\n", "brain.interpret.fold=7 but brain.cv.folds=5"),
+])
+def test_brain_interpret_settings_are_checked(tmp_path, extra, message):
+    wf = copy_workflow(tmp_path)
+    (wf / "bad.yaml").write_text(extra)
+    code, out = run(["-n", "--cores", "1", "--configfile", "bad.yaml"], cwd=wf)
+    assert code != 0 and message in out, out[-2000:]
 
 
 def test_unknown_config_key_stops_before_running(tmp_path):
@@ -114,6 +134,7 @@ def test_tiny_end_to_end(tmp_path):
     check_smalldata_outputs(wf)
     check_semantic_outputs(wf)
     check_elves_outputs(wf)
+    check_brain_outputs(wf)
 
     # a changed setting of greedy stage 4 reruns stages 4 and 5 and what reads them, nothing else
     (wf / "stage4.yaml").write_text("smalldata:\n  greedy:\n    stage_training:\n      L4: {lr: 0.002}\n")
@@ -189,3 +210,38 @@ def check_elves_outputs(wf):
     for png, size in (("elve_frames.png", 50_000), ("location_errors.png", 10_000)):
         assert (wf / "results/elves" / png).stat().st_size > size
     assert "events/s" in (wf / "logs/simulate_elves/test/shard0.log").read_text()
+
+
+def check_brain_outputs(wf):
+    with open(wf / "results/brain/qc.csv") as fh:
+        qc = list(csv.DictReader(fh))
+    assert len(qc) == 8 and all(r["included"] == "True" for r in qc)
+    # alignment restores similarity to the template
+    assert all(float(r["corr_after"]) > float(r["corr_before"]) for r in qc)
+    with open(wf / "results/brain/metrics.csv") as fh:
+        rows = {r["input"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"full", "axial", "voxels"}
+    for row in rows.values():
+        assert row["folds"] == "2"
+        assert 0.0 <= float(row["acc_mean"]) <= 1.0
+    assert rows["full"]["talk_acc_mean"] == "0.825" and rows["voxels"]["model"] == "linear_svm"
+    md = (wf / "results/brain/metrics.md").read_text()
+    assert "0.825 (0.061)" in md and "## The talk" in md
+    with open(wf / "results/brain/regions.csv") as fh:
+        regions = list(csv.DictReader(fh))
+    assert [int(r["rank"]) for r in regions] == list(range(1, len(regions) + 1))
+    assert sum(r["planted"] == "True" for r in regions) == 2
+    assert "Frontal pole" in (wf / "results/brain/regions.md").read_text()
+    interpret = wf / "results/brain/full/fold0/interpret"
+    import nibabel as nib
+
+    model = nib.load(str(interpret / "brain_model_class1.nii.gz"))
+    assert model.shape[:3] == (99, 117, 95) and model.shape[3] == 4
+    for png in ("filters.png", "filter_a_cuts.png"):
+        assert (interpret / png).stat().st_size > 10_000
+    # every fold's test subjects are disjoint from its training subjects
+    import json
+
+    for fold in (0, 1):
+        result = json.loads((wf / f"results/brain/full/fold{fold}/test.json").read_text())
+        assert not set(result["test_subjects"]) & set(result["train_subjects"] + result["val_subjects"])

@@ -1,0 +1,220 @@
+# Study 2 of the talk ("interpretability"): Alzheimer's detection on brain MRI. Stages:
+# template grid (MNI152 + atlas) -> cohort (synthetic, or OASIS-1 downloaded) -> affine
+# alignment in shards + QC table -> named slice configurations -> 2D CNN per subject-level
+# fold (+ linear SVM on voxels) -> metrics table; per-filter brain models, dBMS and ranked
+# atlas regions of the interpreted configuration's models -> regions table, figures.
+
+
+rule prepare_brain_template:
+    output:
+        BR_TEMPLATE,
+    params:
+        template=BR.get("template"),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/prepare_brain_template/template.log",
+    script:
+        "../scripts/prepare_brain_template.py"
+
+
+rule fetch_oasis:
+    output:
+        "resources/brain/oasis/fetch.json",
+    params:
+        discs=BR.get("oasis", {}).get("discs"),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/fetch_oasis/fetch.log",
+    script:
+        "../scripts/fetch_oasis.py"
+
+
+rule make_brain_cohort:
+    input:
+        unpack(br_source_inputs),
+    output:
+        subjects="results/brain/cohort/subjects.csv",
+        summary="results/brain/cohort/cohort.json",
+        volumes=directory("results/brain/cohort/volumes"),
+    params:
+        settings=br_cohort_settings,
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/make_brain_cohort/cohort.log",
+    benchmark:
+        "benchmarks/make_brain_cohort/cohort.tsv"
+    script:
+        "../scripts/make_brain_cohort.py"
+
+
+rule align_brain:
+    input:
+        cohort="results/brain/cohort/subjects.csv",
+        volumes="results/brain/cohort/volumes",
+        template=BR_TEMPLATE,
+    output:
+        directory("results/brain/aligned/shard{br_shard}"),
+    params:
+        alignment=br_alignment,
+        shards=len(br_shards()),
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/align_brain/shard{br_shard}.log",
+    benchmark:
+        "benchmarks/align_brain/shard{br_shard}.tsv"
+    threads: 1
+    script:
+        "../scripts/align_brain.py"
+
+
+rule collect_brain_qc:
+    input:
+        br_shard_dirs,
+    output:
+        csv="results/brain/qc.csv",
+        md=report("results/brain/qc.md", caption="../report/brain_qc.rst", category="Brain MRI"),
+    params:
+        min_correlation=BR.get("alignment", {}).get("min_correlation"),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/collect_brain_qc/qc.log",
+    script:
+        "../scripts/collect_brain_qc.py"
+
+
+rule slice_brain:
+    input:
+        qc="results/brain/qc.csv",
+        template=BR_TEMPLATE,
+    output:
+        x="results/brain/slices/{br_input}/x.npy",
+        meta="results/brain/slices/{br_input}/meta.npz",
+        info="results/brain/slices/{br_input}/info.json",
+    params:
+        spec=br_input_spec,
+        size=BR.get("slice_size"),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/slice_brain/{br_input}.log",
+    script:
+        "../scripts/slice_brain.py"
+
+
+rule train_brain:
+    input:
+        x="results/brain/slices/{br_input}/x.npy",
+        meta="results/brain/slices/{br_input}/meta.npz",
+    output:
+        ckpt="results/brain/{br_input}/fold{br_fold}/model.ckpt",
+        metrics="results/brain/{br_input}/fold{br_fold}/metrics.csv",
+        result="results/brain/{br_input}/fold{br_fold}/test.json",
+        predictions="results/brain/{br_input}/fold{br_fold}/predictions.csv",
+        fold="results/brain/{br_input}/fold{br_fold}/fold.json",
+        tensorboard=directory("results/brain/{br_input}/fold{br_fold}/tensorboard"),
+    params:
+        folds=BR.get("cv", {}).get("folds"),
+        cnn=BR.get("cnn"),
+        training=BR.get("training"),
+        trainer=trainer_settings(),
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/train_brain/{br_input}/fold{br_fold}.log",
+    benchmark:
+        "benchmarks/train_brain/{br_input}/fold{br_fold}.tsv"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=60, mem_mb=6000),
+    script:
+        "../scripts/train_brain.py"
+
+
+rule svm_brain:
+    input:
+        qc="results/brain/qc.csv",
+        template=BR_TEMPLATE,
+    output:
+        "results/brain/svm/folds.json",
+    params:
+        svm=BR.get("svm"),
+        folds=BR.get("cv", {}).get("folds"),
+        seed=config["seed"],
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/svm_brain/svm.log",
+    benchmark:
+        "benchmarks/svm_brain/svm.tsv"
+    script:
+        "../scripts/svm_brain.py"
+
+
+rule tabulate_brain_metrics:
+    input:
+        folds=br_fold_jsons,
+        svm=br_svm_input,
+        reference=reference_file("brain"),
+    output:
+        csv=report("results/brain/metrics.csv", caption="../report/brain_metrics.rst", category="Brain MRI"),
+        md="results/brain/metrics.md",
+    params:
+        inputs=br_inputs_param,
+        source=BR.get("source"),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/tabulate_brain_metrics/metrics.log",
+    script:
+        "../scripts/tabulate_brain_metrics.py"
+
+
+rule interpret_brain:
+    input:
+        ckpt="results/brain/{br_input}/fold{br_fold}/model.ckpt",
+        result="results/brain/{br_input}/fold{br_fold}/test.json",
+        x="results/brain/slices/{br_input}/x.npy",
+        meta="results/brain/slices/{br_input}/meta.npz",
+        template=BR_TEMPLATE,
+    output:
+        BR_INTERPRET_OUTPUTS,
+    params:
+        cuts=BR.get("interpret", {}).get("sagittal_cuts_mm"),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/interpret_brain/{br_input}/fold{br_fold}.log",
+    benchmark:
+        "benchmarks/interpret_brain/{br_input}/fold{br_fold}.tsv"
+    threads: 1
+    script:
+        "../scripts/interpret_brain.py"
+
+
+rule tabulate_brain_regions:
+    input:
+        regions=br_interpret_regions,
+        summaries=br_interpret_summaries,
+        cohort="results/brain/cohort/cohort.json",
+        reference=reference_file("brain"),
+    output:
+        csv=report("results/brain/regions.csv", caption="../report/brain_regions.rst", category="Brain MRI"),
+        md="results/brain/regions.md",
+    params:
+        fold=br_interpret_fold,
+        top=BR.get("interpret", {}).get("top"),
+        source=BR.get("source"),
+    conda:
+        "../envs/cnnpractice.yaml"
+    log:
+        "logs/tabulate_brain_regions/regions.log",
+    script:
+        "../scripts/tabulate_brain_regions.py"

@@ -1,0 +1,114 @@
+# Brain MRI study (rules/brain.smk) helpers: config -> targets and rule parameters.
+# Functions only (snakemake --lint wants rules and functions in separate files);
+# included by rules/common.smk.
+
+
+BR = config.get("brain", {})
+BR_TEMPLATE = expand(
+    "results/brain/template/{name}",
+    name=["template.nii.gz", "mask.nii.gz", "atlas.nii.gz", "atlas_labels.csv"],
+)
+# what each interpreted model writes (cnnpractice.brain.interpret.interpret_model)
+BR_INTERPRET_FILES = ("brain_model_class0.nii.gz", "brain_model_class1.nii.gz", "differential.nii.gz",
+                      "dbms.csv", "regions.csv", "filters.png", "filter_a_cuts.png", "summary.json")
+BR_INTERPRET_OUTPUTS = [f"results/brain/{{br_input}}/fold{{br_fold}}/interpret/{name}" for name in BR_INTERPRET_FILES]
+
+
+def br_inputs():
+    """The slice configurations; one set to null (e.g. in a layered config) is dropped."""
+    inputs = {name: spec for name, spec in BR["inputs"].items() if spec is not None}
+    if BR.get("enabled") and not inputs:
+        raise ValueError("brain.enabled is true but every configuration under brain.inputs is null")
+    return inputs
+
+
+def br_inputs_param(wildcards=None):
+    return br_inputs()
+
+
+def br_source_inputs(wildcards=None):
+    """The cohort's sources: the template (synthetic cohort) or the OASIS download."""
+    if BR["source"] == "oasis":
+        return {"fetch": "resources/brain/oasis/fetch.json"}
+    return {"template": BR_TEMPLATE}
+
+
+def br_cohort_settings(wildcards=None):
+    return {"source": BR["source"], **({"oasis": BR["oasis"]} if BR["source"] == "oasis" else {"synthetic": BR["synthetic"]})}
+
+
+def br_shards():
+    return list(range(int(BR["alignment"]["shards"])))
+
+
+def br_shard_dirs(wildcards=None):
+    return expand("results/brain/aligned/shard{br_shard}", br_shard=br_shards())
+
+
+def br_alignment(wildcards=None):
+    return {k: BR["alignment"][k] for k in ("method", "settings")}
+
+
+def br_input_spec(wildcards):
+    if wildcards.br_input not in br_inputs():
+        raise ValueError(f"brain: no slice configuration {wildcards.br_input!r} under brain.inputs")
+    return {"step": 1, "hemisphere": "both", **br_inputs()[wildcards.br_input]}
+
+
+def br_folds():
+    return list(range(int(BR["cv"]["folds"])))
+
+
+def br_fold_files(name):
+    """`name` of every fold of every input configuration: {input: [paths]}."""
+    return {
+        i: expand("results/brain/{br_input}/fold{br_fold}/{name}", br_input=i, br_fold=br_folds(), name=name)
+        for i in br_inputs()
+    }
+
+
+def br_fold_jsons(wildcards=None):
+    return [p for paths in br_fold_files("fold.json").values() for p in paths]
+
+
+def br_svm_input(wildcards=None):
+    return ["results/brain/svm/folds.json"] if BR["svm"]["enabled"] else []
+
+
+def br_interpret_input():
+    name = BR["interpret"]["input"]
+    if name not in br_inputs():
+        raise ValueError(f"brain.interpret.input names {name!r}, which is not under brain.inputs ({sorted(br_inputs())})")
+    if BR["interpret"]["fold"] >= BR["cv"]["folds"]:
+        raise ValueError(f"brain.interpret.fold={BR['interpret']['fold']} but brain.cv.folds={BR['cv']['folds']}")
+    return name
+
+
+def br_interpret_files(name):
+    return expand("results/brain/{br_input}/fold{br_fold}/interpret/{name}",
+                  br_input=br_interpret_input(), br_fold=br_folds(), name=name)
+
+
+def br_interpret_regions(wildcards=None):
+    return br_interpret_files("regions.csv")
+
+
+def br_interpret_summaries(wildcards=None):
+    return br_interpret_files("summary.json")
+
+
+def br_interpret_fold(wildcards=None):
+    return int(BR["interpret"]["fold"])
+
+
+def br_targets():
+    sel = f"results/brain/{br_interpret_input()}/fold{BR['interpret']['fold']}/interpret"
+    return [
+        "results/brain/qc.md",
+        "results/brain/metrics.csv",
+        "results/brain/metrics.md",
+        "results/brain/regions.csv",
+        "results/brain/regions.md",
+        f"{sel}/filters.png",
+        f"{sel}/filter_a_cuts.png",
+    ]
