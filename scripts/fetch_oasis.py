@@ -1,7 +1,7 @@
 """Download the OASIS-1 discs and clinical CSV (paper config)."""
 from pathlib import Path
 
-from cnnpractice.brain.oasis import fetch_oasis
+from cnnpractice.brain.oasis_fetch import fetch_oasis
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from cnnpractice.brain.interpret import interpret_model
+from cnnpractice.brain.interpret_run import interpret_model
 from cnnpractice.workflow import log_to, set_threads
 
 with log_to(snakemake.log[0]):

@@ -9,8 +9,9 @@ import torch
 import torch.nn as nn
 from scipy import ndimage
 
-from cnnpractice.brain.interpret import (BrainModelAccumulator, dbms, differential_model,
-                                         interpret_model, maps_to_volume, rank_regions)
+from cnnpractice.brain.interpret import (BrainModelAccumulator, dbms, differential_model, maps_to_volume,
+                                         rank_regions)
+from cnnpractice.brain.interpret_run import interpret_model
 from cnnpractice.brain.volumes import save_volume
 
 SHAPE = (24, 28, 24)
