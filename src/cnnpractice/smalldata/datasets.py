@@ -76,10 +76,10 @@ def _check_name(name: str) -> dict[str, Any]:
         raise ValueError(f"unknown small-data dataset {name!r}; known: {sorted(DATASETS)}")
     if name == "oasis":
         raise NotImplementedError(
-            "dataset 'oasis': the OASIS brain slices are produced by the brain-MRI study, whose "
-            "rule does not exist yet, so there is nothing to fetch or prepare. Remove 'oasis' "
-            "from the small-data study's dataset list (config key smalldata.datasets) until "
-            "that study provides its slices.")
+            "dataset 'oasis': the OASIS brain slices come from the brain-MRI study "
+            "(results/brain/slices/<input>/, config section brain), which the small-data study "
+            "does not read yet. Remove 'oasis' from the small-data study's dataset list (config "
+            "key smalldata.datasets).")
     return DATASETS[name]
 
 
@@ -167,7 +167,7 @@ def fetch(name: str, raw_dir: str | os.PathLike, *, source: str = "auto",
     ValueError
         Unknown ``name`` (the message lists the known ones) or bad ``source``.
     NotImplementedError
-        For ``"oasis"``, which the brain-MRI study will provide.
+        For ``"oasis"``: the brain-MRI study's slices are not wired into this study yet.
     RuntimeError
         The fetch failed; names the dataset, the URL or file and the cause.
         Nothing is left at ``raw_dir``.

@@ -90,7 +90,7 @@ DATASETS: dict[str, dict[str, Any]] = {
                        "into": "", "extract": True}],
     },
     "oasis": {
-        "description": "OASIS brain MRI slices, made by the brain-MRI study (not built yet).",
+        "description": "OASIS brain MRI slices, made by the brain-MRI study (not wired into this study yet).",
         "talk_key": "oasis",
         "split": "official",
         "downloads": [],
