@@ -188,6 +188,7 @@ rule interpret_brain:
         BR_INTERPRET_OUTPUTS,
     params:
         cuts=BR.get("interpret", {}).get("sagittal_cuts_mm"),
+        seed=config["seed"],
     conda:
         "../envs/cnnpractice.yaml"
     log:
@@ -195,6 +196,8 @@ rule interpret_brain:
     benchmark:
         "benchmarks/interpret_brain/{br_input}/fold{br_fold}.tsv"
     threads: 1
+    resources:
+        mem_mb=br_interpret_mem_mb,
     script:
         "../scripts/interpret_brain.py"
 
@@ -202,6 +205,7 @@ rule interpret_brain:
 rule tabulate_brain_regions:
     input:
         regions=br_interpret_regions,
+        untrained=br_interpret_untrained,
         summaries=br_interpret_summaries,
         cohort="results/brain/cohort/cohort.json",
         reference=reference_file("brain"),

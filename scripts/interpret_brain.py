@@ -16,4 +16,5 @@ with log_to(snakemake.log[0]):
         mean=result["mean"],
         std=result["std"],
         sagittal_cuts_mm=list(snakemake.params.cuts),
+        seed=snakemake.params.seed,
     )

@@ -5,6 +5,7 @@ from cnnpractice.workflow import log_to
 with log_to(snakemake.log[0]):
     tabulate_regions(
         regions=list(snakemake.input.regions),
+        untrained=list(snakemake.input.untrained),
         summaries=list(snakemake.input.summaries),
         cohort_json=snakemake.input.cohort,
         fold=snakemake.params.fold,

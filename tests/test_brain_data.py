@@ -219,3 +219,24 @@ def test_extract_slices_keeps_subjects(tmp_path, template_dir):
     # left hemisphere only: planes at x > 0 are empty
     world_x = tpl["affine"][0, 0] * meta["position"] + tpl["affine"][0, 3]
     assert x[world_x > 0].max() == 0 and x[world_x < 0].max() > 0
+
+
+def test_align_shard_reports_an_unreadable_volume_and_goes_on(cohort, template_dir, tmp_path):
+    from cnnpractice.brain.pipeline import align_shard
+
+    out, truth = cohort
+    bad = tmp_path / "bad.nii.gz"
+    bad.write_bytes((out / "volumes" / "sub-001.nii.gz").read_bytes()[:5000])
+    rows = [{"subject": "good", "label": 0, "group": "control", "volume": str(out / "volumes" / "sub-000.nii.gz")},
+            {"subject": "bad", "label": 1, "group": "impaired", "volume": str(bad)}]
+    with open(tmp_path / "subjects.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    qc = align_shard(cohort_csv=tmp_path / "subjects.csv", template_dir=template_dir, out_dir=tmp_path / "al",
+                     shard=0, n_shards=1, method="simpleitk", settings={}, seed=0)
+    good, failed = qc
+    assert good["corr_after"] > good["corr_before"] and good["corr_after"] > 0.8 and not good["error"]
+    assert (tmp_path / "al" / "good.nii.gz").is_file() and not (tmp_path / "al" / "bad.nii.gz").exists()
+    assert np.isnan(failed["corr_after"]) and "bad.nii.gz" in failed["error"]
+    assert "VolumeError" in failed["error"] or "ValueError" in failed["error"]

@@ -63,6 +63,7 @@ def test_validation_subjects_come_from_training_subjects_only():
 @pytest.mark.parametrize("labels,k,match", [
     ([0, 0, 0, 1, 1], 3, "smallest class"),
     ([0, 0, 1, 1], 1, "folds"),
+    ([1, 1, 1, 1], 2, "need both classes"),
 ])
 def test_bad_fold_counts(labels, k, match):
     with pytest.raises(ValueError, match=match):

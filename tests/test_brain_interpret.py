@@ -243,6 +243,12 @@ def test_planted_regions_rank_first(tmp_path, axis):
         assert nib.load(out / f"{name}.nii.gz").shape == (*SHAPE, 3)
     for name in ("filters.png", "filter_a_cuts.png"):
         assert (out / name).stat().st_size > 1000
+    # the untrained baseline: the same architecture re-initialised, ranked the same way
+    with open(out / "regions_untrained.csv") as fh:
+        base = list(csv.DictReader(fh))
+    assert {r["region"] for r in base} == {r["region"] for r in regions}
+    assert summary["untrained"]["filter_a"] in range(3) and len(summary["untrained"]["dbms"]) == 3
+    assert summary["untrained"]["top_regions"] == [r["region"] for r in base[:5]]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 
 

@@ -401,3 +401,17 @@ def test_fetch_refuses_foreign_disc_folder_and_bad_discs(tmp_path):
         oasis.fetch_oasis(dest, discs=[1], **urls(server))
     with pytest.raises(ValueError, match=r"numbered 1\.\.12"):
         oasis.fetch_oasis(dest, discs=[0, 13], **urls(server))
+
+
+def test_make_cohort_with_the_config_section(raw, tmp_path):
+    """The workflow passes the whole brain.oasis section (discs included) through make_cohort."""
+    from cnnpractice.brain.pipeline import make_cohort
+
+    section = {"discs": [1, 2], "image": "t88_masked_gfc", "control_cdr": [0.0], "impaired_cdr": [1.0],
+               "first_session_only": True, "max_per_class": None}
+    summary = make_cohort(settings={"source": "oasis", "oasis": section}, template_dir=None,
+                          out_dir=tmp_path / "cohort", raw_dir=raw, seed=0)
+    rows = read_rows(tmp_path / "cohort" / "subjects.csv")
+    assert summary["source"] == "oasis" and summary["subjects"] == len(rows) > 0
+    assert summary["per_class"] == [sum(r["label"] == "0" for r in rows), sum(r["label"] == "1" for r in rows)]
+    assert json.loads((tmp_path / "cohort" / "cohort.json").read_text()) == summary

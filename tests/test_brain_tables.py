@@ -46,12 +46,15 @@ def test_collect_qc_excludes_below_threshold_and_says_so(tmp_path):
     base = {"label": 0, "group": "control", "volume": "v", "aligned": "a", "method": "m", "corr_before": 0.3,
             "seconds": 1.0}
     write_rows(tmp_path / "q0.csv", [{**base, "subject": "s2", "corr_after": 0.95}])
-    write_rows(tmp_path / "q1.csv", [{**base, "subject": "s1", "corr_after": 0.42}])
+    write_rows(tmp_path / "q1.csv", [{**base, "subject": "s1", "corr_after": 0.42, "error": ""},
+                                     {**base, "subject": "s3", "corr_before": "nan", "corr_after": "nan",
+                                      "error": "VolumeError: s3.nii.gz: truncated"}])
     rows = collect_qc(shard_qcs=[tmp_path / "q0.csv", tmp_path / "q1.csv"], out_csv=tmp_path / "qc.csv",
                       out_md=tmp_path / "qc.md", min_correlation=0.8)
-    assert [(r["subject"], r["included"]) for r in rows] == [("s1", False), ("s2", True)]
+    assert [(r["subject"], r["included"]) for r in rows] == [("s1", False), ("s2", True), ("s3", False)]
     md = (tmp_path / "qc.md").read_text()
-    assert "1 excluded" in md and "## Excluded" in md and "0.42 < 0.8" in md
+    assert "2 excluded" in md and "## Excluded" in md and "0.42 < 0.8" in md
+    assert "1 failed to align" in md and "VolumeError: s3.nii.gz: truncated" in md and "0.685 after alignment" in md
     with pytest.raises(ValueError, match="every subject failed QC"):
         collect_qc(shard_qcs=[tmp_path / "q1.csv"], out_csv=tmp_path / "x.csv", out_md=tmp_path / "x.md",
                    min_correlation=0.8)
@@ -111,3 +114,18 @@ def test_regions_table_checks_planted(tmp_path):
     check = write_regions(rows, tmp_path / "r.csv", tmp_path / "r.md", selected=0, n_folds=2, filter_a=3,
                           planted=["A", "C"], top=3)
     assert check["all_planted_in_top"] is True
+
+
+def test_regions_table_shows_the_untrained_baseline(tmp_path):
+    write_rows(tmp_path / "r0.csv", [{"rank": i + 1, "label": i, "region": r, "dbms": 2.0 - i / 2, "n_voxels": 50}
+                                     for i, r in enumerate(["A", "B", "C"])])
+    write_rows(tmp_path / "u0.csv", [{"rank": i + 1, "label": i, "region": r, "dbms": 1.0, "n_voxels": 50}
+                                     for i, r in enumerate(["C", "A", "B"])])
+    rows = region_rows([tmp_path / "r0.csv"], 0, planted=None, top=2, untrained=tmp_path / "u0.csv")
+    assert [(r["region"], r["untrained_rank"]) for r in rows] == [("A", 2), ("B", 3), ("C", 1)]
+    write_regions(rows, tmp_path / "r.csv", tmp_path / "r.md", selected=0, n_folds=1, filter_a=1, planted=None,
+                  top=2, dbms_a=0.4, untrained={"filter_a": 5, "dbms_filter_a": 0.3, "top_regions": ["C", "A", "B"]})
+    md = (tmp_path / "r.md").read_text()
+    assert "its filter A (filter 5) has brain dBMS 0.300 against 0.400 trained; its top 2: C, A" in md
+    with open(tmp_path / "r.csv") as fh:
+        assert [r["untrained_rank"] for r in csv.DictReader(fh)] == ["2", "3", "1"]

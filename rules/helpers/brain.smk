@@ -10,7 +10,8 @@ BR_TEMPLATE = expand(
 )
 # what each interpreted model writes (cnnpractice.brain.interpret.interpret_model)
 BR_INTERPRET_FILES = ("brain_model_class0.nii.gz", "brain_model_class1.nii.gz", "differential.nii.gz",
-                      "dbms.csv", "regions.csv", "filters.png", "filter_a_cuts.png", "summary.json")
+                      "dbms.csv", "regions.csv", "regions_untrained.csv", "filters.png", "filter_a_cuts.png",
+                      "summary.json")
 BR_INTERPRET_OUTPUTS = [f"results/brain/{{br_input}}/fold{{br_fold}}/interpret/{name}" for name in BR_INTERPRET_FILES]
 
 
@@ -52,7 +53,9 @@ def br_alignment(wildcards=None):
 def br_input_spec(wildcards):
     if wildcards.br_input not in br_inputs():
         raise ValueError(f"brain: no slice configuration {wildcards.br_input!r} under brain.inputs")
-    return {"step": 1, "hemisphere": "both", **br_inputs()[wildcards.br_input]}
+    # talk_row only labels the table: leaving it out keeps a label change from re-slicing
+    spec = {k: v for k, v in br_inputs()[wildcards.br_input].items() if k != "talk_row"}
+    return {"step": 1, "hemisphere": "both", **spec}
 
 
 def br_folds():
@@ -93,8 +96,25 @@ def br_interpret_regions(wildcards=None):
     return br_interpret_files("regions.csv")
 
 
+def br_interpret_untrained(wildcards=None):
+    return br_interpret_files("regions_untrained.csv")
+
+
 def br_interpret_summaries(wildcards=None):
     return br_interpret_files("summary.json")
+
+
+def br_interpret_mem_mb(wildcards, attempt):
+    """Memory (MB) of an interpretation: running sums and squares (2 classes, float64) of
+    every filter's maps at every slice position, plus a few template-sized 4D volumes;
+    e.g. 1 GB offline, about 16 GB for paper.yaml (60 filters, 176 px, 1 mm)."""
+    spec = br_inputs()[wildcards.br_input]
+    voxel = float(BR["template"]["resolution"])
+    planes = int(abs(spec["range_mm"][1] - spec["range_mm"][0]) / voxel) // int(spec.get("step", 1)) + 1
+    filters, side = int(BR["cnn"].get("first_filters", 16)), int(BR["slice_size"])
+    sums = 2 * 2 * 8 * planes * filters * side * side
+    volumes = 4 * 4 * filters * (200 // voxel) * (235 // voxel) * (190 // voxel)
+    return int(attempt * (1.5 * (sums + volumes) / 2**20 + 1500))
 
 
 def br_interpret_fold(wildcards=None):

@@ -24,6 +24,9 @@ def subject_folds(subject_label: np.ndarray, k: int, seed: int) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold
 
     subject_label = np.asarray(subject_label)
+    if np.unique(subject_label).size < 2:
+        raise ValueError(f"subject folds need both classes; every subject has label {np.unique(subject_label)} "
+                         f"(did QC exclude a whole class? see qc.md)")
     counts = np.bincount(subject_label)
     if k < 2 or counts[counts > 0].min() < k:
         raise ValueError(f"brain.cv.folds={k}: need 2 <= folds <= subjects of the smallest class "

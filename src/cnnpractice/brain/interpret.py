@@ -32,7 +32,7 @@ import torch
 
 
 OUTPUTS = ("brain_model_class0.nii.gz", "brain_model_class1.nii.gz", "differential.nii.gz", "dbms.csv",
-           "regions.csv", "filters.png", "filter_a_cuts.png", "summary.json")
+           "regions.csv", "regions_untrained.csv", "filters.png", "filter_a_cuts.png", "summary.json")
 
 
 class BrainModelAccumulator:

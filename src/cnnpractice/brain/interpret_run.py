@@ -20,7 +20,7 @@ from cnnpractice.tables import write_csv
 
 def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: float, std: float,
                     subjects=None, batch_size: int = 64, example_subjects=None,
-                    sagittal_cuts_mm=(-34, -30, -26, -22, -18), device="cpu", net=None) -> dict:
+                    sagittal_cuts_mm=(-34, -30, -26, -22, -18), device="cpu", net=None, seed: int = 0) -> dict:
     """Class brain models, differential models, dBMS and the region ranking of one network.
 
     Parameters
@@ -35,6 +35,7 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
         (default: the first used subject of each class having the chosen slice).
     sagittal_cuts_mm : world x (mm) of the sagittal cuts of ``filter_a_cuts.png``.
     net : a ready network, used instead of ``checkpoint`` (tests).
+    seed : initialisation of the untrained baseline (:func:`untrained_baseline`).
 
     Returns
     -------
@@ -100,6 +101,11 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
     write_csv(out_dir / "dbms.csv", [{"filter": f, "dbms": float(s), "is_filter_a": int(f == filter_a)}
                                      for f, s in enumerate(scores)], ["filter", "dbms", "is_filter_a"])
     write_csv(out_dir / "regions.csv", regions, ["rank", "label", "region", "dbms", "n_voxels"])
+    untrained = untrained_baseline(net, x, rows, labels, positions, mean=mean, std=std, batch_size=batch_size,
+                                   device=device, seed=seed, grid_args=(axis, plane_shape, template_shape),
+                                   mask=mask, atlas=atlas, names=names)
+    write_csv(out_dir / "regions_untrained.csv", untrained.pop("regions"),
+              ["rank", "label", "region", "dbms", "n_voxels"])
 
     # Figure 2: every filter on one slice of a class-0 and a class-1 subject
     energy = np.nansum(np.abs(class_means[1, filter_a] - class_means[0, filter_a]), axis=(1, 2))
@@ -138,6 +144,7 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
 
     summary = {
         "filter_a": filter_a, "dbms": [float(s) for s in scores], "scale": [float(s) for s in scale],
+        "untrained": untrained,
         "n_slices_per_class": counts.sum(1).tolist(),
         "n_subjects_per_class": [int(np.sum(subject_label[used] == c)) for c in (0, 1)],
         "axis": axis, "positions": grid.tolist(), "figure_slice_position": position,
@@ -165,3 +172,38 @@ def _example_rows(meta, rows, labels, positions, position, example_subjects) -> 
             here = labels == c  # no subject of this class at that position: any slice of the class
         chosen.append(rows[np.flatnonzero(here)[0]])
     return np.asarray(chosen)
+
+
+def untrained_baseline(net, x, rows, labels, positions, *, mean: float, std: float, batch_size: int, device,
+                       seed: int, grid_args, mask, atlas, names) -> dict:
+    """The same analysis for the same architecture freshly initialised (seeded), untrained.
+
+    A first-layer map averaged over a class is close to a filtered copy of the class-mean
+    image, so the class difference of even a random filter bank already shows where the
+    images differ. This baseline says how much of the ranking the data alone give, and how
+    much the trained filters add: the trained filter A's dBMS and ranking are read against
+    the untrained filter A's.
+
+    Returns ``{"filter_a", "dbms_filter_a", "dbms", "top_regions", "regions"}``.
+    """
+    import copy
+
+    fresh = copy.deepcopy(net).cpu()
+    torch.manual_seed(seed)
+    for module in fresh.modules():
+        if hasattr(module, "reset_parameters") and module is not fresh:
+            module.reset_parameters()
+    fresh = fresh.to(device).eval()
+    acc = stream_brain_models(fresh, x, rows, labels, positions, n_classes=2, mean=mean, std=std,
+                              batch_size=batch_size, device=device)
+    grid = acc.positions
+    scale = pooled_scale(maps_to_volume(acc.pooled_variance(), grid, *grid_args), mask)
+    means = acc.means()
+    del acc
+    diff = maps_to_volume(means[1], grid, *grid_args)
+    diff -= maps_to_volume(means[0], grid, *grid_args)
+    scores = dbms(diff, mask, scale)
+    filter_a = int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf)))
+    regions = rank_regions(diff[filter_a], atlas, names, scale[filter_a])
+    return {"filter_a": filter_a, "dbms_filter_a": float(scores[filter_a]), "dbms": [float(v) for v in scores],
+            "top_regions": [r["region"] for r in regions[:5]], "regions": regions}

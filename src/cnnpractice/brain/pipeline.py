@@ -52,6 +52,8 @@ def align_shard(*, cohort_csv: str | Path, template_dir: str | Path, out_dir: st
 
     Writes ``out_dir/<subject>.nii.gz`` (the subject on the template grid) and
     ``out_dir/qc.csv`` (similarity to the template before and after, over the brain mask).
+    A subject whose volume cannot be read or registered gets a row with NaN similarities
+    and the error, which :func:`collect_qc` turns into an exclusion.
     """
     from cnnpractice.brain.registration import register_affine, resample, similarity
     from cnnpractice.brain.template import load_template
@@ -61,30 +63,41 @@ def align_shard(*, cohort_csv: str | Path, template_dir: str | Path, out_dir: st
     tpl = load_template(template_dir)
     rows = read_cohort(cohort_csv)[shard::n_shards]
     qc = []
+    out_dir.mkdir(parents=True, exist_ok=True)
     for row in rows:
-        moving, moving_affine = load_volume(row["volume"])
+        entry = {"subject": row["subject"], "label": int(row["label"]), "group": row["group"],
+                 "volume": row["volume"], "aligned": "", "method": method, "corr_before": float("nan"),
+                 "corr_after": float("nan"), "seconds": 0.0, "error": ""}
         t0 = time.perf_counter()
-        before = resample(moving, moving_affine, np.eye(4), tpl["template"].shape, tpl["affine"])
-        result = register_affine(moving, moving_affine, tpl["template"], tpl["affine"], method=method,
-                                 fixed_mask=tpl["mask"], seed=seed, threads=threads, **settings)
-        aligned_path = out_dir / f"{row['subject']}.nii.gz"
-        save_volume(aligned_path, result.aligned, tpl["affine"])
-        qc.append({"subject": row["subject"], "label": int(row["label"]), "group": row["group"],
-                   "volume": row["volume"], "aligned": str(aligned_path), "method": method,
-                   "corr_before": round(similarity(before, tpl["template"], tpl["mask"]), 4),
-                   "corr_after": round(similarity(result.aligned, tpl["template"], tpl["mask"]), 4),
-                   "seconds": round(time.perf_counter() - t0, 2)})
-        print(f"[brain] aligned {row['subject']}: correlation {qc[-1]['corr_before']} -> "
-              f"{qc[-1]['corr_after']} in {qc[-1]['seconds']} s")
-    write_csv(out_dir / "qc.csv", qc, QC_COLUMNS[:-2])
+        try:
+            moving, moving_affine = load_volume(row["volume"])
+            before = resample(moving, moving_affine, np.eye(4), tpl["template"].shape, tpl["affine"])
+            result = register_affine(moving, moving_affine, tpl["template"], tpl["affine"], method=method,
+                                     fixed_mask=tpl["mask"], seed=seed, threads=threads, **settings)
+        except (ValueError, RuntimeError) as exc:  # VolumeError is a ValueError; ITK raises RuntimeError
+            # one unreadable or unregistrable scan is reported and excluded by collect_qc,
+            # not a reason to lose the shard's other subjects
+            entry["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+            print(f"[brain] {row['subject']}: alignment failed: {entry['error']}")
+        else:
+            aligned_path = out_dir / f"{row['subject']}.nii.gz"
+            save_volume(aligned_path, result.aligned, tpl["affine"])
+            entry.update(aligned=str(aligned_path),
+                         corr_before=round(similarity(before, tpl["template"], tpl["mask"]), 4),
+                         corr_after=round(similarity(result.aligned, tpl["template"], tpl["mask"]), 4))
+            print(f"[brain] aligned {row['subject']}: correlation {entry['corr_before']} -> {entry['corr_after']}")
+        entry["seconds"] = round(time.perf_counter() - t0, 2)
+        qc.append(entry)
+    write_csv(out_dir / "qc.csv", qc, QC_COLUMNS[:-2] + ["error"])
     return qc
 
 
 def collect_qc(*, shard_qcs: Sequence[str | Path], out_csv: str | Path, out_md: str | Path,
                min_correlation: float) -> list[dict[str, Any]]:
     """Merge the shards' QC rows; a subject whose correlation after alignment is below
-    ``min_correlation`` is excluded (``included`` false, with the reason), and listed in
-    the Markdown report, never dropped silently."""
+    ``min_correlation``, or whose alignment failed (unreadable volume, registration error),
+    is excluded (``included`` false, with the reason), and listed in the Markdown report,
+    never dropped silently."""
     from cnnpractice.brain.tables import write_qc_markdown
 
     rows = []
@@ -93,9 +106,10 @@ def collect_qc(*, shard_qcs: Sequence[str | Path], out_csv: str | Path, out_md: 
             rows.extend(csv.DictReader(fh))
     rows.sort(key=lambda r: r["subject"])
     for row in rows:
-        ok = float(row["corr_after"]) >= min_correlation
+        ok = float(row["corr_after"]) >= min_correlation  # NaN (a failed alignment) is never ok
         row["included"] = ok
-        row["reason"] = "" if ok else f"correlation after alignment {row['corr_after']} < {min_correlation}"
+        row["reason"] = ("" if ok else row.get("error") or
+                         f"correlation after alignment {row['corr_after']} < {min_correlation}")
     if not any(r["included"] for r in rows):
         raise ValueError(f"brain.alignment.min_correlation={min_correlation}: every subject failed QC")
     write_csv(out_csv, rows, QC_COLUMNS)
@@ -209,7 +223,11 @@ def svm_baseline(*, qc_csv: str | Path, template_dir: str | Path, out_json: str 
     per_fold = []
     for fold in range(folds):
         train, test = fold_of != fold, fold_of == fold
-        inner = StratifiedKFold(n_splits=min(3, int(np.bincount(y[train]).min())), shuffle=True, random_state=seed)
+        smallest = int(np.bincount(y[train], minlength=2).min())
+        if smallest < 2:
+            raise ValueError(f"brain.svm: fold {fold}'s training subjects have {smallest} of one class; choosing C "
+                             f"needs at least 2 (more subjects per class, or fewer brain.cv.folds)")
+        inner = StratifiedKFold(n_splits=min(3, smallest), shuffle=True, random_state=seed)
         search = GridSearchCV(make_pipeline(StandardScaler(), LinearSVC(dual="auto", max_iter=20000)),
                               {"linearsvc__C": list(c_grid)}, cv=inner, scoring="roc_auc")
         search.fit(X[train], y[train])
@@ -238,7 +256,9 @@ def make_cohort(*, settings: Mapping[str, Any], template_dir: str | Path, out_di
     elif settings["source"] == "oasis":
         from cnnpractice.brain.oasis import build_oasis_cohort
 
-        rows = build_oasis_cohort(raw_dir, out_dir, seed=seed, **settings["oasis"])
+        # brain.oasis.discs says what to download; the selection finds what was downloaded
+        selection = {k: v for k, v in settings["oasis"].items() if k != "discs"}
+        rows = build_oasis_cohort(raw_dir, out_dir, seed=seed, **selection)
         labels = [int(r["label"]) for r in rows]
         summary = {"source": "oasis", "subjects": len(rows), "per_class": [labels.count(0), labels.count(1)],
                    "selection": dict(settings["oasis"])}
@@ -263,10 +283,12 @@ def tabulate_metrics(*, fold_jsons: Sequence[str | Path], inputs: Mapping[str, M
     return rows
 
 
-def tabulate_regions(*, regions: Sequence[str | Path], summaries: Sequence[str | Path], cohort_json: str | Path,
-                     fold: int, top: int, csv_path: str | Path, md_path: str | Path) -> dict[str, Any]:
-    """``regions.{csv,md}``: fold ``fold``'s ranking, every fold's ranks summarised, the
-    planted regions checked when the cohort is synthetic."""
+def tabulate_regions(*, regions: Sequence[str | Path], untrained: Sequence[str | Path],
+                     summaries: Sequence[str | Path], cohort_json: str | Path, fold: int, top: int,
+                     csv_path: str | Path, md_path: str | Path) -> dict[str, Any]:
+    """``regions.{csv,md}``: fold ``fold``'s ranking, every fold's ranks summarised, the same
+    fold's untrained-network baseline beside, the planted regions checked when the cohort is
+    synthetic."""
     import json
 
     from cnnpractice.brain.tables import region_rows, write_regions
@@ -274,8 +296,10 @@ def tabulate_regions(*, regions: Sequence[str | Path], summaries: Sequence[str |
     cohort = json.loads(Path(cohort_json).read_text())
     planted = sorted(cohort["planted_regions"]) if cohort.get("source") == "synthetic" else None
     summary = json.loads(Path(summaries[fold]).read_text())
-    rows = region_rows(regions, fold, planted, top=top)
+    rows = region_rows(regions, fold, planted, top=top, untrained=untrained[fold])
     check = write_regions(rows, csv_path, md_path, selected=fold, n_folds=len(regions),
-                          filter_a=int(summary["filter_a"]), planted=planted, top=top)
+                          filter_a=int(summary["filter_a"]), planted=planted, top=top,
+                          dbms_a=float(summary["dbms"][int(summary["filter_a"])]),
+                          untrained=summary.get("untrained"))
     print(f"[brain] regions: top {[r['region'] for r in rows[:top]]}; {check}")
     return check

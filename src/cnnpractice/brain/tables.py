@@ -47,10 +47,11 @@ def write_qc_markdown(path: str | Path, rows: Sequence[Mapping[str, Any]], min_c
     before = [float(r["corr_before"]) for r in rows]
     after = [float(r["corr_after"]) for r in rows]
     excluded = [r for r in rows if not r["included"]]
+    failed = sum(a != a for a in after)
     summary = (f"{len(rows)} subjects; correlation with the template over the brain mask, mean "
-               f"{np.mean(before):.3f} before and {np.mean(after):.3f} after alignment "
-               f"(min after {np.min(after):.3f}). Threshold `brain.alignment.min_correlation` = "
-               f"{min_correlation}: {len(excluded)} excluded.\n\n")
+               f"{np.nanmean(before):.3f} before and {np.nanmean(after):.3f} after alignment "
+               f"(min after {np.nanmin(after):.3f}; {failed} failed to align). Threshold "
+               f"`brain.alignment.min_correlation` = {min_correlation}: {len(excluded)} excluded.\n\n")
     sections = [("Summary", summary)]
     if excluded:
         sections.append(("Excluded", markdown_table(excluded, ["subject", "group", "corr_after", "reason"])))
@@ -134,17 +135,22 @@ def _read_csv(path: str | Path) -> list[dict[str, str]]:
 
 
 def region_rows(fold_regions: Sequence[str | Path], selected: int, planted: Sequence[str] | None,
-                patterns: Sequence[str] = KNOWN_AD_PATTERNS, top: int = 5) -> list[dict[str, Any]]:
+                patterns: Sequence[str] = KNOWN_AD_PATTERNS, top: int = 5,
+                untrained: str | Path | None = None) -> list[dict[str, Any]]:
     """The selected fold's ranking, with each region's rank in every fold summarised
-    (mean rank, folds in which it is in the top ``top``) and the flags."""
+    (mean rank, folds in which it is in the top ``top``), its rank under the untrained
+    baseline of the same fold (``untrained``: that fold's ``regions_untrained.csv``) and
+    the flags."""
     per_fold = [_read_csv(p) for p in fold_regions]
     ranks = [{r["region"]: int(r["rank"]) for r in rows} for rows in per_fold]
+    base = {r["region"]: int(r["rank"]) for r in _read_csv(untrained)} if untrained else {}
     out = []
     for r in per_fold[selected]:
         name = r["region"]
         fold_ranks = [rk[name] for rk in ranks if name in rk]
         out.append({"rank": int(r["rank"]), "region": name, "dbms": float(r["dbms"]), "n_voxels": int(r["n_voxels"]),
                     "mean_rank": float(np.mean(fold_ranks)), f"top{top}_folds": sum(k <= top for k in fold_ranks),
+                    "untrained_rank": base.get(name),
                     "known_ad": known_ad(name, patterns),
                     "planted": (name in planted) if planted is not None else None})
     return out
@@ -152,11 +158,13 @@ def region_rows(fold_regions: Sequence[str | Path], selected: int, planted: Sequ
 
 def write_regions(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path, *,
                   selected: int, n_folds: int, filter_a: int, planted: Sequence[str] | None, top: int = 5,
-                  show: int = 20) -> dict[str, Any]:
+                  show: int = 20, dbms_a: float | None = None,
+                  untrained: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``regions.csv`` (every region) and ``regions.md`` (the top ``show``, the planted-region
     check, the talk's Table 7 beside). Returns the check's numbers."""
     top_col = f"top{top}_folds"
-    write_csv(csv_path, rows, ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col, "known_ad", "planted"])
+    write_csv(csv_path, rows, ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col, "untrained_rank",
+                               "known_ad", "planted"])
     shown = [{**r, "region": r["region"] + (" *" if r["known_ad"] else ""),
               "planted": {True: "yes", False: "", None: "–"}[r["planted"]]} for r in rows[:show]]
     check: dict[str, Any] = {}
@@ -169,10 +177,17 @@ def write_regions(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_pa
                  and len(planted_ranks) == len(planted)}
         text += (f"Planted regions (synthetic ground truth) and their ranks: {planted_ranks}; all in the top {top}: "
                  f"**{'yes' if check['all_planted_in_top'] else 'no'}**.\n\n")
+    if untrained:
+        text += (f"Baseline: the same network untrained (seeded initialisation), same slices: its filter A "
+                 f"(filter {untrained['filter_a']}) has brain dBMS {untrained['dbms_filter_a']:.3f} against "
+                 f"{dbms_a:.3f} trained; its top {top}: {', '.join(untrained['top_regions'][:top])} "
+                 f"(`untrained_rank`). Class-mean first-layer maps largely follow the class-mean images, so "
+                 f"the ranking shows where the classes differ; what training adds is read against this row.\n\n")
     talk = [{**t, "region": t["region"] + (" *" if t.get("known_ad") else "")}
             for t in load_reference("brain")["brain_substructures_dbms"]]
     write_markdown(md_path, [
-        ("Ours", text + markdown_table(shown, ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col, "planted"])),
+        ("Ours", text + markdown_table(shown, ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col,
+                                               "untrained_rank", "planted"])),
         ("The talk's Table 7 (Harvard-Oxford, OASIS)", markdown_table(talk, ["rank", "region", "dbms"], digits=1)),
     ], title="Brain substructures ranked by dBMS of filter A")
     return check
