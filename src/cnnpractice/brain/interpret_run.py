@@ -74,15 +74,12 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
     if not np.array_equal(labels, meta["label"][rows]):
         raise ValueError(f"{slices_dir}/meta.npz: slice labels disagree with their subjects' labels")
     positions = meta["position"][rows].astype(np.int64)
-    acc = stream_brain_models(net, x, rows, labels, positions, n_classes=2, mean=mean, std=std,
-                              batch_size=batch_size, device=device)
-
+    stream = dict(mean=mean, std=std, batch_size=batch_size, device=device)
+    grid_args = (axis, plane_shape, template_shape)
     # class models, differential model and the scale of every filter, in template space
     # (one (F, X, Y, Z) volume at a time is written, so at most two are held at once)
-    class_means, counts, grid = acc.means(), acc.counts, acc.positions  # (2, F, P, S, S)
-    volume = lambda maps: maps_to_volume(maps, grid, axis, plane_shape, template_shape)  # noqa: E731
-    scale = pooled_scale(volume(acc.pooled_variance()), mask)
-    del acc
+    class_means, counts, grid, scale = class_models(net, x, rows, labels, positions, grid_args, mask, **stream)
+    volume = lambda maps: maps_to_volume(maps, grid, *grid_args)  # noqa: E731
     out_dir.mkdir(parents=True, exist_ok=True)
     model0 = volume(class_means[0])
     save_volume(out_dir / "brain_model_class0.nii.gz", np.moveaxis(model0, 0, -1), affine)
@@ -92,18 +89,15 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
     del model0
     save_volume(out_dir / "differential.nii.gz", np.moveaxis(diff, 0, -1), affine)
     scores = dbms(diff, mask, scale)
-    if not np.isfinite(scores).any():
-        raise ValueError("no filter has a finite dBMS (do the slices cover the brain mask?)")
-    filter_a = int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf)))
+    filter_a = best_filter(scores)
     regions = rank_regions(diff[filter_a], atlas, names, scale[filter_a])
     diff_a = diff[filter_a].copy()
     del diff
     write_csv(out_dir / "dbms.csv", [{"filter": f, "dbms": float(s), "is_filter_a": int(f == filter_a)}
                                      for f, s in enumerate(scores)], ["filter", "dbms", "is_filter_a"])
     write_csv(out_dir / "regions.csv", regions, ["rank", "label", "region", "dbms", "n_voxels"])
-    untrained = untrained_baseline(net, x, rows, labels, positions, mean=mean, std=std, batch_size=batch_size,
-                                   device=device, seed=seed, grid_args=(axis, plane_shape, template_shape),
-                                   mask=mask, atlas=atlas, names=names)
+    untrained = untrained_baseline(net, x, rows, labels, positions, seed=seed, grid_args=grid_args, mask=mask,
+                                   atlas=atlas, names=names, **stream)
     write_csv(out_dir / "regions_untrained.csv", untrained.pop("regions"),
               ["rank", "label", "region", "dbms", "n_voxels"])
 
@@ -194,16 +188,29 @@ def untrained_baseline(net, x, rows, labels, positions, *, mean: float, std: flo
         if hasattr(module, "reset_parameters") and module is not fresh:
             module.reset_parameters()
     fresh = fresh.to(device).eval()
-    acc = stream_brain_models(fresh, x, rows, labels, positions, n_classes=2, mean=mean, std=std,
-                              batch_size=batch_size, device=device)
-    grid = acc.positions
-    scale = pooled_scale(maps_to_volume(acc.pooled_variance(), grid, *grid_args), mask)
-    means = acc.means()
-    del acc
+    means, _, grid, scale = class_models(fresh, x, rows, labels, positions, grid_args, mask, mean=mean, std=std,
+                                         batch_size=batch_size, device=device)
     diff = maps_to_volume(means[1], grid, *grid_args)
     diff -= maps_to_volume(means[0], grid, *grid_args)
     scores = dbms(diff, mask, scale)
-    filter_a = int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf)))
+    filter_a = best_filter(scores)
     regions = rank_regions(diff[filter_a], atlas, names, scale[filter_a])
     return {"filter_a": filter_a, "dbms_filter_a": float(scores[filter_a]), "dbms": [float(v) for v in scores],
             "top_regions": [r["region"] for r in regions[:5]], "regions": regions}
+
+
+def class_models(net, x, rows, labels, positions, grid_args, mask, *, mean: float, std: float, batch_size: int,
+                 device):
+    """Stream the slices through ``net.first_layer``: (class means (2, F, P, S, S), slice counts
+    (2, P), positions (P,), each filter's pooled within-class scale over ``mask`` (F,))."""
+    acc = stream_brain_models(net, x, rows, labels, positions, n_classes=2, mean=mean, std=std,
+                              batch_size=batch_size, device=device)
+    scale = pooled_scale(maps_to_volume(acc.pooled_variance(), acc.positions, *grid_args), mask)
+    return acc.means(), acc.counts, acc.positions, scale
+
+
+def best_filter(scores: np.ndarray) -> int:
+    """Filter A: the filter with the highest finite dBMS."""
+    if not np.isfinite(scores).any():
+        raise ValueError("no filter has a finite dBMS (do the slices cover the brain mask?)")
+    return int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf)))

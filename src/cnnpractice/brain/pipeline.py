@@ -206,7 +206,7 @@ def svm_baseline(*, qc_csv: str | Path, template_dir: str | Path, out_json: str 
     from sklearn.svm import LinearSVC
 
     from cnnpractice.brain.folds import subject_folds
-    from cnnpractice.brain.slices import read_included
+    from cnnpractice.brain.slices import read_included, robust_max
     from cnnpractice.brain.template import load_template
     from cnnpractice.brain.volumes import load_volume
 
@@ -216,7 +216,7 @@ def svm_baseline(*, qc_csv: str | Path, template_dir: str | Path, out_json: str 
     X = np.empty((len(rows), int(mask.sum())), dtype=np.float32)
     for i, row in enumerate(rows):
         volume, _ = load_volume(row["aligned"])
-        scale = float(np.percentile(volume[full_mask], 99.5))
+        scale = robust_max(volume, full_mask)
         X[i] = volume[::downsample, ::downsample, ::downsample][mask] / max(scale, 1e-12)
     y = np.array([int(r["label"]) for r in rows])
     fold_of = subject_folds(y, folds, seed)

@@ -71,6 +71,12 @@ def planes(volume: np.ndarray, axis: int, positions: np.ndarray, size: int) -> n
     return zoom(stack, factors, order=1, grid_mode=False, mode="nearest")[:, :size, :size]
 
 
+def robust_max(volume: np.ndarray, mask: np.ndarray) -> float:
+    """A subject's intensity scale: the 99.5th percentile of its brain voxels (bright outliers
+    and the bias field's peak do not set it)."""
+    return float(np.percentile(volume[mask], 99.5))
+
+
 def to_uint8(values: np.ndarray, scale: float) -> np.ndarray:
     """``values / scale`` clipped to [0, 1], as uint8 0..255."""
     return np.round(np.clip(values / max(scale, 1e-12), 0.0, 1.0) * 255.0).astype(np.uint8)
@@ -111,7 +117,7 @@ def extract_slices(*, qc_csv: str | Path, template_dir: str | Path, out_dir: str
             volume, vol_affine = load_volume(row["aligned"])
             if volume.shape != shape or not np.allclose(vol_affine, affine, atol=1e-3):
                 raise VolumeError(f"{row['aligned']}: not on the template grid {shape}")
-            scale = float(np.percentile(volume[mask], 99.5))
+            scale = robust_max(volume, mask)
             volume = np.where(keep, volume, 0.0)
             x[i * len(positions):(i + 1) * len(positions), 0] = to_uint8(planes(volume, axis, positions, size), scale)
         x.flush()
