@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup system-deps demo report test test-fast bench clean
+.PHONY: setup system-deps demo report lint format test test-fast bench clean
 
 setup: $(STAMP) system-deps
 
@@ -28,7 +28,18 @@ demo: setup
 report: setup
 	$(BIN)/snakemake --report results/report.html
 
-test: setup
+# Formatting and lint are tools' jobs (ruff for Python, snakefmt for the rules); `make format` fixes.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt Snakefile rules
+
+test: setup lint
 	$(BIN)/python -m pytest
 
 test-fast: setup

@@ -21,6 +21,6 @@ include: "rules/brain.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

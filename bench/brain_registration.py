@@ -38,17 +38,26 @@ VARIANTS = {
     "simpleitk-correlation": ("simpleitk", {"metric": "correlation"}),
     "dipy": ("dipy", {}),
 }
-COLUMNS = ["variant", "mean_s", "max_s", "mean_err_mm", "max_err_mm", "r_before", "r_after",
-           "r_truth", "iterations"]
-HEADERS = ["method", "mean s", "max s", "mean error (mm)", "max error (mm)",
-           "r before", "r after", "r at truth", "mean iterations"]
+COLUMNS = ["variant", "mean_s", "max_s", "mean_err_mm", "max_err_mm", "r_before", "r_after", "r_truth", "iterations"]
+HEADERS = [
+    "method",
+    "mean s",
+    "max s",
+    "mean error (mm)",
+    "max error (mm)",
+    "r before",
+    "r after",
+    "r at truth",
+    "mean iterations",
+]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--resolution", type=int, default=2, choices=[1, 2],
-                        help="template resolution in mm (nilearn's MNI152)")
+    parser.add_argument(
+        "--resolution", type=int, default=2, choices=[1, 2], help="template resolution in mm (nilearn's MNI152)"
+    )
     parser.add_argument("--n", type=int, default=6, help="number of random affines")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="ITK threads")
@@ -56,8 +65,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rotation-deg", type=float, default=10.0)
     parser.add_argument("--translation-mm", type=float, default=10.0)
     parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--gamma", type=float, default=1.0,
-                        help="contrast change of the moving images: template ** gamma")
+    parser.add_argument(
+        "--gamma", type=float, default=1.0, help="contrast change of the moving images: template ** gamma"
+    )
     return parser.parse_args(argv)
 
 
@@ -80,13 +90,11 @@ def bias_field(rng: np.random.Generator, shape, amplitude: float = 0.2) -> np.nd
     return np.exp(amplitude * q / np.abs(q).max()).astype(np.float32)
 
 
-def make_case(rng, template, affine, mask, *, rotation_deg=10.0, translation_mm=10.0,
-              scale=0.1, noise=0.03, gamma=1.0):
+def make_case(rng, template, affine, mask, *, rotation_deg=10.0, translation_mm=10.0, scale=0.1, noise=0.03, gamma=1.0):
     """One misaligned, biased, noisy copy of ``template ** gamma`` and its true transform
     inv(A)."""
     centre = (affine @ np.r_[np.argwhere(mask).mean(axis=0), 1.0])[:3]
-    A = reg.random_affine(rng, rotation_deg=rotation_deg, translation_mm=translation_mm,
-                          scale=scale, centre_mm=centre)
+    A = reg.random_affine(rng, rotation_deg=rotation_deg, translation_mm=translation_mm, scale=scale, centre_mm=centre)
     source = template if gamma == 1.0 else np.clip(template, 0, None) ** gamma
     moved = reg.resample(source, affine, A, template.shape, affine)
     moved *= bias_field(rng, template.shape)
@@ -100,16 +108,31 @@ def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     template, affine, mask = load_template(args.resolution)
     rng = np.random.default_rng(args.seed)
-    cases = [make_case(rng, template, affine, mask, rotation_deg=args.rotation_deg,
-                       translation_mm=args.translation_mm, scale=args.scale, gamma=args.gamma)
-             for _ in range(args.n)]
+    cases = [
+        make_case(
+            rng,
+            template,
+            affine,
+            mask,
+            rotation_deg=args.rotation_deg,
+            translation_mm=args.translation_mm,
+            scale=args.scale,
+            gamma=args.gamma,
+        )
+        for _ in range(args.n)
+    ]
     r_before = [reg.similarity(moved, template, mask) for moved, _ in cases]
-    r_truth = [reg.similarity(reg.resample(moved, affine, true, template.shape, affine),
-                              template, mask) for moved, true in cases]
+    r_truth = [
+        reg.similarity(reg.resample(moved, affine, true, template.shape, affine), template, mask)
+        for moved, true in cases
+    ]
     err_before = [reg.displacement_error_mm(np.eye(4), true, affine, mask) for _, true in cases]
-    print(f"template {template.shape} at {args.resolution} mm, {int(mask.sum())} brain voxels; "
-          f"{args.n} cases, displacement before registration: mean {np.mean(err_before):.2f} mm, "
-          f"max {np.max(err_before):.2f} mm; gamma {args.gamma}", flush=True)
+    print(
+        f"template {template.shape} at {args.resolution} mm, {int(mask.sum())} brain voxels; "
+        f"{args.n} cases, displacement before registration: mean {np.mean(err_before):.2f} mm, "
+        f"max {np.max(err_before):.2f} mm; gamma {args.gamma}",
+        flush=True,
+    )
     rows = []
     for label in args.variants:
         method, extra = VARIANTS[label]
@@ -117,21 +140,39 @@ def main(argv=None) -> list[dict]:
         fixed_mask = mask if extra.pop("mask", False) else None
         seconds, errors, r_after, iters = [], [], [], []
         for i, (moved, true) in enumerate(cases):
-            result = reg.register_affine(moved, affine, template, affine, method=method,
-                                         fixed_mask=fixed_mask, seed=args.seed,
-                                         threads=args.threads, **extra)
+            result = reg.register_affine(
+                moved,
+                affine,
+                template,
+                affine,
+                method=method,
+                fixed_mask=fixed_mask,
+                seed=args.seed,
+                threads=args.threads,
+                **extra,
+            )
             seconds.append(result.seconds)
             errors.append(reg.displacement_error_mm(result.matrix, true, affine, mask))
             r_after.append(reg.similarity(result.aligned, template, mask))
             iters.append(result.iterations)
-            print(f"  {label} case {i}: {result.seconds:.1f} s, error {errors[-1]:.3f} mm, "
-                  f"r {r_before[i]:.3f} -> {r_after[-1]:.3f}, {result.iterations} iterations",
-                  flush=True)
-        rows.append({"variant": label, "mean_s": float(np.mean(seconds)),
-                     "max_s": float(np.max(seconds)), "mean_err_mm": float(np.mean(errors)),
-                     "max_err_mm": float(np.max(errors)), "r_before": float(np.mean(r_before)),
-                     "r_after": float(np.mean(r_after)), "r_truth": float(np.mean(r_truth)),
-                     "iterations": float(np.mean(iters))})
+            print(
+                f"  {label} case {i}: {result.seconds:.1f} s, error {errors[-1]:.3f} mm, "
+                f"r {r_before[i]:.3f} -> {r_after[-1]:.3f}, {result.iterations} iterations",
+                flush=True,
+            )
+        rows.append(
+            {
+                "variant": label,
+                "mean_s": float(np.mean(seconds)),
+                "max_s": float(np.max(seconds)),
+                "mean_err_mm": float(np.mean(errors)),
+                "max_err_mm": float(np.max(errors)),
+                "r_before": float(np.mean(r_before)),
+                "r_after": float(np.mean(r_after)),
+                "r_truth": float(np.mean(r_truth)),
+                "iterations": float(np.mean(iters)),
+            }
+        )
     print()
     print(markdown_table(rows, COLUMNS, HEADERS, digits=3))
     return rows

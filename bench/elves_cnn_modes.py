@@ -36,8 +36,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["elves"]
-    settings = {k: copy.deepcopy(config[k]) for k in ("sites", "eyes", "reference_site", "layer_altitude_km",
-                                                      "atmosphere", "emission", "readout", "events")}
+    settings = {
+        k: copy.deepcopy(config[k])
+        for k in ("sites", "eyes", "reference_site", "layer_altitude_km", "atmosphere", "emission", "readout", "events")
+    }
     settings["events"]["classes"] = {"elve": 1.0, "shower": 0.0, "noise": 0.0}
     training = {**config["training"], **config["locator"]["training"], "max_epochs": args.epochs}
     trainer = {"accelerator": "cpu", "devices": 1, "precision": "32-true", "deterministic": True, "progress_bar": False}
@@ -45,21 +47,38 @@ def main() -> None:
         shards = {}
         for split, n in (("train", args.train), ("test", args.test)):
             shards[split] = [f"{tmp}/{split}.npz"]
-            simulate.simulate_shard(out=shards[split][0], settings=settings, seed=0, split=split, shard=0,
-                                    first_event=0, n_events=n)
+            simulate.simulate_shard(
+                out=shards[split][0], settings=settings, seed=0, split=split, shard=0, first_event=0, n_events=n
+            )
         for mode, widths in MODES.items():
             cnn = {**config["cnn"], "mode": mode, "widths": widths}
             t0 = time.perf_counter()
-            result = pipeline.train_locator(train_shards=shards["train"], test_shards=shards["test"],
-                                            out_dir=f"{tmp}/{mode}", settings=settings, cnn=cnn, training=training,
-                                            loss=config["locator"]["loss"], trainer=trainer, seed=0)
+            result = pipeline.train_locator(
+                train_shards=shards["train"],
+                test_shards=shards["test"],
+                out_dir=f"{tmp}/{mode}",
+                settings=settings,
+                cnn=cnn,
+                training=training,
+                loss=config["locator"]["loss"],
+                trainer=trainer,
+                seed=0,
+            )
             seconds = time.perf_counter() - t0
             y, p = np.array(result["y_true"]), np.array(result["y_pred"])
             error = np.hypot(p[:, 0] - y[:, 0], p[:, 1] - y[:, 1])
-            print(json.dumps({"mode": mode, "widths": widths, "seconds": round(seconds, 1),
-                              "seconds_per_epoch": round(seconds / args.epochs, 2),
-                              "median_km": round(float(np.median(error)), 2),
-                              "p90_km": round(float(np.percentile(error, 90)), 2)}))
+            print(
+                json.dumps(
+                    {
+                        "mode": mode,
+                        "widths": widths,
+                        "seconds": round(seconds, 1),
+                        "seconds_per_epoch": round(seconds / args.epochs, 2),
+                        "median_km": round(float(np.median(error)), 2),
+                        "p90_km": round(float(np.percentile(error, 90)), 2),
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

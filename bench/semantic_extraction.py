@@ -35,8 +35,7 @@ def prepared(folder: Path, n: int, classes: int = 10, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for split, count in (("train", classes), ("test", n)):
-        x = np.lib.format.open_memmap(folder / f"{split}_x.npy", mode="w+", dtype=np.uint8,
-                                      shape=(count, 1, 28, 28))
+        x = np.lib.format.open_memmap(folder / f"{split}_x.npy", mode="w+", dtype=np.uint8, shape=(count, 1, 28, 28))
         for start in range(0, count, 4096):
             stop = min(count, start + 4096)
             x[start:stop] = rng.integers(0, 256, (stop - start, 1, 28, 28), dtype=np.uint8)
@@ -57,8 +56,14 @@ def checkpoint(folder: Path) -> Path:
     spec = {"name": "alexnet", **ARCH, "in_channels": 1, "n_classes": 10, "input_size": 28}
     module = ClassificationModule(model_spec=spec)
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "pytorch-lightning_version": pl.__version__}, folder / "model.ckpt")
+    torch.save(
+        {
+            "state_dict": module.state_dict(),
+            "hyper_parameters": dict(module.hparams),
+            "pytorch-lightning_version": pl.__version__,
+        },
+        folder / "model.ckpt",
+    )
     (folder / "test.json").write_text(json.dumps({"normalization": {"mean": [72.9], "std": [90.0]}}))
     return folder / "model.ckpt"
 
@@ -89,16 +94,25 @@ def throughput(data: Path, ckpt: Path, batch_size: int, rounds: int) -> dict:
             fn()
             best[name] = min(best[name], time.perf_counter() - t0)
     n = len(source.labels)
-    return {"images": n, "plain_images_per_s": n / best["plain"],
-            "extract_images_per_s": n / best["extract"], "ratio": best["plain"] / best["extract"]}
+    return {
+        "images": n,
+        "plain_images_per_s": n / best["plain"],
+        "extract_images_per_s": n / best["extract"],
+        "ratio": best["plain"] / best["extract"],
+    }
 
 
 def peak_memory_child(data: str, ckpt: str, out: str) -> None:
     from cnnpractice.semantic.pipeline import extract_activations
 
-    extract_activations(out_dir=out, network={"kind": "workflow", "arch": "alexnet"},
-                        dataset={"kind": "arrays", "data_dir": data, "split": "test"},
-                        layers=LAYERS, ckpt=ckpt, accelerator="cpu")
+    extract_activations(
+        out_dir=out,
+        network={"kind": "workflow", "arch": "alexnet"},
+        dataset={"kind": "arrays", "data_dir": data, "split": "test"},
+        layers=LAYERS,
+        ckpt=ckpt,
+        accelerator="cpu",
+    )
     print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -121,14 +135,28 @@ def main() -> None:
         tmp = Path(tmp)
         ckpt = checkpoint(tmp / "net")
         r = throughput(prepared(tmp / f"data{args.images}", args.images), ckpt, args.batch_size, args.rounds)
-        print(f"throughput, {r['images']} images 1x28x28, {args.threads} threads: plain forward "
-              f"{r['plain_images_per_s']:.0f} images/s, extraction (7 layers -> class means) "
-              f"{r['extract_images_per_s']:.0f} images/s, ratio {r['ratio']:.3f}")
+        print(
+            f"throughput, {r['images']} images 1x28x28, {args.threads} threads: plain forward "
+            f"{r['plain_images_per_s']:.0f} images/s, extraction (7 layers -> class means) "
+            f"{r['extract_images_per_s']:.0f} images/s, ratio {r['ratio']:.3f}"
+        )
         for n in args.sizes:
             data = prepared(tmp / f"data{n}", n)
-            proc = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--child",
-                                   str(data), str(ckpt), str(tmp / f"out{n}")],
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--threads",
+                    str(args.threads),
+                    "--child",
+                    str(data),
+                    str(ckpt),
+                    str(tmp / f"out{n}"),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             peak = json.loads(proc.stdout.strip().splitlines()[-1])["peak_rss_mb"]
             print(f"peak memory, extraction of {n} images (7 layers, whole step): {peak:.0f} MB")
 

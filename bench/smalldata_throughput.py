@@ -50,8 +50,9 @@ def bench(name, params, side, channels, batch, steps, device, folder) -> dict:
     dm = ArrayDataModule(x, y, x[:batch], y[:batch], val_fraction=0.0, batch_size=batch, seed=0)
     dm.setup("fit")
     loader = dm.train_dataloader()
-    net = build_model({"name": "alexnet", "in_channels": channels, "n_classes": 10, "input_size": side,
-                       "dropout": 0.5, **params}).to(device)
+    net = build_model(
+        {"name": "alexnet", "in_channels": channels, "n_classes": 10, "input_size": side, "dropout": 0.5, **params}
+    ).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
 
     def step(xb, yb):
@@ -71,7 +72,7 @@ def bench(name, params, side, channels, batch, steps, device, folder) -> dict:
 
     t0 = time.perf_counter()
     seen = 0
-    for i, (xb, yb) in enumerate(loader):
+    for i, (_xb, yb) in enumerate(loader):
         if i == steps:
             break
         seen += len(yb)
@@ -98,8 +99,14 @@ def bench(name, params, side, channels, batch, steps, device, folder) -> dict:
         seen += len(yb)
     sync()
     total = time.perf_counter() - t0
-    return {"case": name, "batch": batch, "data img/s": data_rate, "compute img/s": compute_rate,
-            "train img/s": seen / total, "data share": wait / total}
+    return {
+        "case": name,
+        "batch": batch,
+        "data img/s": data_rate,
+        "compute img/s": compute_rate,
+        "train img/s": seen / total,
+        "data share": wait / total,
+    }
 
 
 def main() -> None:
@@ -111,12 +118,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"device {device}, torch threads {torch.get_num_threads()}, {args.steps} steps per measurement")
-    print(f"{'case':30s} {'batch':>5s} {'data img/s':>11s} {'compute img/s':>14s} {'train img/s':>12s} {'data share':>10s}")
+    print(
+        f"{'case':30s} {'batch':>5s} {'data img/s':>11s} {'compute img/s':>14s} "
+        f"{'train img/s':>12s} {'data share':>10s}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
             r = bench(*case, steps=args.steps, device=device, folder=Path(tmp))
-            print(f"{r['case']:30s} {r['batch']:5d} {r['data img/s']:11.0f} {r['compute img/s']:14.1f} "
-                  f"{r['train img/s']:12.1f} {r['data share']:10.1%}")
+            print(
+                f"{r['case']:30s} {r['batch']:5d} {r['data img/s']:11.0f} {r['compute img/s']:14.1f} "
+                f"{r['train img/s']:12.1f} {r['data share']:10.1%}"
+            )
 
 
 if __name__ == "__main__":

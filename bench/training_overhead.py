@@ -45,8 +45,12 @@ def bare_loop(x, y, epochs, batch_size, seed):
     torch.manual_seed(seed)
     net = build_model(SPEC)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size,
-                        shuffle=True, generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
     t0 = time.perf_counter()
     for _ in range(epochs):
         net.train()
@@ -69,13 +73,20 @@ def lightning_loop(x, y, epochs, batch_size, seed):
     from cnnpractice.training.runner import build_trainer
 
     pl.seed_everything(seed, verbose=False)
-    dm = ArrayDataModule(x, y, x[:batch_size], y[:batch_size], val_fraction=0.0, batch_size=batch_size,
-                         seed=seed, standardize="none")
+    dm = ArrayDataModule(
+        x, y, x[:batch_size], y[:batch_size], val_fraction=0.0, batch_size=batch_size, seed=seed, standardize="none"
+    )
     module = ClassificationModule(model_spec=SPEC, lr=1e-3)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = build_trainer(work_dir=tmp, max_epochs=epochs, accelerator="cpu", logger=False,
-                                progress_bar=False, enable_checkpointing=False,
-                                enable_model_summary=False)
+        trainer = build_trainer(
+            work_dir=tmp,
+            max_epochs=epochs,
+            accelerator="cpu",
+            logger=False,
+            progress_bar=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+        )
         t0 = time.perf_counter()
         trainer.fit(module, datamodule=dm)
         return time.perf_counter() - t0
@@ -85,12 +96,19 @@ def runner_loop(x, y, epochs, batch_size, seed):
     from cnnpractice.training.data import ArrayDataModule
     from cnnpractice.training.runner import train_classifier
 
-    dm = ArrayDataModule(x, y, x[:batch_size], y[:batch_size], val_fraction=0.0, batch_size=batch_size,
-                         seed=seed, standardize="none")
+    dm = ArrayDataModule(
+        x, y, x[:batch_size], y[:batch_size], val_fraction=0.0, batch_size=batch_size, seed=seed, standardize="none"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        train_classifier(net_spec=SPEC, datamodule=dm, out_dir=f"{tmp}/run", seed=seed,
-                         max_epochs=epochs, trainer_options={"accelerator": "cpu", "progress_bar": False})
+        train_classifier(
+            net_spec=SPEC,
+            datamodule=dm,
+            out_dir=f"{tmp}/run",
+            seed=seed,
+            max_epochs=epochs,
+            trainer_options={"accelerator": "cpu", "progress_bar": False},
+        )
         return time.perf_counter() - t0
 
 
@@ -115,8 +133,10 @@ def main(argv=None) -> int:
         for name, fn in loops.items():
             times[name].append(fn(x, y, args.epochs, args.batch_size, seed=0))
     med = {name: statistics.median(t) for name, t in times.items()}
-    print(f"{args.n} images 3x{args.size}x{args.size}, batch {args.batch_size}, {args.epochs} epochs, "
-          f"{args.threads} threads, median of {args.repeats}")
+    print(
+        f"{args.n} images 3x{args.size}x{args.size}, batch {args.batch_size}, {args.epochs} epochs, "
+        f"{args.threads} threads, median of {args.repeats}"
+    )
     print(f"{'loop':<10} {'seconds':>9} {'vs bare':>8}")
     for name in loops:
         print(f"{name:<10} {med[name]:>9.3f} {med[name] / med['bare']:>8.3f}")

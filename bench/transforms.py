@@ -21,8 +21,8 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -51,8 +51,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--length", type=int, default=1024, help="series length")
     parser.add_argument("--image-size", type=int, default=64, help="image side")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (best is kept)")
-    parser.add_argument("--threads", nargs="+", default=["1", "default"],
-                        help="torch thread counts to time ours with ('default' = torch's default)")
+    parser.add_argument(
+        "--threads",
+        nargs="+",
+        default=["1", "default"],
+        help="torch thread counts to time ours with ('default' = torch's default)",
+    )
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check", action="store_true", help="exit 1 if any ratio < --min-ratio")
@@ -86,6 +90,7 @@ def pyts_functions(image_size: int) -> tuple[dict[str, Callable[[np.ndarray], np
     start = time.perf_counter()
     from pyts.approximation import PiecewiseAggregateApproximation
     from pyts.image import GramianAngularField, MarkovTransitionField, RecurrencePlot
+
     import_s = time.perf_counter() - start
 
     def gasf(X):
@@ -99,7 +104,8 @@ def pyts_functions(image_size: int) -> tuple[dict[str, Callable[[np.ndarray], np
 
     def rp(X):
         reduced = PiecewiseAggregateApproximation(
-            window_size=None, output_size=image_size, overlapping=False).fit_transform(X)
+            window_size=None, output_size=image_size, overlapping=False
+        ).fit_transform(X)
         return RecurrencePlot(**PARAMS["rp"]).fit_transform(reduced)
 
     functions = {
@@ -122,17 +128,20 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="Some quantiles are equal")
 
     functions, import_s = pyts_functions(args.image_size)
-    print(f"data: {args.n} random walks of length {args.length}, image size {args.image_size}, "
-          f"best of {args.repeats}; torch {torch.__version__}, default threads {default_threads}")
+    print(
+        f"data: {args.n} random walks of length {args.length}, image size {args.image_size}, "
+        f"best of {args.repeats}; torch {torch.__version__}, default threads {default_threads}"
+    )
     print(f"pyts import: {import_s:.2f} s (excluded)\n")
 
     pyts_results = {}
     for case in args.cases:
-        seconds, images = best_time(lambda: functions[case](X), args.repeats)
+        seconds, images = best_time(lambda case=case: functions[case](X), args.repeats)
         pyts_results[case] = (seconds, images)
 
-    header = (f"{'transform':<15} {'threads':>7} {'ours series/s':>14} {'pyts series/s':>14} "
-              f"{'ratio':>7} {'max|diff|':>10}")
+    header = (
+        f"{'transform':<15} {'threads':>7} {'ours series/s':>14} {'pyts series/s':>14} {'ratio':>7} {'max|diff|':>10}"
+    )
     print(header)
     print("-" * len(header))
     worst = np.inf
@@ -140,13 +149,16 @@ def main(argv=None) -> int:
         torch.set_num_threads(threads)
         for case in args.cases:
             seconds, images = best_time(
-                lambda: make_images(X_torch, CASES[case], args.image_size, PARAMS), args.repeats)
+                lambda case=case: make_images(X_torch, CASES[case], args.image_size, PARAMS), args.repeats
+            )
             pyts_seconds, pyts_images = pyts_results[case]
             ratio = pyts_seconds / seconds
             worst = min(worst, ratio)
             diff = float(np.abs(images.numpy().astype(np.float64) - pyts_images).max())
-            print(f"{case:<15} {threads:>7} {args.n / seconds:>14,.0f} {args.n / pyts_seconds:>14,.0f} "
-                  f"{ratio:>6.1f}x {diff:>10.2e}")
+            print(
+                f"{case:<15} {threads:>7} {args.n / seconds:>14,.0f} {args.n / pyts_seconds:>14,.0f} "
+                f"{ratio:>6.1f}x {diff:>10.2e}"
+            )
     torch.set_num_threads(default_threads)
     print(f"\nlowest ratio: {worst:.1f}x (pyts is single-threaded)")
     if args.check and worst < args.min_ratio:

@@ -8,12 +8,12 @@
 rule prepare_brain_template:
     output:
         BR_TEMPLATE,
-    params:
-        template=BR.get("template"),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/prepare_brain_template/template.log",
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        template=BR.get("template"),
     script:
         "../scripts/prepare_brain_template.py"
 
@@ -21,12 +21,12 @@ rule prepare_brain_template:
 rule fetch_oasis:
     output:
         "resources/brain/oasis/fetch.json",
-    params:
-        discs=BR.get("oasis", {}).get("discs"),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/fetch_oasis/fetch.log",
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        discs=BR.get("oasis", {}).get("discs"),
     script:
         "../scripts/fetch_oasis.py"
 
@@ -38,15 +38,15 @@ rule make_brain_cohort:
         subjects="results/brain/cohort/subjects.csv",
         summary="results/brain/cohort/cohort.json",
         volumes=directory("results/brain/cohort/volumes"),
-    params:
-        settings=br_cohort_settings,
-        seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/make_brain_cohort/cohort.log",
     benchmark:
         "benchmarks/make_brain_cohort/cohort.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        settings=br_cohort_settings,
+        seed=config["seed"],
     script:
         "../scripts/make_brain_cohort.py"
 
@@ -58,17 +58,17 @@ rule align_brain:
         template=BR_TEMPLATE,
     output:
         directory("results/brain/aligned/shard{br_shard}"),
-    params:
-        alignment=br_alignment,
-        shards=len(br_shards()),
-        seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/align_brain/shard{br_shard}.log",
     benchmark:
         "benchmarks/align_brain/shard{br_shard}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     threads: 1
+    params:
+        alignment=br_alignment,
+        shards=len(br_shards()),
+        seed=config["seed"],
     script:
         "../scripts/align_brain.py"
 
@@ -79,12 +79,12 @@ rule collect_brain_qc:
     output:
         csv="results/brain/qc.csv",
         md=report("results/brain/qc.md", caption="../report/brain_qc.rst", category="Brain MRI"),
-    params:
-        min_correlation=BR.get("alignment", {}).get("min_correlation"),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/collect_brain_qc/qc.log",
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        min_correlation=BR.get("alignment", {}).get("min_correlation"),
     script:
         "../scripts/collect_brain_qc.py"
 
@@ -97,13 +97,13 @@ rule slice_brain:
         x="results/brain/slices/{br_input}/x.npy",
         meta="results/brain/slices/{br_input}/meta.npz",
         info="results/brain/slices/{br_input}/info.json",
+    log:
+        "logs/slice_brain/{br_input}.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         spec=br_input_spec,
         size=BR.get("slice_size"),
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/slice_brain/{br_input}.log",
     script:
         "../scripts/slice_brain.py"
 
@@ -119,21 +119,21 @@ rule train_brain:
         predictions="results/brain/{br_input}/fold{br_fold}/predictions.csv",
         fold="results/brain/{br_input}/fold{br_fold}/fold.json",
         tensorboard=directory("results/brain/{br_input}/fold{br_fold}/tensorboard"),
+    log:
+        "logs/train_brain/{br_input}/fold{br_fold}.log",
+    benchmark:
+        "benchmarks/train_brain/{br_input}/fold{br_fold}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=60, mem_mb=6000),
     params:
         folds=BR.get("cv", {}).get("folds"),
         cnn=BR.get("cnn"),
         training=BR.get("training"),
         trainer=trainer_settings(),
         seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/train_brain/{br_input}/fold{br_fold}.log",
-    benchmark:
-        "benchmarks/train_brain/{br_input}/fold{br_fold}.tsv"
-    threads: training_threads()
-    resources:
-        **training_resources(runtime_min=60, mem_mb=6000),
     script:
         "../scripts/train_brain.py"
 
@@ -144,16 +144,16 @@ rule svm_brain:
         template=BR_TEMPLATE,
     output:
         "results/brain/svm/folds.json",
-    params:
-        svm=BR.get("svm"),
-        folds=BR.get("cv", {}).get("folds"),
-        seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/svm_brain/svm.log",
     benchmark:
         "benchmarks/svm_brain/svm.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        svm=BR.get("svm"),
+        folds=BR.get("cv", {}).get("folds"),
+        seed=config["seed"],
     script:
         "../scripts/svm_brain.py"
 
@@ -166,13 +166,13 @@ rule tabulate_brain_metrics:
     output:
         csv=report("results/brain/metrics.csv", caption="../report/brain_metrics.rst", category="Brain MRI"),
         md="results/brain/metrics.md",
+    log:
+        "logs/tabulate_brain_metrics/metrics.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         inputs=br_inputs_param,
         source=BR.get("source"),
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/tabulate_brain_metrics/metrics.log",
     script:
         "../scripts/tabulate_brain_metrics.py"
 
@@ -186,18 +186,18 @@ rule interpret_brain:
         template=BR_TEMPLATE,
     output:
         BR_INTERPRET_OUTPUTS,
-    params:
-        cuts=BR.get("interpret", {}).get("sagittal_cuts_mm"),
-        seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/interpret_brain/{br_input}/fold{br_fold}.log",
     benchmark:
         "benchmarks/interpret_brain/{br_input}/fold{br_fold}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     threads: 1
     resources:
         mem_mb=br_interpret_mem_mb,
+    params:
+        cuts=BR.get("interpret", {}).get("sagittal_cuts_mm"),
+        seed=config["seed"],
     script:
         "../scripts/interpret_brain.py"
 
@@ -212,13 +212,13 @@ rule tabulate_brain_regions:
     output:
         csv=report("results/brain/regions.csv", caption="../report/brain_regions.rst", category="Brain MRI"),
         md="results/brain/regions.md",
+    log:
+        "logs/tabulate_brain_regions/regions.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         fold=br_interpret_fold,
         top=BR.get("interpret", {}).get("top"),
         source=BR.get("source"),
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/tabulate_brain_regions/regions.log",
     script:
         "../scripts/tabulate_brain_regions.py"

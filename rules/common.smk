@@ -10,9 +10,7 @@ validate(config, "../config/schema.yaml")
 # Scripts import the package from src/ even when it is not pip-installed
 # (e.g. inside a --sdm conda environment or on a cluster node).
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(
-        p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p
-    )
+    PYTHONPATH=os.pathsep.join(p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p)
 )
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
@@ -121,9 +119,7 @@ def ts_runs():
                     f"which is not defined under timeseries.images ({sorted(TS['images'])})"
                 )
             runs.extend(
-                (dataset, name, image, rep)
-                for dataset in TS["datasets"]
-                for rep in range(TS.get("repeats", 1))
+                (dataset, name, image, rep) for dataset in TS["datasets"] for rep in range(TS.get("repeats", 1))
             )
     return runs
 
@@ -141,9 +137,7 @@ def all_targets():
     targets = []
     if TS.get("enabled"):
         if not ts_runs():
-            raise ValueError(
-                "timeseries.enabled is true but no model is enabled under timeseries.models"
-            )
+            raise ValueError("timeseries.enabled is true but no model is enabled under timeseries.models")
         targets += [
             "results/timeseries/accuracy.csv",
             "results/timeseries/accuracy.md",
@@ -152,9 +146,7 @@ def all_targets():
         targets += expand("results/timeseries/{dataset}/val_accuracy.png", dataset=TS["datasets"])
     if SD.get("enabled"):
         if not sd_archs():
-            raise ValueError(
-                "smalldata.enabled is true but no architecture is enabled under smalldata.architectures"
-            )
+            raise ValueError("smalldata.enabled is true but no architecture is enabled under smalldata.architectures")
         targets += [
             "results/smalldata/greedy.csv",
             "results/smalldata/greedy.md",
@@ -179,8 +171,14 @@ def all_targets():
     if EL.get("enabled"):
         targets += [
             f"results/elves/{name}"
-            for name in ("detection.csv", "detection.md", "reconstruction.csv", "reconstruction.md",
-                         "elve_frames.png", "location_errors.png")
+            for name in (
+                "detection.csv",
+                "detection.md",
+                "reconstruction.csv",
+                "reconstruction.md",
+                "elve_frames.png",
+                "location_errors.png",
+            )
         ]
     if BR.get("enabled"):
         targets += br_targets()

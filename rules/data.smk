@@ -5,17 +5,17 @@ rule fetch_ucr:
     output:
         train="resources/timeseries/{dataset}/train.npz",
         test="resources/timeseries/{dataset}/test.npz",
+    log:
+        "logs/fetch_ucr/{dataset}.log",
+    benchmark:
+        "benchmarks/fetch_ucr/{dataset}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         source=TS.get("source", "auto"),
         extract_path="resources/ucr_archive",
         unequal_length=TS.get("unequal_length", "error"),
         missing=TS.get("missing", "error"),
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/fetch_ucr/{dataset}.log",
-    benchmark:
-        "benchmarks/fetch_ucr/{dataset}.tsv"
     script:
         "../scripts/fetch_ucr.py"
 
@@ -23,14 +23,14 @@ rule fetch_ucr:
 rule fetch_smalldata:
     output:
         directory("resources/smalldata/raw/{sd_dataset}"),
-    params:
-        source=SD.get("source", "auto"),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/fetch_smalldata/{sd_dataset}.log",
     benchmark:
         "benchmarks/fetch_smalldata/{sd_dataset}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        source=SD.get("source", "auto"),
     script:
         "../scripts/fetch_smalldata.py"
 
@@ -38,13 +38,13 @@ rule fetch_smalldata:
 rule prepare_wordnet:
     output:
         directory("resources/nltk_data/corpora/wordnet"),
-    params:
-        source=SEM.get("wordnet", "auto"),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/prepare_wordnet/wordnet.log",
     benchmark:
         "benchmarks/prepare_wordnet/wordnet.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        source=SEM.get("wordnet", "auto"),
     script:
         "../scripts/prepare_wordnet.py"

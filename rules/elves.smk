@@ -8,17 +8,17 @@
 rule simulate_elves:
     output:
         "results/elves/simulated/{el_split}/shard{el_shard}.npz",
-    params:
-        settings=el_simulation,
-        events=el_shard_events,
-        seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/simulate_elves/{el_split}/shard{el_shard}.log",
     benchmark:
         "benchmarks/simulate_elves/{el_split}/shard{el_shard}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     threads: 1
+    params:
+        settings=el_simulation,
+        events=el_shard_events,
+        seed=config["seed"],
     script:
         "../scripts/simulate_elves.py"
 
@@ -32,6 +32,15 @@ rule train_elves_detector:
         metrics="results/elves/detector/metrics.csv",
         result="results/elves/detector/test.json",
         tensorboard=directory("results/elves/detector/tensorboard"),
+    log:
+        "logs/train_elves_detector/train.log",
+    benchmark:
+        "benchmarks/train_elves_detector/train.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=60, mem_mb=6000),
     params:
         settings=el_simulation,
         cnn=el_cnn,
@@ -40,15 +49,6 @@ rule train_elves_detector:
         seed=config["seed"],
         task="detector",
         options={},
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/train_elves_detector/train.log",
-    benchmark:
-        "benchmarks/train_elves_detector/train.tsv"
-    threads: training_threads()
-    resources:
-        **training_resources(runtime_min=60, mem_mb=6000),
     script:
         "../scripts/train_elves.py"
 
@@ -62,6 +62,15 @@ rule train_elves_locator:
         metrics="results/elves/locator/metrics.csv",
         result="results/elves/locator/test.json",
         tensorboard=directory("results/elves/locator/tensorboard"),
+    log:
+        "logs/train_elves_locator/train.log",
+    benchmark:
+        "benchmarks/train_elves_locator/train.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=60, mem_mb=6000),
     params:
         settings=el_simulation,
         cnn=el_cnn,
@@ -70,15 +79,6 @@ rule train_elves_locator:
         seed=config["seed"],
         task="locator",
         options=el_locator_options,
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/train_elves_locator/train.log",
-    benchmark:
-        "benchmarks/train_elves_locator/train.tsv"
-    threads: training_threads()
-    resources:
-        **training_resources(runtime_min=60, mem_mb=6000),
     script:
         "../scripts/train_elves.py"
 
@@ -88,16 +88,16 @@ rule fit_elves:
         shard="results/elves/simulated/test/shard{el_shard}.npz",
     output:
         "results/elves/fit/shard{el_shard}.npz",
-    params:
-        settings=el_simulation,
-        fit=el_fit_settings,
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/fit_elves/shard{el_shard}.log",
     benchmark:
         "benchmarks/fit_elves/shard{el_shard}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     threads: 1
+    params:
+        settings=el_simulation,
+        fit=el_fit_settings,
     script:
         "../scripts/fit_elves.py"
 
@@ -122,13 +122,13 @@ rule tabulate_elves:
         ),
         reconstruction_md="results/elves/reconstruction.md",
         events_csv="results/elves/reconstruction_events.csv",
+    log:
+        "logs/tabulate_elves/tables.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         settings=el_simulation,
         distance_bins=el_distance_bins,
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/tabulate_elves/tables.log",
     script:
         "../scripts/tabulate_elves.py"
 
@@ -142,13 +142,13 @@ rule plot_elve_frames:
             caption="../report/elves_frames.rst",
             category="Elves",
         ),
+    log:
+        "logs/plot_elve_frames/frames.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         settings=el_simulation,
         seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/plot_elve_frames/frames.log",
     script:
         "../scripts/plot_elve_frames.py"
 
@@ -162,9 +162,9 @@ rule plot_elves_errors:
             caption="../report/elves_errors.rst",
             category="Elves",
         ),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/plot_elves_errors/errors.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     script:
         "../scripts/plot_elves_errors.py"

@@ -9,12 +9,12 @@
 rule fetch_cifar100:
     output:
         directory("resources/semantic/raw/cifar100"),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/fetch_cifar100/cifar100.log",
     benchmark:
         "benchmarks/fetch_cifar100/cifar100.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     script:
         "../scripts/fetch_cifar100.py"
 
@@ -28,16 +28,16 @@ rule prepare_cifar100:
         test_x="resources/semantic/cifar100/test_x.npy",
         test_y="resources/semantic/cifar100/test_y.npy",
         classes="resources/semantic/cifar100/classes.json",
-    params:
-        train_per_class=SEM_DATASETS.get("cifar100", {}).get("train_per_class"),
-        test_per_class=SEM_DATASETS.get("cifar100", {}).get("test_per_class"),
-        seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/prepare_cifar100/cifar100.log",
     benchmark:
         "benchmarks/prepare_cifar100/cifar100.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        train_per_class=SEM_DATASETS.get("cifar100", {}).get("train_per_class"),
+        test_per_class=SEM_DATASETS.get("cifar100", {}).get("test_per_class"),
+        seed=config["seed"],
     script:
         "../scripts/prepare_cifar100.py"
 
@@ -50,21 +50,21 @@ rule train_semantic:
         metrics="results/semantic/{sem_model}/network/metrics.csv",
         result="results/semantic/{sem_model}/network/test.json",
         tensorboard=directory("results/semantic/{sem_model}/network/tensorboard"),
+    log:
+        "logs/train_semantic/{sem_model}.log",
+    benchmark:
+        "benchmarks/train_semantic/{sem_model}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=120, mem_mb=8000),
     params:
         dataset=sem_dataset_name,
         arch_params=sem_arch_params,
         training=sem_training,
         trainer=trainer_settings(),
         seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/train_semantic/{sem_model}.log",
-    benchmark:
-        "benchmarks/train_semantic/{sem_model}.tsv"
-    threads: training_threads()
-    resources:
-        **training_resources(runtime_min=120, mem_mb=8000),
     script:
         "../scripts/train_semantic.py"
 
@@ -74,6 +74,16 @@ rule extract_semantic_activations:
         unpack(sem_extract_inputs),
     output:
         directory("results/semantic/{sem_model}/activations"),
+    log:
+        "logs/extract_semantic_activations/{sem_model}.log",
+    benchmark:
+        "benchmarks/extract_semantic_activations/{sem_model}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    # ImageNet: one thread runs the network, the others decode JPEGs (DataLoader workers)
+    threads: 8
+    resources:
+        **training_resources(runtime_min=60, mem_mb=16000),
     params:
         network=sem_network,
         dataset=sem_dataset,
@@ -82,16 +92,6 @@ rule extract_semantic_activations:
         pooling=SEM.get("pooling", "mean"),
         batch_size=SEM.get("batch_size", 256),
         accelerator=config["trainer"]["accelerator"],
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/extract_semantic_activations/{sem_model}.log",
-    benchmark:
-        "benchmarks/extract_semantic_activations/{sem_model}.tsv"
-    # ImageNet: one thread runs the network, the others decode JPEGs (DataLoader workers)
-    threads: 8
-    resources:
-        **training_resources(runtime_min=60, mem_mb=16000),
     script:
         "../scripts/extract_semantic_activations.py"
 
@@ -102,13 +102,13 @@ rule map_semantic_classes:
         wordnet="resources/nltk_data/corpora/wordnet",
     output:
         "results/semantic/{sem_model}/wordnet.npz",
+    log:
+        "logs/map_semantic_classes/{sem_model}.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         dataset=sem_dataset_name,
         synsets=sem_synsets,
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/map_semantic_classes/{sem_model}.log",
     script:
         "../scripts/map_semantic_classes.py"
 
@@ -126,6 +126,12 @@ rule induce_semantic_taxonomy:
         md="results/semantic/{sem_model}/{sem_layer}/taxonomy.md",
         clusters="results/semantic/{sem_model}/{sem_layer}/clusters.csv",
         scores="results/semantic/{sem_model}/{sem_layer}/scores.json",
+    log:
+        "logs/induce_semantic_taxonomy/{sem_model}/{sem_layer}.log",
+    benchmark:
+        "benchmarks/induce_semantic_taxonomy/{sem_model}/{sem_layer}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         k_min=SEM.get("k_min", 2),
         k_max=SEM.get("k_max", 19),
@@ -133,12 +139,6 @@ rule induce_semantic_taxonomy:
         qualifier_share=SEM.get("naming", {}).get("qualifier_share", 0.5),
         assign_labels=SEM.get("clustering", {}).get("assign_labels", "kmeans"),
         n_init=SEM.get("clustering", {}).get("n_init", 10),
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/induce_semantic_taxonomy/{sem_model}/{sem_layer}.log",
-    benchmark:
-        "benchmarks/induce_semantic_taxonomy/{sem_model}/{sem_layer}.tsv"
     script:
         "../scripts/induce_semantic_taxonomy.py"
 
@@ -153,12 +153,12 @@ rule tabulate_semantic:
             category="Semantic embeddings",
         ),
         md="results/semantic/layers.md",
-    params:
-        layer_order=sem_layer_order(),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/tabulate_semantic/layers.log",
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        layer_order=sem_layer_order(),
     script:
         "../scripts/tabulate_semantic.py"
 
@@ -172,11 +172,11 @@ rule plot_semantic_layers:
             caption="../report/semantic_layers.rst",
             category="Semantic embeddings",
         ),
-    params:
-        layer_order=sem_layer_order(),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/plot_semantic_layers/layers.log",
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        layer_order=sem_layer_order(),
     script:
         "../scripts/plot_semantic_layers.py"

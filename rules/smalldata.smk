@@ -14,16 +14,16 @@ rule prepare_smalldata:
         test_x="resources/smalldata/{sd_dataset}/test_x.npy",
         test_y="resources/smalldata/{sd_dataset}/test_y.npy",
         classes="resources/smalldata/{sd_dataset}/classes.json",
-    params:
-        settings=sd_prepare_settings,
-        seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/prepare_smalldata/{sd_dataset}.log",
     benchmark:
         "benchmarks/prepare_smalldata/{sd_dataset}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     threads: 2
+    params:
+        settings=sd_prepare_settings,
+        seed=config["seed"],
     script:
         "../scripts/prepare_smalldata.py"
 
@@ -36,21 +36,21 @@ rule train_smalldata:
         metrics="results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/metrics.csv",
         result="results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/test.json",
         tensorboard=directory("results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/tensorboard"),
+    log:
+        "logs/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.log",
+    benchmark:
+        "benchmarks/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=240, mem_mb=16000),
     params:
         arch_params=sd_arch_params,
         training=sd_training,
         full_epochs=SD.get("greedy", {}).get("full_epochs", "per_update"),
         trainer=trainer_settings(),
         seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.log",
-    benchmark:
-        "benchmarks/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.tsv"
-    threads: training_threads()
-    resources:
-        **training_resources(runtime_min=240, mem_mb=16000),
     script:
         "../scripts/train_smalldata.py"
 
@@ -63,20 +63,20 @@ rule finetune_smalldata:
         metrics="results/smalldata/{sd_dataset}/finetune/metrics.csv",
         result="results/smalldata/{sd_dataset}/finetune/test.json",
         tensorboard=directory("results/smalldata/{sd_dataset}/finetune/tensorboard"),
+    log:
+        "logs/finetune_smalldata/{sd_dataset}.log",
+    benchmark:
+        "benchmarks/finetune_smalldata/{sd_dataset}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=240, mem_mb=16000),
     params:
         model_params=SD.get("finetune", {}).get("params", {}),
         training=sd_finetune_training,
         trainer=trainer_settings(),
         seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/finetune_smalldata/{sd_dataset}.log",
-    benchmark:
-        "benchmarks/finetune_smalldata/{sd_dataset}.tsv"
-    threads: training_threads()
-    resources:
-        **training_resources(runtime_min=240, mem_mb=16000),
     script:
         "../scripts/finetune_smalldata.py"
 
@@ -86,14 +86,14 @@ rule extract_engineered_features:
         unpack(sd_data_inputs),
     output:
         "results/smalldata/{sd_dataset}/features/{engineered}.npz",
-    params:
-        params=sd_engineered_params,
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/extract_engineered_features/{sd_dataset}/{engineered}.log",
     benchmark:
         "benchmarks/extract_engineered_features/{sd_dataset}/{engineered}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        params=sd_engineered_params,
     script:
         "../scripts/extract_engineered_features.py"
 
@@ -105,15 +105,15 @@ rule extract_cnn_features:
         result="results/smalldata/{sd_dataset}/{arch}/{kind}/L5/test.json",
     output:
         expand("results/smalldata/{{sd_dataset}}/features/{{arch}}_{{kind}}_conv{block}.npz", block=range(1, 6)),
-    params:
-        accelerator=config["trainer"]["accelerator"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/extract_cnn_features/{sd_dataset}/{arch}_{kind}.log",
     benchmark:
         "benchmarks/extract_cnn_features/{sd_dataset}/{arch}_{kind}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     threads: 1
+    params:
+        accelerator=config["trainer"]["accelerator"],
     script:
         "../scripts/extract_cnn_features.py"
 
@@ -123,17 +123,17 @@ rule extract_decaf_features:
         unpack(sd_data_inputs),
     output:
         expand("results/smalldata/{{sd_dataset}}/features/decaf_{layer}.npz", layer=SD_DECAF_LAYERS),
-    params:
-        weights=SD.get("features", {}).get("decaf", {}).get("weights"),
-        layers=SD_DECAF_LAYERS,
-        accelerator=config["trainer"]["accelerator"],
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/extract_decaf_features/{sd_dataset}.log",
     benchmark:
         "benchmarks/extract_decaf_features/{sd_dataset}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     threads: 1
+    params:
+        weights=SD.get("features", {}).get("decaf", {}).get("weights"),
+        layers=SD_DECAF_LAYERS,
+        accelerator=config["trainer"]["accelerator"],
     script:
         "../scripts/extract_decaf_features.py"
 
@@ -143,18 +143,18 @@ rule classify_features:
         features="results/smalldata/{sd_dataset}/features/{feature_set}.npz",
     output:
         "results/smalldata/{sd_dataset}/scores/{feature_set}.json",
+    log:
+        "logs/classify_features/{sd_dataset}/{feature_set}.log",
+    benchmark:
+        "benchmarks/classify_features/{sd_dataset}/{feature_set}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: 1
     params:
         classifiers=SD.get("features", {}).get("classifiers", ["svm", "logreg"]),
         cv_folds=SD.get("features", {}).get("cv_folds", 3),
         c_grid=SD.get("features", {}).get("c_grid", [0.01, 0.1, 1.0, 10.0]),
         seed=config["seed"],
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/classify_features/{sd_dataset}/{feature_set}.log",
-    benchmark:
-        "benchmarks/classify_features/{sd_dataset}/{feature_set}.tsv"
-    threads: 1
     script:
         "../scripts/classify_features.py"
 
@@ -178,12 +178,12 @@ rule tabulate_smalldata:
             category="Small datasets",
         ),
         features_md="results/smalldata/features.md",
-    params:
-        datasets=list(SD.get("datasets", {})),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/tabulate_smalldata/tables.log",
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        datasets=list(SD.get("datasets", {})),
     script:
         "../scripts/tabulate_smalldata.py"
 
@@ -199,9 +199,9 @@ rule plot_filters:
             category="Small datasets",
             subcategory="{sd_dataset}",
         ),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/plot_filters/{sd_dataset}/{arch}.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     script:
         "../scripts/plot_filters.py"

@@ -10,18 +10,18 @@ rule transform_series:
     output:
         train="results/timeseries/{dataset}/images/{image}/train.npy",
         test="results/timeseries/{dataset}/images/{image}/test.npy",
+    log:
+        "logs/transform_series/{dataset}/{image}.log",
+    benchmark:
+        "benchmarks/transform_series/{dataset}/{image}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         channels=ts_image_channels,
         image_size=TS.get("image_size", 64),
         transform_params=TS.get("transform_params", {}),
         chunk_size=TS.get("chunk_size", 256),
         accelerator=config["trainer"]["accelerator"],
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/transform_series/{dataset}/{image}.log",
-    benchmark:
-        "benchmarks/transform_series/{dataset}/{image}.tsv"
     script:
         "../scripts/transform_series.py"
 
@@ -36,13 +36,13 @@ rule plot_transforms:
             category="Time series",
             subcategory="{dataset}",
         ),
+    log:
+        "logs/plot_transforms/{dataset}.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     params:
         image_size=TS.get("image_size", 64),
         transform_params=TS.get("transform_params", {}),
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/plot_transforms/{dataset}.log",
     script:
         "../scripts/plot_transforms.py"
 
@@ -55,20 +55,20 @@ rule train_timeseries:
         metrics="results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/metrics.csv",
         result="results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/test.json",
         tensorboard=directory("results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/tensorboard"),
+    log:
+        "logs/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.log",
+    benchmark:
+        "benchmarks/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=120, mem_mb=8000),
     params:
         model_params=ts_model_params,
         training=ts_training,
         trainer=trainer_settings(),
         seed=ts_seed,
-    conda:
-        "../envs/cnnpractice.yaml"
-    log:
-        "logs/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.log",
-    benchmark:
-        "benchmarks/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.tsv"
-    threads: training_threads()
-    resources:
-        **training_resources(runtime_min=120, mem_mb=8000),
     script:
         "../scripts/train_timeseries.py"
 
@@ -85,10 +85,10 @@ rule tabulate_timeseries:
         ),
         md="results/timeseries/accuracy.md",
         runs="results/timeseries/accuracy_runs.csv",
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/tabulate_timeseries.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     script:
         "../scripts/tabulate_timeseries.py"
 
@@ -103,9 +103,9 @@ rule plot_val_curves:
             category="Time series",
             subcategory="{dataset}",
         ),
-    conda:
-        "../envs/cnnpractice.yaml"
     log:
         "logs/plot_val_curves/{dataset}.log",
+    conda:
+        "../envs/cnnpractice.yaml"
     script:
         "../scripts/plot_val_curves.py"

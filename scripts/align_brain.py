@@ -1,4 +1,5 @@
 """Align one shard of the cohort to the template (affine), with QC numbers."""
+
 from pathlib import Path
 
 from cnnpractice.brain.pipeline import align_shard

@@ -1,4 +1,5 @@
 """Score one feature set of one small dataset with the configured linear classifiers."""
+
 from cnnpractice.smalldata.learned import classify
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """Merge the alignment shards' QC rows; apply the exclusion threshold."""
+
 from pathlib import Path
 
 from cnnpractice.brain.pipeline import collect_qc

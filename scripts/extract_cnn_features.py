@@ -1,4 +1,5 @@
 """Global-average-pooled activations of each conv block of a trained L5 network."""
+
 from pathlib import Path
 
 from cnnpractice.smalldata.learned import cnn_block_features

@@ -1,4 +1,5 @@
 """DeCAF features: fc6/fc7 activations of an ImageNet-pretrained AlexNet."""
+
 from pathlib import Path
 
 from cnnpractice.smalldata.learned import decaf_features

@@ -1,4 +1,5 @@
 """One engineered feature set (HOG, HGD or HCFeats) of both splits of a small dataset."""
+
 from pathlib import Path
 
 from cnnpractice.smalldata.learned import engineered_features

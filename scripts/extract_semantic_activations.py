@@ -1,4 +1,5 @@
 """Per-class mean activations of the configured layers, streamed over the dataset's images."""
+
 from cnnpractice.semantic.pipeline import extract_activations
 from cnnpractice.workflow import log_to, set_threads
 

@@ -1,4 +1,5 @@
 """Download the OASIS-1 discs and clinical CSV (paper config)."""
+
 from pathlib import Path
 
 from cnnpractice.brain.oasis_fetch import fetch_oasis

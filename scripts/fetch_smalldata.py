@@ -1,4 +1,5 @@
 """Put one small-data dataset's raw files into resources/smalldata/raw/<dataset>."""
+
 from cnnpractice.smalldata.datasets import fetch
 from cnnpractice.workflow import log_to
 

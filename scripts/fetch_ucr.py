@@ -1,4 +1,5 @@
 """Materialise one UCR dataset into resources/timeseries/<name>/{train,test}.npz."""
+
 from pathlib import Path
 
 from cnnpractice.data.ucr import materialize_ucr

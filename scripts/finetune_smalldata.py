@@ -1,4 +1,5 @@
 """Fine-tune an ImageNet-pretrained torchvision model on one small dataset (the talk's baseline)."""
+
 from pathlib import Path
 
 from cnnpractice.smalldata.pipeline import finetune
@@ -12,7 +13,6 @@ with log_to(snakemake.log[0]):
         dataset=snakemake.wildcards.sd_dataset,
         params=dict(snakemake.params.model_params),
         training=dict(snakemake.params.training),
-        trainer={**snakemake.params.trainer,
-                 "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
         seed=snakemake.params.seed,
     )

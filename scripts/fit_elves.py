@@ -1,4 +1,5 @@
 """Locate the elves of one test shard by fitting the light front's timing (the baseline)."""
+
 from cnnpractice.elves.fit import fit_shard
 from cnnpractice.workflow import log_to
 

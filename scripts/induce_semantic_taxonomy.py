@@ -1,4 +1,5 @@
 """Spectral clustering of one layer's class vectors for every k, named by WordNet."""
+
 from pathlib import Path
 
 from cnnpractice.semantic.pipeline import induce_taxonomy

@@ -1,4 +1,5 @@
 """Brain models, differential models, dBMS and ranked regions of one trained model."""
+
 import json
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Make the cohort: the synthetic one, or OASIS-1 subjects selected by CDR."""
+
 from pathlib import Path
 
 from cnnpractice.brain.pipeline import make_cohort

@@ -1,4 +1,5 @@
 """Map the extracted classes to WordNet synsets and record their hypernym hierarchy."""
+
 from pathlib import Path
 
 from cnnpractice.semantic.pipeline import map_semantic_classes

@@ -1,4 +1,5 @@
 """Frames of a simulated elve as the first eye's cameras see it."""
+
 from cnnpractice.elves.figures import plot_elve_frames
 from cnnpractice.workflow import log_to
 

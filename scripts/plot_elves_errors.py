@@ -1,4 +1,5 @@
 """Location error of every held-out elve against its distance, CNN and timing fit."""
+
 from cnnpractice.elves.figures import plot_location_errors
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """First-layer filters of greedy vs end-to-end training for one dataset and architecture."""
+
 from cnnpractice.smalldata.figures import plot_filters
 from cnnpractice.workflow import log_to
 

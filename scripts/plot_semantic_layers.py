@@ -1,4 +1,5 @@
 """Figure: layer representativeness against depth, one line per semantic model."""
+
 from cnnpractice.semantic.pipeline import plot_layers
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """Figure: one series per class and its images under each transform."""
+
 from cnnpractice.timeseries.figures import plot_transforms
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """Figure: validation accuracy per epoch of every run on one dataset."""
+
 from cnnpractice.timeseries.figures import plot_val_curves
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """Write the template grid: MNI152 template, brain mask, atlas labels."""
+
 from pathlib import Path
 
 from cnnpractice.brain.template import prepare_template

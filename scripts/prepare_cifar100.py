@@ -1,4 +1,5 @@
 """CIFAR-100 as prepared uint8 arrays (train/test, labels, classes) for the semantic study."""
+
 from pathlib import Path
 
 from cnnpractice.semantic.cifar100 import prepare

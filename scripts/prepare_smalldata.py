@@ -1,4 +1,5 @@
 """Decode and resize one small-data dataset once into uint8 arrays (train/test, labels, classes)."""
+
 from pathlib import Path
 
 from cnnpractice.smalldata.datasets import prepare

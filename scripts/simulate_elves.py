@@ -1,4 +1,5 @@
 """Simulate one shard of the elves study's events (elves, shower tracks, noise)."""
+
 from cnnpractice.elves.simulate import simulate_shard
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """Cut one named slice configuration out of every included aligned volume."""
+
 from pathlib import Path
 
 from cnnpractice.brain.slices import extract_slices

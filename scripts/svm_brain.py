@@ -1,4 +1,5 @@
 """The linear SVM on aligned voxels, on the CNN's subject folds."""
+
 from pathlib import Path
 
 from cnnpractice.brain.pipeline import svm_baseline

@@ -1,4 +1,5 @@
 """metrics.{csv,md}: subject-level metrics per slice configuration, SVM, talk beside."""
+
 from cnnpractice.brain.pipeline import tabulate_metrics
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """regions.{csv,md}: atlas regions ranked by filter A's dBMS, planted regions checked."""
+
 from cnnpractice.brain.pipeline import tabulate_regions
 from cnnpractice.workflow import log_to
 

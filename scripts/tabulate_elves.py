@@ -1,4 +1,5 @@
 """Detection and reconstruction tables of the elves study."""
+
 from cnnpractice.elves.tables import tabulate_elves
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """Layer representativeness table of every semantic model (mean F1, rank correlation)."""
+
 from cnnpractice.semantic.pipeline import tabulate_layers
 from cnnpractice.workflow import log_to
 

@@ -1,4 +1,5 @@
 """The small-data tables: greedy vs end-to-end training, learned vs engineered features."""
+
 from cnnpractice.smalldata.datasets import talk_key
 from cnnpractice.smalldata.tables import tabulate_features, tabulate_greedy
 from cnnpractice.workflow import log_to

@@ -1,4 +1,5 @@
 """Table: test accuracy of every time-series run beside the talk's and published numbers."""
+
 from cnnpractice.timeseries.tables import tabulate_accuracy
 from cnnpractice.workflow import log_to
 

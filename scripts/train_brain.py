@@ -1,4 +1,5 @@
 """Train the brain CNN on one subject-level fold of one slice configuration."""
+
 from pathlib import Path
 
 from cnnpractice.brain.pipeline import train_fold
@@ -14,7 +15,6 @@ with log_to(snakemake.log[0]):
         cnn=dict(snakemake.params.cnn),
         training=dict(snakemake.params.training),
         # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer,
-                 "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
         seed=snakemake.params.seed,
     )

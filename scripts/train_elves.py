@@ -1,4 +1,5 @@
 """Train one of the elves study's CNNs: the detector or the locator (params.task)."""
+
 from pathlib import Path
 
 from cnnpractice.elves.pipeline import train_network
@@ -15,8 +16,7 @@ with log_to(snakemake.log[0]):
         cnn=dict(snakemake.params.cnn),
         training=dict(snakemake.params.training),
         # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer,
-                 "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
         seed=snakemake.params.seed,
         **dict(snakemake.params.options),
     )

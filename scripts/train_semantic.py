@@ -1,5 +1,6 @@
 """Train the semantic study's own CNN (end to end, five conv blocks) when the small-data
 study does not provide one for the dataset."""
+
 from pathlib import Path
 
 from cnnpractice.smalldata.pipeline import train_stage
@@ -17,7 +18,6 @@ with log_to(snakemake.log[0]):
         stage=5,
         training=dict(snakemake.params.training),
         # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer,
-                 "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
         seed=snakemake.params.seed,
     )

@@ -1,4 +1,5 @@
 """Train one stage (greedy Lk, or Full Lk end to end) of the small-data study."""
+
 from pathlib import Path
 
 from cnnpractice.smalldata.pipeline import train_stage
@@ -16,8 +17,7 @@ with log_to(snakemake.log[0]):
         stage=int(snakemake.wildcards.stage),
         training=dict(snakemake.params.training),
         # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer,
-                 "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
         seed=snakemake.params.seed,
         previous_ckpt=snakemake.input.get("previous"),
         full_epochs=snakemake.params.full_epochs,

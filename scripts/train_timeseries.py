@@ -1,4 +1,5 @@
 """Train and test one (dataset, model, image) run of the time-series study."""
+
 from pathlib import Path
 
 from cnnpractice.timeseries.pipeline import train_model
@@ -18,7 +19,6 @@ with log_to(snakemake.log[0]):
         model_params=dict(snakemake.params.model_params),
         training=dict(snakemake.params.training),
         # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer,
-                 "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
         seed=snakemake.params.seed,
     )

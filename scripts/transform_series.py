@@ -1,4 +1,5 @@
 """Turn a UCR dataset's series into images (one image type, both splits)."""
+
 from cnnpractice.timeseries.pipeline import transform_dataset
 from cnnpractice.workflow import log_to, set_threads
 

@@ -39,8 +39,10 @@ def ensure_packages(timeout: float = 300) -> str | None:
     if not missing_binaries():
         return None
     if os.geteuid() != 0:
-        return (f"SLURM binaries missing ({', '.join(missing_binaries())}) and not root: "
-                f"install them with `sudo apt-get install {' '.join(PACKAGES)}`")
+        return (
+            f"SLURM binaries missing ({', '.join(missing_binaries())}) and not root: "
+            f"install them with `sudo apt-get install {' '.join(PACKAGES)}`"
+        )
     if not shutil.which("apt-get"):
         return f"SLURM binaries missing ({', '.join(missing_binaries())}) and no apt-get"
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -102,8 +104,7 @@ class LoopbackSlurm:
     exceed the real machine). Use :attr:`env` for every SLURM client call.
     """
 
-    def __init__(self, root: str | Path, cpus: int = 4, mem_mb: int = 8000, gpus: int = 1,
-                 partition: str = "main"):
+    def __init__(self, root: str | Path, cpus: int = 4, mem_mb: int = 8000, gpus: int = 1, partition: str = "main"):
         self.root = Path(root)
         self.cpus, self.mem_mb, self.gpus, self.partition = cpus, mem_mb, gpus, partition
         self.node = socket.gethostname().split(".")[0]
@@ -166,14 +167,16 @@ NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb
 PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 """)
         # GPU GRES need device files: character devices that every machine has stand in
-        (r / "etc" / "gres.conf").write_text("".join(
-            f"NodeName={self.node} Name=gpu File={dev}\n" for dev in FAKE_GPU_FILES[:self.gpus]))
+        (r / "etc" / "gres.conf").write_text(
+            "".join(f"NodeName={self.node} Name=gpu File={dev}\n" for dev in FAKE_GPU_FILES[: self.gpus])
+        )
         (r / "etc" / "plugstack.conf").write_text("")
 
     def _start(self, name: str, cmd: list[str]) -> None:
         log = open(self.root / "log" / f"{name}.out", "w")
-        self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                            env=self.env, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+        )
         log.close()
 
     def _wait(self, what: str, check, timeout: float) -> None:
@@ -181,8 +184,7 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode} while waiting for "
-                                       f"{what}:\n{self.logs()}")
+                    raise RuntimeError(f"{name} exited with {proc.returncode} while waiting for {what}:\n{self.logs()}")
             if check():
                 return
             time.sleep(0.2)
@@ -191,14 +193,30 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
     def _ok(self, *cmd: str) -> bool:
         return subprocess.run(cmd, env=self.env, capture_output=True).returncode == 0
 
-    def start(self, timeout: float = 60) -> "LoopbackSlurm":
+    def start(self, timeout: float = 60) -> LoopbackSlurm:
         self._write_config()
         m = self.root / "munge"
-        self._start("munged", ["munged", "--foreground", "--force", f"--socket={self.munge_socket}",
-                               f"--key-file={m / 'munge.key'}", f"--pid-file={m / 'munged.pid'}",
-                               f"--seed-file={m / 'munged.seed'}", f"--log-file={m / 'munged.log'}"])
-        self._wait("munged", lambda: self.munge_socket.exists() and self._ok(
-            "sh", "-c", f"munge -n -S {self.munge_socket} | unmunge -S {self.munge_socket}"), timeout)
+        self._start(
+            "munged",
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--socket={self.munge_socket}",
+                f"--key-file={m / 'munge.key'}",
+                f"--pid-file={m / 'munged.pid'}",
+                f"--seed-file={m / 'munged.seed'}",
+                f"--log-file={m / 'munged.log'}",
+            ],
+        )
+        self._wait(
+            "munged",
+            lambda: (
+                self.munge_socket.exists()
+                and self._ok("sh", "-c", f"munge -n -S {self.munge_socket} | unmunge -S {self.munge_socket}")
+            ),
+            timeout,
+        )
         self._start("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)])
         self._wait("slurmctld", lambda: self._ok("scontrol", "ping"), timeout)
         self._start("slurmd", ["slurmd", "-D", "-f", str(self.conf), "-N", self.node])
@@ -206,8 +224,9 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
         return self
 
     def node_idle(self) -> bool:
-        out = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], env=self.env,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%T"], env=self.env, capture_output=True, text=True
+        ).stdout.split()
         return out == ["idle"]
 
     # -- queries -------------------------------------------------------------------
@@ -247,8 +266,9 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
         """Cancel our jobs, then end our daemons and whatever they started (job steps and
         the jobs' processes, which outlive slurmd), by PID. Returns those PIDs."""
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
-            subprocess.run(["scancel", "--full", "--partition", self.partition], env=self.env,
-                           capture_output=True, timeout=30)
+            subprocess.run(
+                ["scancel", "--full", "--partition", self.partition], env=self.env, capture_output=True, timeout=30
+            )
         ours = self.pids()
         for name in ("slurmd", "slurmctld", "munged"):
             proc = self.procs.get(name)

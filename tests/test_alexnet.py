@@ -35,16 +35,29 @@ def test_conv1_connections_follow_the_table():
     assert net.blocks[0][0].weight[0].numel() == 363
 
 
-@pytest.mark.parametrize("variant, geometry, size, channels", [
-    ("alexnet", "small", 28, 1),
-    ("alexnet_simple", "small", 32, 3),
-    ("alexnet_simple", "imagenet", 227, 3),
-    ("alexnet", "imagenet", 99, 1),
-])
+@pytest.mark.parametrize(
+    "variant, geometry, size, channels",
+    [
+        ("alexnet", "small", 28, 1),
+        ("alexnet_simple", "small", 32, 3),
+        ("alexnet_simple", "imagenet", 227, 3),
+        ("alexnet", "imagenet", 99, 1),
+    ],
+)
 def test_every_depth_gives_logits(variant, geometry, size, channels):
     for k in range(1, 6):
-        net = build_model({"name": "alexnet", "variant": variant, "geometry": geometry, "input_size": size,
-                           "width": 0.125, "in_channels": channels, "n_classes": 7, "n_blocks": k})
+        net = build_model(
+            {
+                "name": "alexnet",
+                "variant": variant,
+                "geometry": geometry,
+                "input_size": size,
+                "width": 0.125,
+                "in_channels": channels,
+                "n_classes": 7,
+                "n_blocks": k,
+            }
+        )
         assert net(torch.zeros(2, channels, size, size)).shape == (2, 7)
         assert len(net.blocks) == k
 
@@ -62,22 +75,26 @@ def test_simple_variant_halves_filters_and_has_one_fc():
 
 
 def test_frozen_blocks_do_not_train_and_stay_in_eval_mode():
-    net = AlexNetStyle(in_channels=1, n_classes=3, geometry="small", input_size=28, width=0.25,
-                       n_blocks=3, frozen_blocks=2)
+    net = AlexNetStyle(
+        in_channels=1, n_classes=3, geometry="small", input_size=28, width=0.25, n_blocks=3, frozen_blocks=2
+    )
     assert all(not p.requires_grad for b in net.blocks[:2] for p in b.parameters())
     assert all(p.requires_grad for p in net.blocks[2].parameters())
     net.train()
     assert not net.blocks[0].training and not net.blocks[1].training and net.blocks[2].training
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"variant": "vgg"}, "unknown variant"),
-    ({"geometry": "tiny"}, "unknown geometry"),
-    ({"n_blocks": 6}, "n_blocks"),
-    ({"n_blocks": 2, "frozen_blocks": 2}, "frozen_blocks"),
-    ({"geometry": "imagenet", "input_size": 28}, "too small"),
-    ({"width": 0}, "width"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"variant": "vgg"}, "unknown variant"),
+        ({"geometry": "tiny"}, "unknown geometry"),
+        ({"n_blocks": 6}, "n_blocks"),
+        ({"n_blocks": 2, "frozen_blocks": 2}, "frozen_blocks"),
+        ({"geometry": "imagenet", "input_size": 28}, "too small"),
+        ({"width": 0}, "width"),
+    ],
+)
 def test_bad_parameters_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AlexNetStyle(in_channels=1, n_classes=2, **{"geometry": "small", "input_size": 28, **kwargs})
@@ -103,6 +120,6 @@ def test_channel_lrn_equals_torch_local_response_norm(channels, size):
     x = (torch.randn(3, channels, 7, 6, dtype=torch.float64) * 30).requires_grad_()
     ours, theirs = ChannelLRN(size, 1e-3, 0.75, 2.0), torch.nn.LocalResponseNorm(size, 1e-3, 0.75, 2.0)
     torch.testing.assert_close(ours(x), theirs(x))
-    g1, = torch.autograd.grad(ours(x).square().sum(), x)
-    g2, = torch.autograd.grad(theirs(x).square().sum(), x)
+    (g1,) = torch.autograd.grad(ours(x).square().sum(), x)
+    (g2,) = torch.autograd.grad(theirs(x).square().sum(), x)
     torch.testing.assert_close(g1, g2)

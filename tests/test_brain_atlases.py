@@ -52,15 +52,20 @@ def test_aal_hippocampus_size_and_side(aal, region, side):
 _SRC = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)
 
 
-@pytest.mark.parametrize("template_affine, shape, expected", [
-    (np.eye(4), (4, 5, 6), _SRC),                                        # same grid
-    (np.array([[-1.0, 0, 0, 3], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), (4, 5, 6),
-     _SRC[::-1]),                                                       # x flipped
-    (np.array([[1.0, 0, 0, 1], [0, 1, 0, 2], [0, 0, 1, 3], [0, 0, 0, 1]]), (3, 3, 3),
-     _SRC[1:4, 2:5, 3:6]),                                              # shifted crop
-    (np.diag([2.0, 2, 2, 1]), (2, 3, 3), _SRC[::2, ::2, ::2]),          # coarser grid
-    (np.eye(4), (6, 6, 7), np.pad(_SRC, ((0, 2), (0, 1), (0, 1)))),     # outside -> 0
-])
+@pytest.mark.parametrize(
+    "template_affine, shape, expected",
+    [
+        (np.eye(4), (4, 5, 6), _SRC),  # same grid
+        (np.array([[-1.0, 0, 0, 3], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), (4, 5, 6), _SRC[::-1]),  # x flipped
+        (
+            np.array([[1.0, 0, 0, 1], [0, 1, 0, 2], [0, 0, 1, 3], [0, 0, 0, 1]]),
+            (3, 3, 3),
+            _SRC[1:4, 2:5, 3:6],
+        ),  # shifted crop
+        (np.diag([2.0, 2, 2, 1]), (2, 3, 3), _SRC[::2, ::2, ::2]),  # coarser grid
+        (np.eye(4), (6, 6, 7), np.pad(_SRC, ((0, 2), (0, 1), (0, 1)))),  # outside -> 0
+    ],
+)
 def test_resample_labels(template_affine, shape, expected):
     out = atlases.resample_labels(_SRC, np.eye(4), template_affine, shape)
     assert out.dtype == np.int16
@@ -72,25 +77,33 @@ def test_resample_labels(template_affine, shape, expected):
 # ---------------------------------------------------------------------------
 
 CORT_LABELS = ["Background", "Frontal Pole", "Insular Cortex", "Temporal Pole"]
-SUB_LABELS = ["Background", "Left Cerebral White Matter", "Left Cerebral Cortex",
-              "Left Lateral Ventricle", "Left Hippocampus", "Brain-Stem",
-              "Right Cerebral White Matter", "Right Cerebral Cortex", "Right Hippocampus"]
+SUB_LABELS = [
+    "Background",
+    "Left Cerebral White Matter",
+    "Left Cerebral Cortex",
+    "Left Lateral Ventricle",
+    "Left Hippocampus",
+    "Brain-Stem",
+    "Right Cerebral White Matter",
+    "Right Cerebral Cortex",
+    "Right Hippocampus",
+]
 HO_AFFINE = np.array([[2.0, 0, 0, -10], [0, 2, 0, -10], [0, 0, 2, -10], [0, 0, 0, 1]])
 
 
 def _fake_ho_maps():
     cort = np.zeros((10, 10, 10), np.int16)
-    cort[:5] = 1          # Frontal Pole: left half (x < 0)
-    cort[5:] = 2          # Insular Cortex: right half
-    cort[:, :, 9] = 0     # top slab: background
+    cort[:5] = 1  # Frontal Pole: left half (x < 0)
+    cort[5:] = 2  # Insular Cortex: right half
+    cort[:, :, 9] = 0  # top slab: background
     sub = np.zeros((10, 10, 10), np.int16)
-    sub[:, :, 0] = 1      # Left Cerebral White Matter: excluded, cortex stays
-    sub[:, :, 1] = 2      # Left Cerebral Cortex: excluded
-    sub[2, 2, 2] = 4      # Left Hippocampus, inside Frontal Pole -> wins
-    sub[7, 2, 2] = 8      # Right Hippocampus
-    sub[4, 4, 9] = 5      # Brain-Stem where the cortex has nothing
-    sub[5, 5, 5] = 3      # Left Lateral Ventricle
-    sub[6, 6, 6] = 6      # Right Cerebral White Matter: excluded
+    sub[:, :, 0] = 1  # Left Cerebral White Matter: excluded, cortex stays
+    sub[:, :, 1] = 2  # Left Cerebral Cortex: excluded
+    sub[2, 2, 2] = 4  # Left Hippocampus, inside Frontal Pole -> wins
+    sub[7, 2, 2] = 8  # Right Hippocampus
+    sub[4, 4, 9] = 5  # Brain-Stem where the cortex has nothing
+    sub[5, 5, 5] = 3  # Left Lateral Ventricle
+    sub[6, 6, 6] = 6  # Right Cerebral White Matter: excluded
     return cort, sub
 
 
@@ -118,9 +131,15 @@ def fake_ho(monkeypatch, tmp_path):
 def test_harvard_oxford_combined(fake_ho):
     labels, names = atlases.load_atlas("harvard_oxford", HO_AFFINE, (10, 10, 10))
     assert fake_ho == [atlases.HO_CORTICAL, atlases.HO_SUBCORTICAL]
-    assert names == {1: "Frontal Pole", 2: "Insular Cortex", 3: "Temporal Pole",
-                     4: "Left Lateral Ventricle", 5: "Left Hippocampus", 6: "Brain-Stem",
-                     7: "Right Hippocampus"}
+    assert names == {
+        1: "Frontal Pole",
+        2: "Insular Cortex",
+        3: "Temporal Pole",
+        4: "Left Lateral Ventricle",
+        5: "Left Hippocampus",
+        6: "Brain-Stem",
+        7: "Right Hippocampus",
+    }
     assert labels.dtype == np.int16
     cort, _ = _fake_ho_maps()
     expected = cort.copy()
@@ -144,11 +163,14 @@ def test_unknown_atlas_lists_accepted(name):
         atlases.load_atlas(name, MNI2_AFFINE, MNI2_SHAPE)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("1 Precentral_L\nx Bad\n", "line 2"),
-    ("1 Precentral_L\n1 Again\n", "repeated"),
-    ("7\n", "line 1"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1 Precentral_L\nx Bad\n", "line 2"),
+        ("1 Precentral_L\n1 Again\n", "repeated"),
+        ("7\n", "line 1"),
+    ],
+)
 def test_read_label_list_errors(tmp_path, text, message):
     path = tmp_path / "labels.txt"
     path.write_text(text)
@@ -165,22 +187,22 @@ def test_harvard_oxford_through_nilearn_from_local_fsl_folder(tmp_path):
     (root / "HarvardOxford").mkdir(parents=True)
     las = np.array([[-2.0, 0, 0, 90], [0, 2, 0, -126], [0, 0, 2, -72], [0, 0, 0, 1]])  # as FSL
     cort, sub = np.zeros((2, 91, 109, 91), np.int16)
-    cort[10:40, 50:60, 40:50] = 1      # Insular Cortex (label 1 = XML index 0 + 1) at x > 0
-    sub[20:25, 50:55, 40:45] = 3       # Left Hippocampus (XML index 2), x > 0 here: 46 mm
-    sub[60:65, 50:55, 40:45] = 1       # Left Cerebral Cortex: dropped
+    cort[10:40, 50:60, 40:50] = 1  # Insular Cortex (label 1 = XML index 0 + 1) at x > 0
+    sub[20:25, 50:55, 40:45] = 3  # Left Hippocampus (XML index 2), x > 0 here: 46 mm
+    sub[60:65, 50:55, 40:45] = 1  # Left Cerebral Cortex: dropped
     for name, data in (("cort", cort), ("sub", sub)):
-        nib.save(nib.Nifti1Image(data, las),
-                 root / "HarvardOxford" / f"HarvardOxford-{name}-maxprob-thr25-2mm.nii.gz")
-    for xml, labels in (("Cortical", ["Insular Cortex", "Frontal Pole"]),
-                        ("Subcortical", ["Left Cerebral White Matter", "Left Cerebral Cortex ",
-                                         "Left Hippocampus", "Left Lateral Ventrical"])):
+        nib.save(nib.Nifti1Image(data, las), root / "HarvardOxford" / f"HarvardOxford-{name}-maxprob-thr25-2mm.nii.gz")
+    for xml, labels in (
+        ("Cortical", ["Insular Cortex", "Frontal Pole"]),
+        (
+            "Subcortical",
+            ["Left Cerebral White Matter", "Left Cerebral Cortex ", "Left Hippocampus", "Left Lateral Ventrical"],
+        ),
+    ):
         items = "".join(f'<label index="{i}">{n}</label>' for i, n in enumerate(labels))
-        (root / f"HarvardOxford-{xml}.xml").write_text(
-            f'<?xml version="1.0"?><atlas><data>{items}</data></atlas>')
-    labels, names = atlases.load_atlas("harvard_oxford", MNI2_AFFINE, MNI2_SHAPE,
-                                       data_dir=tmp_path)
-    assert names == {1: "Insular Cortex", 2: "Frontal Pole", 3: "Left Hippocampus",
-                     4: "Left Lateral Ventricle"}
+        (root / f"HarvardOxford-{xml}.xml").write_text(f'<?xml version="1.0"?><atlas><data>{items}</data></atlas>')
+    labels, names = atlases.load_atlas("harvard_oxford", MNI2_AFFINE, MNI2_SHAPE, data_dir=tmp_path)
+    assert names == {1: "Insular Cortex", 2: "Frontal Pole", 3: "Left Hippocampus", 4: "Left Lateral Ventricle"}
     assert sorted(np.unique(labels).tolist()) == [0, 1, 3]
     for label, count, x in ((1, 30 * 10 * 10 - 5 * 5 * 5, 40.0), (3, 125, 46.0)):
         ijk = np.argwhere(labels == label)

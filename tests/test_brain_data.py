@@ -2,7 +2,6 @@
 slicing, and the QC table."""
 
 import csv
-import gzip
 import json
 
 import nibabel as nib
@@ -30,6 +29,7 @@ def brain_blob(shape=(40, 48, 40)):
 
 # --- reading volumes: clear errors naming the file ---------------------------------------
 
+
 def test_load_volume_round_trip(tmp_path):
     data, affine = brain_blob(), np.diag([2.0, 2.0, 2.0, 1.0])
     save_volume(tmp_path / "a.nii.gz", data, affine)
@@ -56,13 +56,16 @@ def test_truncated_gzip_is_named(tmp_path):
         load_volume(path)
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda: np.zeros((40, 48, 40), np.float32), "not a brain scan"),
-    (lambda: np.full((40, 48, 40), 3.0, np.float32), "not a brain scan"),
-    (lambda: brain_blob((40, 48, 4)), "too small for a brain volume"),
-    (lambda: np.where(brain_blob() > 0, np.nan, 0.0).astype(np.float32), "NaN"),
-    (lambda: np.random.default_rng(0).random((40, 48)).astype(np.float32), "expected a 3D volume"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: np.zeros((40, 48, 40), np.float32), "not a brain scan"),
+        (lambda: np.full((40, 48, 40), 3.0, np.float32), "not a brain scan"),
+        (lambda: brain_blob((40, 48, 4)), "too small for a brain volume"),
+        (lambda: np.where(brain_blob() > 0, np.nan, 0.0).astype(np.float32), "NaN"),
+        (lambda: np.random.default_rng(0).random((40, 48)).astype(np.float32), "expected a 3D volume"),
+    ],
+)
 def test_non_brain_volumes_are_refused(tmp_path, make, match):
     path = tmp_path / "bad.nii.gz"
     save_volume(path, make(), np.eye(4))
@@ -92,6 +95,7 @@ def test_trailing_singleton_axis_is_dropped(tmp_path):
 
 # --- template grid ---------------------------------------------------------------------
 
+
 def test_template_grid(template_dir):
     tpl = load_template(template_dir)
     assert tpl["template"].shape == tpl["mask"].shape == tpl["atlas"].shape == (99, 117, 95)
@@ -111,10 +115,17 @@ def test_unknown_region_names_the_key(template_dir):
 
 # --- synthetic cohort ----------------------------------------------------------------
 
-SYNTH = dict(n_per_class=2, planted_regions=["Hippocampus_L", "Amygdala_R"], severity=[0.4, 0.6],
-             distractors={"regions_per_subject": 2, "severity": [0.0, 0.3]}, smoothing_mm=2.0,
-             misalignment={"rotation_deg": 8.0, "translation_mm": 8.0, "scale": 0.08},
-             bias=0.2, gain=0.1, noise=0.03)
+SYNTH = dict(
+    n_per_class=2,
+    planted_regions=["Hippocampus_L", "Amygdala_R"],
+    severity=[0.4, 0.6],
+    distractors={"regions_per_subject": 2, "severity": [0.0, 0.3]},
+    smoothing_mm=2.0,
+    misalignment={"rotation_deg": 8.0, "translation_mm": 8.0, "scale": 0.08},
+    bias=0.2,
+    gain=0.1,
+    noise=0.03,
+)
 
 
 @pytest.fixture(scope="module")
@@ -170,11 +181,15 @@ def test_synthetic_cohort_is_reproducible(template_dir, tmp_path):
 
 # --- slicing ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("axis,range_mm,step,expected_mm", [
-    (0, [-4, 4], 1, [-4, -2, 0, 2, 4]),
-    (0, [4, -4], 2, [-4, 0, 4]),
-    (2, [-30, -25], 1, [-30, -28, -26]),
-])
+
+@pytest.mark.parametrize(
+    "axis,range_mm,step,expected_mm",
+    [
+        (0, [-4, 4], 1, [-4, -2, 0, 2, 4]),
+        (0, [4, -4], 2, [-4, 0, 4]),
+        (2, [-30, -25], 1, [-30, -28, -26]),
+    ],
+)
 def test_slice_positions_in_world_mm(axis, range_mm, step, expected_mm):
     affine = np.diag([2.0, 2.0, 2.0, 1.0])
     affine[:3, 3] = [-98, -134, -72]
@@ -207,8 +222,9 @@ def test_extract_slices_keeps_subjects(tmp_path, template_dir):
         writer.writeheader()
         writer.writerows(rows)
     spec = {"axis": "sagittal", "range_mm": [-20, 20], "step": 4, "hemisphere": "left"}
-    info = extract_slices(qc_csv=tmp_path / "qc.csv", template_dir=template_dir, out_dir=tmp_path / "sl",
-                          spec=spec, size=32)
+    info = extract_slices(
+        qc_csv=tmp_path / "qc.csv", template_dir=template_dir, out_dir=tmp_path / "sl", spec=spec, size=32
+    )
     x, meta = load_slices(tmp_path / "sl")
     assert info["subjects"] == 2 and x.shape == (2 * info["slices_per_subject"], 1, 32, 32)
     assert meta["subjects"].tolist() == ["s0", "s1"] and meta["subject_label"].tolist() == [0, 1]
@@ -227,14 +243,24 @@ def test_align_shard_reports_an_unreadable_volume_and_goes_on(cohort, template_d
     out, truth = cohort
     bad = tmp_path / "bad.nii.gz"
     bad.write_bytes((out / "volumes" / "sub-001.nii.gz").read_bytes()[:5000])
-    rows = [{"subject": "good", "label": 0, "group": "control", "volume": str(out / "volumes" / "sub-000.nii.gz")},
-            {"subject": "bad", "label": 1, "group": "impaired", "volume": str(bad)}]
+    rows = [
+        {"subject": "good", "label": 0, "group": "control", "volume": str(out / "volumes" / "sub-000.nii.gz")},
+        {"subject": "bad", "label": 1, "group": "impaired", "volume": str(bad)},
+    ]
     with open(tmp_path / "subjects.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    qc = align_shard(cohort_csv=tmp_path / "subjects.csv", template_dir=template_dir, out_dir=tmp_path / "al",
-                     shard=0, n_shards=1, method="simpleitk", settings={}, seed=0)
+    qc = align_shard(
+        cohort_csv=tmp_path / "subjects.csv",
+        template_dir=template_dir,
+        out_dir=tmp_path / "al",
+        shard=0,
+        n_shards=1,
+        method="simpleitk",
+        settings={},
+        seed=0,
+    )
     good, failed = qc
     assert good["corr_after"] > good["corr_before"] and good["corr_after"] > 0.8 and not good["error"]
     assert (tmp_path / "al" / "good.nii.gz").is_file() and not (tmp_path / "al" / "bad.nii.gz").exists()

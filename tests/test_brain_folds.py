@@ -60,11 +60,14 @@ def test_validation_subjects_come_from_training_subjects_only():
     assert not set(parts["val_subjects"]) & set(parts["test_subjects"])
 
 
-@pytest.mark.parametrize("labels,k,match", [
-    ([0, 0, 0, 1, 1], 3, "smallest class"),
-    ([0, 0, 1, 1], 1, "folds"),
-    ([1, 1, 1, 1], 2, "need both classes"),
-])
+@pytest.mark.parametrize(
+    "labels,k,match",
+    [
+        ([0, 0, 0, 1, 1], 3, "smallest class"),
+        ([0, 0, 1, 1], 1, "folds"),
+        ([1, 1, 1, 1], 2, "need both classes"),
+    ],
+)
 def test_bad_fold_counts(labels, k, match):
     with pytest.raises(ValueError, match=match):
         subject_folds(np.array(labels), k, 0)
@@ -73,8 +76,9 @@ def test_bad_fold_counts(labels, k, match):
 def test_leakage_check_names_the_subjects():
     subject_index = np.array([0, 0, 1, 1, 2])
     with pytest.raises(ValueError, match=r"subject leakage: subjects \[1\].*train and test"):
-        check_disjoint_subjects(subject_index, {"train": np.array([0, 2]), "val": np.array([], int),
-                                                "test": np.array([3, 4])})
+        check_disjoint_subjects(
+            subject_index, {"train": np.array([0, 2]), "val": np.array([], int), "test": np.array([3, 4])}
+        )
 
 
 def test_slice_level_split_would_leak():

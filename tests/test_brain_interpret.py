@@ -9,8 +9,7 @@ import torch
 import torch.nn as nn
 from scipy import ndimage
 
-from cnnpractice.brain.interpret import (BrainModelAccumulator, dbms, differential_model, maps_to_volume,
-                                         rank_regions)
+from cnnpractice.brain.interpret import BrainModelAccumulator, dbms, differential_model, maps_to_volume, rank_regions
 from cnnpractice.brain.interpret_run import interpret_model
 from cnnpractice.brain.volumes import save_volume
 
@@ -30,26 +29,30 @@ def slice_like_the_slicer(volume, axis, positions, size):
 
 # ---------------------------------------------------------------- dBMS
 
+
 def _hand_case(value=2.0, n_on=5, nan_voxels=0, outside=0.0):
     """A 10-voxel mask in a (1, 4, 5, 3) volume; ``n_on`` mask voxels hold ``value``, the next
     ``nan_voxels`` are NaN, the other mask voxels 0 and the voxels outside ``outside``."""
     flat = np.full(60, outside)
     flat[:10] = 0.0
     flat[:n_on] = value
-    flat[n_on:n_on + nan_voxels] = np.nan
+    flat[n_on : n_on + nan_voxels] = np.nan
     mask = np.zeros(60, bool)
     mask[:10] = True
     return flat.reshape(1, 4, 5, 3), mask.reshape(4, 5, 3)
 
 
-@pytest.mark.parametrize("value, n_on, nan_voxels, outside, scale, expected", [
-    (2.0, 5, 0, 0.0, 1.0, 1.0),      # +2 on 5 of 10 mask voxels
-    (-2.0, 5, 0, 0.0, 1.0, 1.0),     # sign does not matter
-    (2.0, 5, 0, 0.0, 4.0, 0.25),     # the scale divides
-    (2.0, 5, 5, 0.0, 1.0, 2.0),      # NaN voxels are ignored (5 finite voxels, all +2)
-    (2.0, 5, 0, 100.0, 1.0, 1.0),    # voxels outside the mask do not count
-    (0.0, 5, 0, 0.0, 0.0, 0.0),      # a dead filter (scale 0, no difference) scores 0
-])
+@pytest.mark.parametrize(
+    "value, n_on, nan_voxels, outside, scale, expected",
+    [
+        (2.0, 5, 0, 0.0, 1.0, 1.0),  # +2 on 5 of 10 mask voxels
+        (-2.0, 5, 0, 0.0, 1.0, 1.0),  # sign does not matter
+        (2.0, 5, 0, 0.0, 4.0, 0.25),  # the scale divides
+        (2.0, 5, 5, 0.0, 1.0, 2.0),  # NaN voxels are ignored (5 finite voxels, all +2)
+        (2.0, 5, 0, 100.0, 1.0, 1.0),  # voxels outside the mask do not count
+        (0.0, 5, 0, 0.0, 0.0, 0.0),  # a dead filter (scale 0, no difference) scores 0
+    ],
+)
 def test_dbms_hand_made(value, n_on, nan_voxels, outside, scale, expected):
     diff, mask = _hand_case(value, n_on, nan_voxels, outside)
     assert mask.sum() == 10
@@ -71,6 +74,7 @@ def test_differential_model_is_class1_minus_class0():
 
 
 # ---------------------------------------------------------------- accumulator
+
 
 def test_accumulator_streaming_equals_class_means_at_once():
     rng = np.random.default_rng(0)
@@ -97,14 +101,17 @@ def test_accumulator_streaming_equals_class_means_at_once():
     k = 1
     sel = positions == 7
     resid = maps[sel] - np.stack([maps[sel & (labels == c)].mean(0) for c in (0, 1)])[labels[sel]]
-    expected = (resid ** 2).sum(0) / (sel.sum() - 2)
+    expected = (resid**2).sum(0) / (sel.sum() - 2)
     assert np.allclose(acc.pooled_variance()[:, k], expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("labels, positions, message", [
-    ([0, 1], [3, 4], r"positions \[4\] are not among"),
-    ([0, 2], [3, 3], "labels must lie in 0..1"),
-])
+@pytest.mark.parametrize(
+    "labels, positions, message",
+    [
+        ([0, 1], [3, 4], r"positions \[4\] are not among"),
+        ([0, 2], [3, 3], "labels must lie in 0..1"),
+    ],
+)
 def test_accumulator_rejects_unknown_positions_and_labels(labels, positions, message):
     acc = BrainModelAccumulator(2, 1, np.array([3, 5]), (2, 2))
     with pytest.raises(ValueError, match=message):
@@ -112,6 +119,7 @@ def test_accumulator_rejects_unknown_positions_and_labels(labels, positions, mes
 
 
 # ---------------------------------------------------------------- maps_to_volume
+
 
 def smooth_volume(shape=SHAPE):
     grids = np.meshgrid(*[np.linspace(0, 1, s) for s in shape], indexing="ij")
@@ -148,6 +156,7 @@ def test_maps_to_volume_rejects_a_wrong_plane_shape():
 
 # ---------------------------------------------------------------- regions
 
+
 def test_rank_regions_hand_made():
     diff = np.zeros((4, 4, 4))
     atlas = np.zeros((4, 4, 4), np.int16)
@@ -162,6 +171,7 @@ def test_rank_regions_hand_made():
 
 
 # ---------------------------------------------------------------- planted regions, end to end
+
 
 class FixedNet(nn.Module):
     """Filter 0 = identity, filter 1 = dead (zero weights), filter 2 = 3x3 mean; then ReLU."""
@@ -191,7 +201,7 @@ def write_cohort(tmp_path, planted=(2, 5), n_per_class=8, size=16, axis=0, seed=
     template = np.where(mask, 1.2 - 0.5 * radius, 0).astype(np.float32)
     atlas = np.zeros(SHAPE, np.int16)
     for label, (i, j) in enumerate([(i, j) for i in range(2) for j in range(3)], start=1):
-        atlas[5 + 8 * i:11 + 8 * i, 5 + 7 * j:10 + 7 * j, 8:16] = label  # six 6x5x8 boxes
+        atlas[5 + 8 * i : 11 + 8 * i, 5 + 7 * j : 10 + 7 * j, 8:16] = label  # six 6x5x8 boxes
     tdir, sdir = tmp_path / "template", tmp_path / "slices"
     save_volume(tdir / "template.nii.gz", template, np.diag([2.0, 2.0, 2.0, 1.0]))
     save_volume(tdir / "mask.nii.gz", mask.astype(np.uint8), np.eye(4))
@@ -212,10 +222,17 @@ def write_cohort(tmp_path, planted=(2, 5), n_per_class=8, size=16, axis=0, seed=
     sdir.mkdir()
     np.save(sdir / "x.npy", np.concatenate(xs)[:, None])
     subject_index = np.concatenate(meta_subj).astype(np.int32)
-    np.savez(sdir / "meta.npz", subject_index=subject_index, position=np.concatenate(meta_pos).astype(np.int32),
-             label=labels[subject_index].astype(np.int64), subjects=np.array([f"S{k:02d}" for k in range(labels.size)]),
-             subject_label=labels.astype(np.int64), axis=np.array(axis),
-             plane_shape=np.array([s for i, s in enumerate(SHAPE) if i != axis]), template_shape=np.array(SHAPE))
+    np.savez(
+        sdir / "meta.npz",
+        subject_index=subject_index,
+        position=np.concatenate(meta_pos).astype(np.int32),
+        label=labels[subject_index].astype(np.int64),
+        subjects=np.array([f"S{k:02d}" for k in range(labels.size)]),
+        subject_label=labels.astype(np.int64),
+        axis=np.array(axis),
+        plane_shape=np.array([s for i, s in enumerate(SHAPE) if i != axis]),
+        template_shape=np.array(SHAPE),
+    )
     return tdir, sdir
 
 
@@ -223,9 +240,17 @@ def write_cohort(tmp_path, planted=(2, 5), n_per_class=8, size=16, axis=0, seed=
 def test_planted_regions_rank_first(tmp_path, axis):
     tdir, sdir = write_cohort(tmp_path, axis=axis)
     out = tmp_path / "out"
-    summary = interpret_model(checkpoint=None, slices_dir=sdir, template_dir=tdir, out_dir=out,
-                              mean=0.0, std=255.0, batch_size=10, net=FixedNet(),
-                              sagittal_cuts_mm=(6, 10, 14, 1000))
+    summary = interpret_model(
+        checkpoint=None,
+        slices_dir=sdir,
+        template_dir=tdir,
+        out_dir=out,
+        mean=0.0,
+        std=255.0,
+        batch_size=10,
+        net=FixedNet(),
+        sagittal_cuts_mm=(6, 10, 14, 1000),
+    )
     with open(out / "regions.csv") as fh:
         regions = list(csv.DictReader(fh))
     assert {regions[0]["region"], regions[1]["region"]} == {"region 2", "region 5"}
@@ -254,25 +279,51 @@ def test_planted_regions_rank_first(tmp_path, axis):
 
 def test_subject_subset_and_example_subjects(tmp_path):
     tdir, sdir = write_cohort(tmp_path, n_per_class=4)
-    summary = interpret_model(checkpoint=None, slices_dir=sdir, template_dir=tdir, out_dir=tmp_path / "out",
-                              mean=0.0, std=255.0, net=FixedNet(), subjects=[0, 1, 5, 6, 7],
-                              example_subjects=(1, 6))
+    summary = interpret_model(
+        checkpoint=None,
+        slices_dir=sdir,
+        template_dir=tdir,
+        out_dir=tmp_path / "out",
+        mean=0.0,
+        std=255.0,
+        net=FixedNet(),
+        subjects=[0, 1, 5, 6, 7],
+        example_subjects=(1, 6),
+    )
     assert summary["n_subjects_per_class"] == [2, 3]
     assert summary["example_subjects"] == ["S01", "S06"]
     with pytest.raises(ValueError, match="both classes 0 and 1"):
-        interpret_model(checkpoint=None, slices_dir=sdir, template_dir=tdir, out_dir=tmp_path / "o2",
-                        mean=0.0, std=255.0, net=FixedNet(), subjects=[0, 1])
+        interpret_model(
+            checkpoint=None,
+            slices_dir=sdir,
+            template_dir=tdir,
+            out_dir=tmp_path / "o2",
+            mean=0.0,
+            std=255.0,
+            net=FixedNet(),
+            subjects=[0, 1],
+        )
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"label": lambda m: 1 - m["label"]}, "slice labels disagree"),
-    ({"template_shape": lambda m: m["template_shape"] + 1}, "slices were cut from a"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"label": lambda m: 1 - m["label"]}, "slice labels disagree"),
+        ({"template_shape": lambda m: m["template_shape"] + 1}, "slices were cut from a"),
+    ],
+)
 def test_inconsistent_inputs_are_refused(tmp_path, change, message):
     tdir, sdir = write_cohort(tmp_path, n_per_class=2)
     meta = dict(np.load(sdir / "meta.npz"))
     meta.update({k: f(meta) for k, f in change.items()})
     np.savez(sdir / "meta.npz", **meta)
     with pytest.raises(ValueError, match=message):
-        interpret_model(checkpoint=None, slices_dir=sdir, template_dir=tdir, out_dir=tmp_path / "out",
-                        mean=0.0, std=255.0, net=FixedNet())
+        interpret_model(
+            checkpoint=None,
+            slices_dir=sdir,
+            template_dir=tdir,
+            out_dir=tmp_path / "out",
+            mean=0.0,
+            std=255.0,
+            net=FixedNet(),
+        )

@@ -25,13 +25,13 @@ SUBJECTS = [
     (1, "F", 74, 29, "0", 1, 4),
     (2, "F", 55, 29, "0", 1, 4),
     (3, "F", 73, 27, "0.5", 1, 3),
-    (4, "M", 28, "", "", 1, 4),        # young: no CDR
+    (4, "M", 28, "", "", 1, 4),  # young: no CDR
     (5, "M", 80, 20, "1", 1, 4),
     (6, "M", 81, 21, "1", 2, 3),
     (7, "F", 88, 15, "2", 2, 4),
     (8, "F", 70, 30, "0", 2, 4),
     (9, "M", 77, 24, "1", 2, 4),
-    (12, "F", 69, 29, "0", None, 4),   # on disc 3, not downloaded
+    (12, "F", 69, 29, "0", None, 4),  # on disc 3, not downloaded
     (13, "M", 90, 22, "1", None, 4),
 ]
 RELIABILITY = "OAS1_0006_MR2,M,R,81,2,3,21,1,1500,0.7,1.1,23"
@@ -89,24 +89,42 @@ def test_read_clinical(tmp_path):
     rows = oasis.read_clinical(path)
     assert len(rows) == len(SUBJECTS) + 1
     first, young, last = rows[0], rows[3], rows[-1]
-    assert first == {"id": "OAS1_0001_MR1", "subject": "OAS1_0001", "number": 1,
-                     "session": "MR1", "sex": "F", "hand": "R", "age": 74.0, "educ": 2.0,
-                     "ses": 3.0, "mmse": 29.0, "cdr": 0.0, "etiv": 1400.0, "nwbv": 0.75,
-                     "asf": 1.2, "delay": None}
+    assert first == {
+        "id": "OAS1_0001_MR1",
+        "subject": "OAS1_0001",
+        "number": 1,
+        "session": "MR1",
+        "sex": "F",
+        "hand": "R",
+        "age": 74.0,
+        "educ": 2.0,
+        "ses": 3.0,
+        "mmse": 29.0,
+        "cdr": 0.0,
+        "etiv": 1400.0,
+        "nwbv": 0.75,
+        "asf": 1.2,
+        "delay": None,
+    }
     assert young["cdr"] is None and young["mmse"] is None and young["age"] == 28.0
     assert last["session"] == "MR2" and last["subject"] == "OAS1_0006" and last["delay"] == 23.0
     assert [r["cdr"] for r in rows[:7]] == [0.0, 0.0, 0.5, None, 1.0, 1.0, 2.0]
 
 
-@pytest.mark.parametrize("text, message", [
-    (HEADER.replace(",CDR", "") + "\nOAS1_0001_MR1,F,R,74,2,3,29,1400,0.7,1.2,\n",
-     r"missing column\(s\) \['CDR'\]"),
-    ("Subject,M/F,Age\nOAS1_0001_MR1,F,74\n", r"\['ID', 'MMSE', 'CDR'\]"),
-    ("", "missing column"),
-    (HEADER + "\nOAS2_0001_MR1,F,R,74,2,3,29,0,1400,0.7,1.2,\n", "line 2: ID 'OAS2_0001_MR1'"),
-    (HEADER + "\nOAS1_0001_MR1,F,R,old,2,3,29,0,1400,0.7,1.2,\n", "column Age holds 'old'"),
-    (HEADER + "\nOAS1_0001_MR1,F,R,74,2,3,29,0.7,1400,0.7,1.2,\n", "CDR 0.7 is not one of"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            HEADER.replace(",CDR", "") + "\nOAS1_0001_MR1,F,R,74,2,3,29,1400,0.7,1.2,\n",
+            r"missing column\(s\) \['CDR'\]",
+        ),
+        ("Subject,M/F,Age\nOAS1_0001_MR1,F,74\n", r"\['ID', 'MMSE', 'CDR'\]"),
+        ("", "missing column"),
+        (HEADER + "\nOAS2_0001_MR1,F,R,74,2,3,29,0,1400,0.7,1.2,\n", "line 2: ID 'OAS2_0001_MR1'"),
+        (HEADER + "\nOAS1_0001_MR1,F,R,old,2,3,29,0,1400,0.7,1.2,\n", "column Age holds 'old'"),
+        (HEADER + "\nOAS1_0001_MR1,F,R,74,2,3,29,0.7,1400,0.7,1.2,\n", "CDR 0.7 is not one of"),
+    ],
+)
 def test_read_clinical_errors_name_file(tmp_path, text, message):
     path = tmp_path / "oasis_cross-sectional.csv"
     path.write_text(text)
@@ -125,13 +143,19 @@ def raw(tmp_path) -> Path:
     return make_raw_tree(tmp_path / "raw")
 
 
-@pytest.mark.parametrize("kw, labels, groups, not_selected", [
-    ({}, {1: 0, 2: 0, 3: 1, 5: 1, 6: 1, 7: 1, 8: 0, 9: 1}, ("CDR 0", "CDR >= 0.5"), {}),
-    ({"impaired_cdr": (1.0,)}, {1: 0, 2: 0, 5: 1, 6: 1, 8: 0, 9: 1}, ("CDR 0", "CDR 1"),
-     {"0.5": 1, "2": 1}),
-    ({"control_cdr": (0, 0.5), "impaired_cdr": (1, 2)},
-     {1: 0, 2: 0, 3: 0, 5: 1, 6: 1, 7: 1, 8: 0, 9: 1}, ("CDR 0/0.5", "CDR >= 1"), {}),
-])
+@pytest.mark.parametrize(
+    "kw, labels, groups, not_selected",
+    [
+        ({}, {1: 0, 2: 0, 3: 1, 5: 1, 6: 1, 7: 1, 8: 0, 9: 1}, ("CDR 0", "CDR >= 0.5"), {}),
+        ({"impaired_cdr": (1.0,)}, {1: 0, 2: 0, 5: 1, 6: 1, 8: 0, 9: 1}, ("CDR 0", "CDR 1"), {"0.5": 1, "2": 1}),
+        (
+            {"control_cdr": (0, 0.5), "impaired_cdr": (1, 2)},
+            {1: 0, 2: 0, 3: 0, 5: 1, 6: 1, 7: 1, 8: 0, 9: 1},
+            ("CDR 0/0.5", "CDR >= 1"),
+            {},
+        ),
+    ],
+)
 def test_build_cohort_labels_and_counts(raw, tmp_path, kw, labels, groups, not_selected):
     out = tmp_path / "cohort"
     rows = oasis.build_oasis_cohort(raw, out, **kw)
@@ -141,15 +165,16 @@ def test_build_cohort_labels_and_counts(raw, tmp_path, kw, labels, groups, not_s
     written = read_rows(out / "subjects.csv")
     assert list(written[0])[:4] == ["subject", "label", "group", "volume"]
     assert {"cdr", "age", "sex", "mmse", "session"} <= set(written[0])
-    assert [(w["subject"], int(w["label"])) for w in written] == [(r["subject"], r["label"])
-                                                                  for r in rows]
+    assert [(w["subject"], int(w["label"])) for w in written] == [(r["subject"], r["label"]) for r in rows]
     sel = json.loads((out / "selection.json").read_text())
     assert sel["rows"] == len(SUBJECTS) + 1 and sel["other_session"] == 1
     assert sel["without_cdr"] == 1 and sel["not_on_downloaded_discs"] == 2
     assert sel["cdr_not_selected"] == not_selected
     assert sel["discs"] == [1, 2] and sel["missing_discs"] == list(range(3, 13))
-    assert sel["per_class"] == {groups[0]: sum(v == 0 for v in labels.values()),
-                                groups[1]: sum(v == 1 for v in labels.values())}
+    assert sel["per_class"] == {
+        groups[0]: sum(v == 0 for v in labels.values()),
+        groups[1]: sum(v == 1 for v in labels.values()),
+    }
     assert sel["converted_to_nifti"] == 0
     assert sorted(p.name for p in out.iterdir()) == ["selection.json", "subjects.csv"]
 
@@ -197,12 +222,15 @@ def test_build_cohort_subsample_seeded(raw, tmp_path):
     assert sel["per_class"] == {"CDR 0": 2, "CDR >= 0.5": 2}
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("delete_image", "OAS1_0005_MR1 (no OAS1_0005_MR1_mpr_n*_anon_111_t88_masked_gfc.img"),
-    ("delete_hdr", "OAS1_0005_MR1 (no"),
-    ("delete_session", "OAS1_0005_MR1 (no session folder)"),
-    ("duplicate_image", "OAS1_0005_MR1 (2 "),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("delete_image", "OAS1_0005_MR1 (no OAS1_0005_MR1_mpr_n*_anon_111_t88_masked_gfc.img"),
+        ("delete_hdr", "OAS1_0005_MR1 (no"),
+        ("delete_session", "OAS1_0005_MR1 (no session folder)"),
+        ("duplicate_image", "OAS1_0005_MR1 (2 "),
+    ],
+)
 def test_build_cohort_missing_image_is_an_error(raw, tmp_path, damage, message):
     t88 = raw / "disc1" / "OAS1_0005_MR1" / "PROCESSED" / "MPRAGE" / "T88_111"
     img = t88 / "OAS1_0005_MR1_mpr_n4_anon_111_t88_masked_gfc.img"
@@ -233,13 +261,16 @@ def test_build_cohort_gap_between_discs_is_covered(tmp_path):
         oasis.build_oasis_cohort(raw, tmp_path / "c")
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"image": "t1"}, "unknown OASIS image 't1'"),
-    ({"control_cdr": (0,), "impaired_cdr": (0, 1)}, "overlap"),
-    ({"impaired_cdr": (0.7,)}, "impaired_cdr must be"),
-    ({"control_cdr": ()}, "control_cdr must be"),
-    ({"impaired_cdr": (3.0,)}, r"no subject in class\(es\) \['CDR 3'\]"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"image": "t1"}, "unknown OASIS image 't1'"),
+        ({"control_cdr": (0,), "impaired_cdr": (0, 1)}, "overlap"),
+        ({"impaired_cdr": (0.7,)}, "impaired_cdr must be"),
+        ({"control_cdr": ()}, "control_cdr must be"),
+        ({"impaired_cdr": (3.0,)}, r"no subject in class\(es\) \['CDR 3'\]"),
+    ],
+)
 def test_build_cohort_bad_arguments(raw, tmp_path, kw, message):
     with pytest.raises(ValueError, match=message):
         oasis.build_oasis_cohort(raw, tmp_path / "c", **kw)
@@ -261,17 +292,19 @@ def test_build_cohort_without_discs(tmp_path):
         oasis.build_oasis_cohort(tmp_path / "raw", tmp_path / "c")
 
 
-@pytest.mark.parametrize("image, shape, zooms, codes, centre_world", [
-    ("t88_masked_gfc", (176, 208, 176), None, ("L", "A", "S"), (0, 0, 0)),
-    ("raw", (256, 256, 128), None, ("A", "S", "L"), (0, 0, 0)),
-])
+@pytest.mark.parametrize(
+    "image, shape, zooms, codes, centre_world",
+    [
+        ("t88_masked_gfc", (176, 208, 176), None, ("L", "A", "S"), (0, 0, 0)),
+        ("raw", (256, 256, 128), None, ("A", "S", "L"), (0, 0, 0)),
+    ],
+)
 def test_oasis_affine(image, shape, zooms, codes, centre_world):
     affine = oasis.oasis_affine(image, shape, zooms)
     assert nib.aff2axcodes(affine) == codes
     centre = (np.asarray(shape) - 1) / 2
     np.testing.assert_allclose(nib.affines.apply_affine(affine, centre), centre_world)
-    assert np.allclose(np.sort(np.abs(affine[:3, :3]).sum(0)),
-                       (1, 1, 1.25) if image == "raw" else (1, 1, 1))
+    assert np.allclose(np.sort(np.abs(affine[:3, :3]).sum(0)), (1, 1, 1.25) if image == "raw" else (1, 1, 1))
 
 
 def test_oasis_affine_t88_matches_nibabel_default(tmp_path):
@@ -300,16 +333,18 @@ def make_server(tmp_path: Path) -> Path:
 
 
 def urls(server: Path) -> dict:
-    return {"disc_url": server.as_uri() + "/oasis_cross-sectional_disc{disc}.tar.gz",
-            "clinical_url": (server / oasis.CLINICAL_NAME).as_uri(), "disc_md5": {}}
+    return {
+        "disc_url": server.as_uri() + "/oasis_cross-sectional_disc{disc}.tar.gz",
+        "clinical_url": (server / oasis.CLINICAL_NAME).as_uri(),
+        "disc_md5": {},
+    }
 
 
 def test_fetch_then_build(tmp_path):
     server = make_server(tmp_path)
     dest = tmp_path / "resources" / "oasis"
     info = oasis.fetch_oasis(dest, discs=[2, 1], **urls(server))
-    assert sorted(p.name for p in dest.iterdir()) == ["disc1", "disc2", "fetch.json",
-                                                      oasis.CLINICAL_NAME]
+    assert sorted(p.name for p in dest.iterdir()) == ["disc1", "disc2", "fetch.json", oasis.CLINICAL_NAME]
     assert info == json.loads((dest / "fetch.json").read_text())
     assert info["clinical"]["rows"] == len(SUBJECTS) + 1
     d1 = info["discs"]["1"]
@@ -325,16 +360,21 @@ def test_fetch_then_build(tmp_path):
     assert oasis.fetch_oasis(dest, discs=[1, 2], **urls(server)) == info
 
     rows = oasis.build_oasis_cohort(dest, tmp_path / "cohort", impaired_cdr=(1.0,))
-    assert [r["subject"] for r in rows] == ["OAS1_0001", "OAS1_0002", "OAS1_0005",
-                                            "OAS1_0006", "OAS1_0008", "OAS1_0009"]
+    assert [r["subject"] for r in rows] == [
+        "OAS1_0001",
+        "OAS1_0002",
+        "OAS1_0005",
+        "OAS1_0006",
+        "OAS1_0008",
+        "OAS1_0009",
+    ]
 
 
 def test_fetch_keep_archives_and_md5(tmp_path):
     server = make_server(tmp_path)
     md5 = hashlib.md5((server / "oasis_cross-sectional_disc1.tar.gz").read_bytes()).hexdigest()
     dest = tmp_path / "o"
-    info = oasis.fetch_oasis(dest, discs=[1], keep_archives=True,
-                             **{**urls(server), "disc_md5": {1: md5}})
+    info = oasis.fetch_oasis(dest, discs=[1], keep_archives=True, **{**urls(server), "disc_md5": {1: md5}})
     assert info["discs"]["1"]["verified"] == ["md5"] and list(info["discs"]) == ["1"]
     assert (dest / "archives" / "oasis_cross-sectional_disc1.tar.gz").is_file()
     # a later call adds disc 2 and still lists disc 1
@@ -407,10 +447,21 @@ def test_make_cohort_with_the_config_section(raw, tmp_path):
     """The workflow passes the whole brain.oasis section (discs included) through make_cohort."""
     from cnnpractice.brain.pipeline import make_cohort
 
-    section = {"discs": [1, 2], "image": "t88_masked_gfc", "control_cdr": [0.0], "impaired_cdr": [1.0],
-               "first_session_only": True, "max_per_class": None}
-    summary = make_cohort(settings={"source": "oasis", "oasis": section}, template_dir=None,
-                          out_dir=tmp_path / "cohort", raw_dir=raw, seed=0)
+    section = {
+        "discs": [1, 2],
+        "image": "t88_masked_gfc",
+        "control_cdr": [0.0],
+        "impaired_cdr": [1.0],
+        "first_session_only": True,
+        "max_per_class": None,
+    }
+    summary = make_cohort(
+        settings={"source": "oasis", "oasis": section},
+        template_dir=None,
+        out_dir=tmp_path / "cohort",
+        raw_dir=raw,
+        seed=0,
+    )
     rows = read_rows(tmp_path / "cohort" / "subjects.csv")
     assert summary["source"] == "oasis" and summary["subjects"] == len(rows) > 0
     assert summary["per_class"] == [sum(r["label"] == "0" for r in rows), sum(r["label"] == "1" for r in rows)]

@@ -3,18 +3,21 @@
 import re
 
 import pytest
-
-from cnnpractice.workflow import visible_gpus
 from test_workflow import copy_workflow, run
 
+from cnnpractice.workflow import visible_gpus
 
-@pytest.mark.parametrize("env, expected", [
-    ({"SLURM_JOB_ID": "7", "SLURM_JOB_GPUS": "0,1"}, 2),   # what SLURM allocated
-    ({"SLURM_JOB_ID": "7", "CUDA_VISIBLE_DEVICES": "0"}, 0),  # a SLURM job without GPUs
-    ({"CUDA_VISIBLE_DEVICES": "0,1,2"}, 3),
-    ({"CUDA_VISIBLE_DEVICES": ""}, 0),
-    ({"CUDA_VISIBLE_DEVICES": "-1"}, 0),
-])
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"SLURM_JOB_ID": "7", "SLURM_JOB_GPUS": "0,1"}, 2),  # what SLURM allocated
+        ({"SLURM_JOB_ID": "7", "CUDA_VISIBLE_DEVICES": "0"}, 0),  # a SLURM job without GPUs
+        ({"CUDA_VISIBLE_DEVICES": "0,1,2"}, 3),
+        ({"CUDA_VISIBLE_DEVICES": ""}, 0),
+        ({"CUDA_VISIBLE_DEVICES": "-1"}, 0),
+    ],
+)
 def test_visible_gpus(monkeypatch, env, expected):
     for var in ("SLURM_JOB_ID", "SLURM_JOB_GPUS", "CUDA_VISIBLE_DEVICES"):
         monkeypatch.delenv(var, raising=False)
@@ -26,26 +29,38 @@ def test_visible_gpus(monkeypatch, env, expected):
 def training_job(wf, trainer_yaml, *extra):
     """threads and resources of one training job, from a dry run."""
     (wf / "trainer.yaml").write_text(trainer_yaml)
-    code, out = run(["-n", "-p", "results/timeseries/GunPoint/lstm/raw/run0/test.json",
-                     *extra, "--configfile", "tests/config/tiny.yaml", "trainer.yaml"], cwd=wf)
+    code, out = run(
+        [
+            "-n",
+            "-p",
+            "results/timeseries/GunPoint/lstm/raw/run0/test.json",
+            *extra,
+            "--configfile",
+            "tests/config/tiny.yaml",
+            "trainer.yaml",
+        ],
+        cwd=wf,
+    )
     assert code == 0, out[-2000:]
-    block = out[out.index("rule train_timeseries:"):]
+    block = out[out.index("rule train_timeseries:") :]
     threads = re.search(r"threads: (\d+)", block.split("resources:")[0])
     threads = int(threads.group(1)) if threads else 1  # Snakemake prints threads > 1 only
     resources = dict(re.findall(r"(\w+)=([^,\s]+)", re.search(r"resources: (.*)", block).group(1)))
     return threads, resources
 
 
-@pytest.mark.parametrize("trainer, cuda_visible, extra, threads, gpus", [
-    ("accelerator: cpu\n  devices: 2", "0", [], 2, "0"),          # CPU processes: no GPU
-    ("accelerator: gpu\n  devices: 1", "", [], 1, "1"),
-    ("accelerator: auto\n  devices: 1", "", [], 1, "0"),          # auto, no GPU here
-    ("accelerator: auto\n  devices: 1", "0", [], 1, "1"),         # auto, a GPU here
-    ("accelerator: cuda\n  devices: 2", "0,1", [], 2, "1"),       # profiles/default: gpu=1
-    ("accelerator: cuda\n  devices: 2", "0,1", ["--resources", "gpu=2"], 2, "2"),
-])
-def test_training_jobs_reserve_their_gpus(tmp_path, monkeypatch, trainer, cuda_visible, extra,
-                                          threads, gpus):
+@pytest.mark.parametrize(
+    "trainer, cuda_visible, extra, threads, gpus",
+    [
+        ("accelerator: cpu\n  devices: 2", "0", [], 2, "0"),  # CPU processes: no GPU
+        ("accelerator: gpu\n  devices: 1", "", [], 1, "1"),
+        ("accelerator: auto\n  devices: 1", "", [], 1, "0"),  # auto, no GPU here
+        ("accelerator: auto\n  devices: 1", "0", [], 1, "1"),  # auto, a GPU here
+        ("accelerator: cuda\n  devices: 2", "0,1", [], 2, "1"),  # profiles/default: gpu=1
+        ("accelerator: cuda\n  devices: 2", "0,1", ["--resources", "gpu=2"], 2, "2"),
+    ],
+)
+def test_training_jobs_reserve_their_gpus(tmp_path, monkeypatch, trainer, cuda_visible, extra, threads, gpus):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", cuda_visible)
     got_threads, resources = training_job(copy_workflow(tmp_path), f"trainer:\n  {trainer}\n", *extra)

@@ -57,7 +57,11 @@ def test_defaults_are_filled():
         (("trainer", "accelerator"), "tpu", "'tpu' is not one of"),
         (("trainer", "devices"), 0, "0 is less than the minimum of 1"),
         (("trainer", "strategy"), "fsdp", "'fsdp' is not one of"),
-        (("timeseries", "transform_params", "rp", "threshold"), 0, "instance['timeseries']['transform_params']['rp']['threshold']"),
+        (
+            ("timeseries", "transform_params", "rp", "threshold"),
+            0,
+            "instance['timeseries']['transform_params']['rp']['threshold']",
+        ),
     ],
 )
 def test_bad_values_name_the_key(path, value, message):
@@ -72,11 +76,14 @@ def test_bad_values_name_the_key(path, value, message):
     assert repr(path[-1]) in str(info.value)  # the offending key is named, by itself or in its path
 
 
-@pytest.mark.parametrize("path, key", [
-    (("timeseries", "training"), "val_fraction"),
-    (("timeseries", "models", "lstm", "params"), "window"),
-    (("timeseries", "transform_params", "mtf"), "n_bins"),
-])
+@pytest.mark.parametrize(
+    "path, key",
+    [
+        (("timeseries", "training"), "val_fraction"),
+        (("timeseries", "models", "lstm", "params"), "window"),
+        (("timeseries", "transform_params", "mtf"), "n_bins"),
+    ],
+)
 def test_missing_required_key_is_named(path, key):
     config = load("config/config.yaml")
     node = config

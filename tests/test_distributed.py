@@ -8,22 +8,26 @@ import subprocess
 import sys
 
 import pytest
-
-from cnnpractice.training.data import EpochSeededSampler
 from test_workflow import copy_workflow, run
 
+from cnnpractice.training.data import EpochSeededSampler
 
-@pytest.mark.parametrize("n, batch_size, replicas", [
-    (50, 16, 2),   # the tiny config: last batch of 2
-    (51, 16, 2),   # odd last batch: padded from the epoch's start
-    (48, 12, 4),
-    (5, 8, 2),     # fewer examples than one batch
-    (3, 4, 4),     # fewer examples than processes
-])
+
+@pytest.mark.parametrize(
+    "n, batch_size, replicas",
+    [
+        (50, 16, 2),  # the tiny config: last batch of 2
+        (51, 16, 2),  # odd last batch: padded from the epoch's start
+        (48, 12, 4),
+        (5, 8, 2),  # fewer examples than one batch
+        (3, 4, 4),  # fewer examples than processes
+    ],
+)
 def test_shards_make_up_the_single_process_batches(n, batch_size, replicas):
     whole = EpochSeededSampler(n, seed=3)
-    shards = [EpochSeededSampler(n, seed=3, num_replicas=replicas, rank=r, batch_size=batch_size)
-              for r in range(replicas)]
+    shards = [
+        EpochSeededSampler(n, seed=3, num_replicas=replicas, rank=r, batch_size=batch_size) for r in range(replicas)
+    ]
     for epoch in (0, 1, 7):
         for sampler in (whole, *shards):
             sampler.set_epoch(epoch)
@@ -33,8 +37,8 @@ def test_shards_make_up_the_single_process_batches(n, batch_size, replicas):
         assert len({len(p) for p in parts}) == 1 and all(len(p) == len(s) for p, s in zip(parts, shards))
         steps = -(-n // batch_size)
         for step in range(steps):
-            batch = order[step * batch_size:(step + 1) * batch_size]
-            together = [i for p in parts for i in p[step * share:(step + 1) * share]]
+            batch = order[step * batch_size : (step + 1) * batch_size]
+            together = [i for p in parts for i in p[step * share : (step + 1) * share]]
             pad = -len(batch) % replicas
             assert together == batch + [order[i % n] for i in range(pad)], (epoch, step)
         assert parts == [list(s) for s in shards]  # the same again: seeded, resumable
@@ -64,13 +68,14 @@ def test_tiny_config_on_two_processes_matches_one(tmp_path):
     targets = [f"results/timeseries/GunPoint/{m}/run0/test.json" for m in ("lstm/raw", "cnn/gasf")]
     results = {}
     for devices in (1, 2):
-        (wf / "ddp.yaml").write_text(
-            f"trainer:\n  accelerator: cpu\n  devices: {devices}\n  strategy: ddp\n")
-        code, out = run([*targets, "--cores", "2", "--configfile", "tests/config/tiny.yaml",
-                         "ddp.yaml"], cwd=wf, timeout=600)
+        (wf / "ddp.yaml").write_text(f"trainer:\n  accelerator: cpu\n  devices: {devices}\n  strategy: ddp\n")
+        code, out = run(
+            [*targets, "--cores", "2", "--configfile", "tests/config/tiny.yaml", "ddp.yaml"], cwd=wf, timeout=600
+        )
         assert code == 0, out[-4000:]
-        results[devices] = {t: (json.loads((wf / t).read_text()), rows(wf / t.replace("test.json", "metrics.csv")))
-                            for t in targets}
+        results[devices] = {
+            t: (json.loads((wf / t).read_text()), rows(wf / t.replace("test.json", "metrics.csv"))) for t in targets
+        }
         shutil.copytree(wf / "results", tmp_path / f"results{devices}")
     log = (wf / "logs/train_timeseries/GunPoint/lstm/raw/run0.log").read_text()
     assert "MEMBER: 2/2" in log  # Lightning started the second process
@@ -130,8 +135,13 @@ def test_ddp_training_killed_resumes_like_an_uninterrupted_one(tmp_path):
     script.write_text(RESUME_SCRIPT)
 
     def train(out, **env):
-        proc = subprocess.run([sys.executable, str(script), str(tmp_path / out)], capture_output=True,
-                              text=True, timeout=300, env={**os.environ, **env})
+        proc = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / out)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **env},
+        )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         return proc.returncode, (json.loads(lines[-1]) if lines else None), proc.stderr[-3000:]
 
@@ -145,5 +155,6 @@ def test_ddp_training_killed_resumes_like_an_uninterrupted_one(tmp_path):
     assert resumed["processes"] == whole["processes"] == 2 and resumed["epochs_run"] == 4
     assert resumed["test_loss"] == whole["test_loss"]
     assert rows(tmp_path / "killed/metrics.csv") == [
-        {**r, "seconds": a["seconds"]} for r, a in zip(rows(tmp_path / "whole/metrics.csv"),
-                                                      rows(tmp_path / "killed/metrics.csv"))]
+        {**r, "seconds": a["seconds"]}
+        for r, a in zip(rows(tmp_path / "whole/metrics.csv"), rows(tmp_path / "killed/metrics.csv"))
+    ]

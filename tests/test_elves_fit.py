@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from test_elves_simulate import small_settings, stroke_at
 
 from cnnpractice.elves import fit, simulate
 from cnnpractice.elves.geometry import map_coordinates
-from test_elves_simulate import small_settings, stroke_at
 
 
 @pytest.fixture(scope="module")
@@ -13,8 +13,9 @@ def model():
     return fit.TimingModel(simulate.build_detector(small_settings()))
 
 
-@pytest.mark.parametrize("distance_km, bearing_deg, t0_us",
-                         [(250.0, 21.0, 3.0), (420.0, -40.0, -7.5), (650.0, 95.0, 0.0)])
+@pytest.mark.parametrize(
+    "distance_km, bearing_deg, t0_us", [(250.0, 21.0, 3.0), (420.0, -40.0, -7.5), (650.0, 95.0, 0.0)]
+)
 def test_fit_recovers_a_noiseless_stroke_exactly(model, distance_km, bearing_deg, t0_us):
     """First-light times computed by the model itself, for the pixels the elve lights, are
     fitted back to the stroke (to 10 m) and its time (to 1 ns)."""
@@ -32,7 +33,7 @@ def test_fit_recovers_a_noiseless_stroke_exactly(model, distance_km, bearing_deg
 def test_first_light_of_a_step():
     movie = np.zeros((10, 2, 3))
     movie[4:, 0, 1] = 100.0  # rises in bin 4 of pixel (0, 1)
-    movie[6, 1, 2] = 100.0   # one bin only: a muon hit, not light
+    movie[6, 1, 2] = 100.0  # one bin only: a muon hit, not light
     rng = np.random.default_rng(0)
     pixels, times = fit.first_light(movie + rng.normal(0, 1e-3, movie.shape), 2.0, 4.0, 2)
     assert pixels.tolist() == [1]

@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 import pytest
+from test_elves_simulate import small_settings
 
 from cnnpractice.elves import geometry as g
-from test_elves_simulate import small_settings
 from cnnpractice.elves.simulate import build_detector
 
 C = g.C_KM_PER_US
@@ -30,7 +30,7 @@ def test_arrival_time_hand_computed_with_the_law_of_cosines():
     stroke = g.ground_point(ORIGIN, -100.0, 0.0)
     eye = g.Site("eye", lat=0.0, lon=math.degrees(300.0 / R), alt_km=1.4).position
     point = (R + 90.0) * g.unit_vector(0.0, 0.0)
-    leg1 = math.sqrt(R ** 2 + (R + 90) ** 2 - 2 * R * (R + 90) * math.cos(100 / R))
+    leg1 = math.sqrt(R**2 + (R + 90) ** 2 - 2 * R * (R + 90) * math.cos(100 / R))
     leg2 = math.sqrt((R + 1.4) ** 2 + (R + 90) ** 2 - 2 * (R + 1.4) * (R + 90) * math.cos(300 / R))
     assert g.arrival_time(stroke, point, eye, t0=-2.0) == pytest.approx(-2.0 + (leg1 + leg2) / C, rel=1e-12)
     # close to the flat-Earth value sqrt(d^2 + h^2) for the 100 km leg (curvature: < 0.5 %)
@@ -50,7 +50,7 @@ def test_ring_radius_is_where_the_pulse_is_on_the_layer(tau_us):
     assert g.ring_radius(tau_us, h) == pytest.approx(radius, abs=0.01)
     # flat-Earth value for small rings: sqrt((c tau)^2 - h^2)
     if tau_us <= 400:
-        assert g.ring_radius(tau_us, h) == pytest.approx(math.sqrt((C * tau_us) ** 2 - h ** 2), rel=0.01)
+        assert g.ring_radius(tau_us, h) == pytest.approx(math.sqrt((C * tau_us) ** 2 - h**2), rel=0.01)
     assert np.isnan(g.ring_radius(h / C * 0.99, h))
 
 
@@ -89,7 +89,7 @@ def test_camera_pixels_round_trip(binning, shape):
     bearing, elevation, solid, binned = camera.subrays(3, np.random.default_rng(0))
     pixels = camera.pixel_of(bearing, elevation)
     np.testing.assert_array_equal(pixels, np.repeat(binned[:, None], 9, axis=1))
-    assert np.bincount(binned).tolist() == [binning ** 2] * (shape[0] * shape[1])
+    assert np.bincount(binned).tolist() == [binning**2] * (shape[0] * shape[1])
     # 6 telescopes of 440 pixels, 1.5 x 1.299 deg each (solid angle in deg^2 at elevation e: x cos e)
     assert len(binned) == 6 * 440
     assert solid.sum() == pytest.approx(np.sum(1.5 * g.ROW_DEG * np.cos(np.radians(elevation.mean(axis=1)))), rel=1e-3)

@@ -14,17 +14,30 @@ from cnnpractice.training.regression import RegressionModule, TargetArrayDataMod
 @pytest.mark.parametrize("mode", ["channels", "conv3d"])
 @pytest.mark.parametrize("coords", [False, True])
 def test_forward_shapes(mode, coords):
-    net = build_model({"name": "elves_cnn", "in_shape": [2, 6, 11, 60], "n_outputs": 3, "mode": mode,
-                       "widths": [4, 8], "hidden": 8, "pooled": [2, 3], "coords": coords})
+    net = build_model(
+        {
+            "name": "elves_cnn",
+            "in_shape": [2, 6, 11, 60],
+            "n_outputs": 3,
+            "mode": mode,
+            "widths": [4, 8],
+            "hidden": 8,
+            "pooled": [2, 3],
+            "coords": coords,
+        }
+    )
     assert isinstance(net, ElvesCNN)
     assert net(torch.zeros(5, 2, 6, 11, 60)).shape == (5, 3)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"mode": "lstm"}, "mode must be one of"),
-    ({"in_shape": [6, 11, 60]}, "in_shape must be"),
-    ({"widths": []}, "at least one conv block"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mode": "lstm"}, "mode must be one of"),
+        ({"in_shape": [6, 11, 60]}, "in_shape must be"),
+        ({"widths": []}, "at least one conv block"),
+    ],
+)
 def test_bad_parameters(kwargs, message):
     params = {"in_shape": [1, 6, 11, 60], "n_outputs": 2, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -43,13 +56,29 @@ def test_train_regressor_learns_a_linear_target_and_reloads(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(576, 1, 2, 4, 6)).astype(np.float32)
     targets = np.stack([100 + 5 * x.sum(axis=(1, 2, 3, 4)), -5 + 2 * x[:, 0, 1].sum(axis=(1, 2))], axis=1)
-    dm = TargetArrayDataModule(x[:480], targets[:480], x[480:], targets[480:], val_fraction=0.25, batch_size=32,
-                               seed=0, standardize="none")
-    spec = {"name": "elves_cnn", "in_shape": [1, 2, 4, 6], "n_outputs": 2, "widths": [8], "hidden": 16,
-            "pooled": [4, 6]}
+    dm = TargetArrayDataModule(
+        x[:480], targets[:480], x[480:], targets[480:], val_fraction=0.25, batch_size=32, seed=0, standardize="none"
+    )
+    spec = {
+        "name": "elves_cnn",
+        "in_shape": [1, 2, 4, 6],
+        "n_outputs": 2,
+        "widths": [8],
+        "hidden": 16,
+        "pooled": [4, 6],
+    }
     trainer = {"accelerator": "cpu", "progress_bar": False}
-    result = train_regressor(net_spec=spec, datamodule=dm, out_dir=tmp_path / "run", seed=0, max_epochs=8,
-                             lr=0.02, trainer_options=trainer, target_names=["a", "b"], label_smoothing=0.0)
+    train_regressor(
+        net_spec=spec,
+        datamodule=dm,
+        out_dir=tmp_path / "run",
+        seed=0,
+        max_epochs=8,
+        lr=0.02,
+        trainer_options=trainer,
+        target_names=["a", "b"],
+        label_smoothing=0.0,
+    )
     saved = json.loads((tmp_path / "run" / "test.json").read_text())
     assert saved["n_test"] == 96 and len(saved["y_pred"]) == 96 and saved["epochs_run"] == 8
     assert saved["rmse"]["a"] < 0.4 * targets[480:, 0].std() and saved["rmse"]["b"] < 0.4 * targets[480:, 1].std()

@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def small_settings(**readout):
     """The default config's elves settings with a short, coarse readout (fast tests)."""
     settings = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["elves"]
-    settings = {k: settings[k] for k in ("sites", "eyes", "reference_site", "layer_altitude_km", "atmosphere",
-                                         "emission", "readout", "events")}
+    settings = {
+        k: settings[k]
+        for k in ("sites", "eyes", "reference_site", "layer_altitude_km", "atmosphere", "emission", "readout", "events")
+    }
     settings["readout"] = {**settings["readout"], "n_bins": 12, "time_bin_us": 5.0, "subrays": 2, **readout}
     return settings
 

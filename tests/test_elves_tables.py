@@ -21,19 +21,30 @@ def test_detection_rows():
 
 
 def truth():
-    return {"label": np.array([0, 1, 0, 0]), "event_id": np.array([10, 11, 12, 13]),
-            "east_km": np.array([100.0, np.nan, 300.0, 500.0]), "north_km": np.array([0.0, np.nan, 0.0, 0.0]),
-            "current_ka": np.array([100.0, np.nan, 50.0, 200.0]),
-            "distance_km": np.array([100.0, np.nan, 300.0, 500.0]),
-            "bearing_deg": np.array([90.0, np.nan, 90.0, 90.0])}
+    return {
+        "label": np.array([0, 1, 0, 0]),
+        "event_id": np.array([10, 11, 12, 13]),
+        "east_km": np.array([100.0, np.nan, 300.0, 500.0]),
+        "north_km": np.array([0.0, np.nan, 0.0, 0.0]),
+        "current_ka": np.array([100.0, np.nan, 50.0, 200.0]),
+        "distance_km": np.array([100.0, np.nan, 300.0, 500.0]),
+        "bearing_deg": np.array([90.0, np.nan, 90.0, 90.0]),
+    }
 
 
 def test_reconstruction_events_and_summary():
-    cnn = {"event_id": [10, 12, 13], "y_pred": [[103.0, 4.0, math.log(110.0)], [300.0, 1.0, math.log(50.0)],
-                                                 [480.0, 0.0, math.log(100.0)]]}
-    fits = {"event_id": np.array([13, 12, 10]), "east_km": np.array([np.nan, 302.0, 100.0]),
-            "north_km": np.array([np.nan, 0.0, 0.5]), "current_ka": np.array([np.nan, 55.0, 100.0]),
-            "success": np.array([False, True, True]), "n_pixels": np.array([2, 40, 50])}
+    cnn = {
+        "event_id": [10, 12, 13],
+        "y_pred": [[103.0, 4.0, math.log(110.0)], [300.0, 1.0, math.log(50.0)], [480.0, 0.0, math.log(100.0)]],
+    }
+    fits = {
+        "event_id": np.array([13, 12, 10]),
+        "east_km": np.array([np.nan, 302.0, 100.0]),
+        "north_km": np.array([np.nan, 0.0, 0.5]),
+        "current_ka": np.array([np.nan, 55.0, 100.0]),
+        "success": np.array([False, True, True]),
+        "n_pixels": np.array([2, 40, 50]),
+    }
     events = tables.reconstruction_events(truth(), cnn, fits)
     assert [e["event_id"] for e in events] == [10, 12, 13]
     assert events[0]["cnn_error_km"] == pytest.approx(5.0) and events[0]["fit_error_km"] == pytest.approx(0.5)

@@ -32,11 +32,14 @@ def test_npz_round_trip(tmp_path):
     assert data["X"].shape == (2, 3)
 
 
-@pytest.mark.parametrize("content, required, message", [
-    (b"not a zip", {"X": "f"}, "not a readable .npz archive"),
-    (None, {"X": "f", "y": "iu"}, "missing array 'y'"),
-    (None, {"X": "iu"}, "array 'X' has dtype float32, expected kind in 'iu'"),
-])
+@pytest.mark.parametrize(
+    "content, required, message",
+    [
+        (b"not a zip", {"X": "f"}, "not a readable .npz archive"),
+        (None, {"X": "f", "y": "iu"}, "missing array 'y'"),
+        (None, {"X": "iu"}, "array 'X' has dtype float32, expected kind in 'iu'"),
+    ],
+)
 def test_load_npz_errors_name_the_file(tmp_path, content, required, message):
     path = tmp_path / "bad.npz"
     if content is None:

@@ -17,8 +17,7 @@ from cnnpractice.models import build_model
         ({"name": "lstm", "n_classes": 3, "window": 4, "in_channels": 2}, (4, 20, 2)),
         ({"name": "pretrained", "in_channels": 1, "n_classes": 4, "arch": "resnet18"}, (2, 1, 32, 32)),
         ({"name": "pretrained", "in_channels": 3, "n_classes": 4, "arch": "vgg16"}, (2, 3, 32, 32)),
-        ({"name": "pretrained", "in_channels": 2, "n_classes": 4, "arch": "vgg11", "input_size": 40},
-         (2, 2, 32, 32)),
+        ({"name": "pretrained", "in_channels": 2, "n_classes": 4, "arch": "vgg11", "input_size": 40}, (2, 2, 32, 32)),
         ({"name": "brain_cnn", "n_classes": 2, "input_size": 32}, (3, 1, 32, 32)),
         ({"name": "brain_cnn", "n_classes": 2, "head": "gap", "widths": [8]}, (3, 1, 40, 40)),
     ],
@@ -32,8 +31,9 @@ def test_output_shape(spec, x_shape):
 
 
 def test_pretrained_replaces_last_layer_and_freezes():
-    net = build_model({"name": "pretrained", "in_channels": 3, "n_classes": 7, "arch": "vgg16",
-                       "freeze_features": True})
+    net = build_model(
+        {"name": "pretrained", "in_channels": 3, "n_classes": 7, "arch": "vgg16", "freeze_features": True}
+    )
     assert net.net.classifier[-1].out_features == 7
     trainable = [n for n, p in net.named_parameters() if p.requires_grad]
     assert trainable == ["net.classifier.6.weight", "net.classifier.6.bias"]
@@ -77,8 +77,9 @@ def test_lstm_window_reads_consecutive_values_per_step():
 def test_brain_cnn_first_layer_maps_align_with_the_slice():
     """The interpreted maps have the slice's size, and a pixel's map value depends only on
     the pixels around it (stride 1, same padding): a local change moves only nearby values."""
-    net = build_model({"name": "brain_cnn", "n_classes": 2, "first_filters": 6, "first_kernel": 5,
-                       "input_size": 32}).eval()
+    net = build_model(
+        {"name": "brain_cnn", "n_classes": 2, "first_filters": 6, "first_kernel": 5, "input_size": 32}
+    ).eval()
     x = torch.randn(1, 1, 32, 32)
     with torch.no_grad():
         maps = net.first_layer(x)

@@ -22,10 +22,10 @@ def test_streaming_class_means_equal_the_batch_means(batch_size):
     labels = rng.integers(0, 6, 150)
     means = ClassMeans(6)
     for start in range(0, 150, batch_size):
-        means.update(torch.from_numpy(features[start:start + batch_size]),
-                     torch.from_numpy(labels[start:start + batch_size]))
-    np.testing.assert_allclose(means.means(), batch_means(features.astype(np.float64), labels, 6),
-                               rtol=1e-6, atol=1e-6)
+        means.update(
+            torch.from_numpy(features[start : start + batch_size]), torch.from_numpy(labels[start : start + batch_size])
+        )
+    np.testing.assert_allclose(means.means(), batch_means(features.astype(np.float64), labels, 6), rtol=1e-6, atol=1e-6)
     assert means.counts.tolist() == np.bincount(labels, minlength=6).tolist()
 
 
@@ -50,16 +50,16 @@ def test_pool_reduces_space_and_keeps_vectors():
 
 def small_net():
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
-                               torch.nn.Linear(4 * 6 * 6, 5)).eval()
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 5)
+    ).eval()
 
 
 def test_layer_taps_give_the_means_of_each_layer_in_one_pass():
     net = small_net()
     x = torch.randn(40, 1, 8, 8)
     y = torch.arange(40) % 4
-    means, counts = stream_class_means(net, [(x[:25], y[:25]), (x[25:], y[25:])],
-                                       {"relu": "1", "logits": "3"}, 4)
+    means, counts = stream_class_means(net, [(x[:25], y[:25]), (x[25:], y[25:])], {"relu": "1", "logits": "3"}, 4)
     with torch.no_grad():
         relu = net[1](net[0](x)).mean(dim=(2, 3)).numpy()
         logits = net(x).numpy()
@@ -73,8 +73,9 @@ def test_unknown_layer_names_the_config_key_and_the_modules():
     with pytest.raises(ValueError, match=r"semantic.models.m.layers: modules \{'x': 'nope'\} do not exist"):
         LayerTaps(small_net(), {"x": "nope"}, 3, config_key="semantic.models.m.layers")
     with pytest.raises(ValueError, match="no module known for layers \\['inception9z'\\]"):
-        layer_modules("torchvision", "googlenet", ["inception5b", "inception9z"],
-                      config_key="semantic.models.googlenet.layers")
+        layer_modules(
+            "torchvision", "googlenet", ["inception5b", "inception9z"], config_key="semantic.models.googlenet.layers"
+        )
     assert layer_modules("torchvision", "vgg16", ["conv5", "fc7"]) == {"conv5": "features.30", "fc7": "classifier.4"}
     assert layer_modules("workflow", "alexnet", ["x"], {"x": "head.1"}) == {"x": "head.1"}
 

@@ -43,20 +43,26 @@ def test_cosine_affinity_is_symmetric_in_zero_one_and_ignores_scale():
     assert aff[4, :4].tolist() == [0.0] * 4  # an all-zero vector is similar to nothing
 
 
-@pytest.mark.parametrize("k_min, k_max, n, expected, note", [
-    (2, 19, 10, list(range(2, 10)), "k_max 19 clamped to 9: 10 classes allow at most 9 clusters"),
-    (2, 19, 1000, list(range(2, 20)), None),
-    (3, 3, 4, [3], None),
-])
+@pytest.mark.parametrize(
+    "k_min, k_max, n, expected, note",
+    [
+        (2, 19, 10, list(range(2, 10)), "k_max 19 clamped to 9: 10 classes allow at most 9 clusters"),
+        (2, 19, 1000, list(range(2, 20)), None),
+        (3, 3, 4, [3], None),
+    ],
+)
 def test_k_range_is_clamped_to_the_class_count(k_min, k_max, n, expected, note):
     assert k_range(k_min, k_max, n) == (expected, note)
 
 
-@pytest.mark.parametrize("k_min, k_max, n, message", [
-    (12, 19, 10, "k_min 12 is more than the 10 classes allow"),
-    (5, 3, 10, "need 2 <= k_min <= k_max"),
-    (2, 3, 2, "at least 3 classes"),
-])
+@pytest.mark.parametrize(
+    "k_min, k_max, n, message",
+    [
+        (12, 19, 10, "k_min 12 is more than the 10 classes allow"),
+        (5, 3, 10, "need 2 <= k_min <= k_max"),
+        (2, 3, 2, "at least 3 classes"),
+    ],
+)
 def test_bad_k_range_is_an_error(k_min, k_max, n, message):
     with pytest.raises(ValueError, match=message):
         k_range(k_min, k_max, n)

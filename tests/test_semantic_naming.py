@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from test_semantic_wordnet import needs_debian_wordnet, nltk_root, wn  # noqa: F401 (fixtures)
+from conftest import needs_debian_wordnet
 
 from cnnpractice.semantic.naming import name_cluster, name_clusters
 from cnnpractice.semantic.wordnet import class_hierarchy
@@ -17,19 +17,20 @@ HAND = {
     "candidates": np.array(["root", "a", "a1", "a2", "b", "b1", "b1x"]),
     "labels": np.array(["Root", "A", "A1", "A2", "B", "B1", "B1x"]),
     "depth": np.array([0, 1, 2, 2, 1, 2, 3]),
-    "membership": np.array([[1, 1, 1, 0, 0, 0, 0],
-                            [1, 1, 0, 1, 0, 0, 0],
-                            [1, 0, 0, 0, 1, 1, 1]], dtype=bool),
+    "membership": np.array([[1, 1, 1, 0, 0, 0, 0], [1, 1, 0, 1, 0, 0, 0], [1, 0, 0, 0, 1, 1, 1]], dtype=bool),
     "order": np.array([0, 1, 2]),
 }
 
 
-@pytest.mark.parametrize("mask, name, f1, equivalent", [
-    ([1, 1, 0], "A", 1.0, []),                # exactly the classes under a
-    ([0, 0, 1], "B1x", 1.0, ["B", "B1"]),     # same coverage: the deepest names it
-    ([1, 0, 0], "A1", 1.0, []),
-    ([1, 0, 1], "Root", 0.8, []),             # 2 of the 3 under root: 2*2/(2+3)
-])
+@pytest.mark.parametrize(
+    "mask, name, f1, equivalent",
+    [
+        ([1, 1, 0], "A", 1.0, []),  # exactly the classes under a
+        ([0, 0, 1], "B1x", 1.0, ["B", "B1"]),  # same coverage: the deepest names it
+        ([1, 0, 0], "A1", 1.0, []),
+        ([1, 0, 1], "Root", 0.8, []),  # 2 of the 3 under root: 2*2/(2+3)
+    ],
+)
 def test_best_f1_names_and_the_most_specific_wins_ties(mask, name, f1, equivalent):
     named = name_cluster(np.array(mask, dtype=bool), HAND)
     assert (named["name"], named["equivalent"]) == (name, equivalent)
@@ -66,8 +67,18 @@ def test_an_impure_cluster_gets_a_qualifier_like_the_talks(wn):
 
 @needs_debian_wordnet
 def test_fashion_mnist_groups_get_their_wordnet_names(wn):
-    names = ["jersey.n.03", "trouser.n.01", "pullover.n.01", "dress.n.01", "coat.n.01", "sandal.n.01",
-             "shirt.n.01", "gym_shoe.n.01", "bag.n.04", "boot.n.01"]
+    names = [
+        "jersey.n.03",
+        "trouser.n.01",
+        "pullover.n.01",
+        "dress.n.01",
+        "coat.n.01",
+        "sandal.n.01",
+        "shirt.n.01",
+        "gym_shoe.n.01",
+        "bag.n.04",
+        "boot.n.01",
+    ]
     labels = np.array([0, 0, 0, 0, 0, 1, 0, 1, 2, 1])
     clusters = name_clusters(labels, tree_of(wn, names), names)
     assert [c["name"] for c in clusters] == ["Clothing", "Footwear", "Bag"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_semantic_wordnet import needs_debian_wordnet, nltk_root  # noqa: F401 (fixture)
+from conftest import needs_debian_wordnet
 
 from cnnpractice.semantic import cifar100, pipeline, wordnet
 
@@ -37,8 +37,14 @@ def write_checkpoint(folder: Path, mean=50.0, std=60.0) -> Path:
     spec = {"name": "alexnet", **ARCH, "in_channels": 1, "n_classes": 3, "input_size": 16}
     module = ClassificationModule(model_spec=spec)
     folder.mkdir(parents=True)
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "pytorch-lightning_version": pl.__version__}, folder / "model.ckpt")
+    torch.save(
+        {
+            "state_dict": module.state_dict(),
+            "hyper_parameters": dict(module.hparams),
+            "pytorch-lightning_version": pl.__version__,
+        },
+        folder / "model.ckpt",
+    )
     (folder / "test.json").write_text(json.dumps({"normalization": {"mean": [mean], "std": [std]}}))
     return folder / "model.ckpt"
 
@@ -46,10 +52,15 @@ def write_checkpoint(folder: Path, mean=50.0, std=60.0) -> Path:
 def test_extraction_of_a_workflow_network_gives_the_class_means_of_its_blocks(tmp_path):
     data = write_prepared(tmp_path / "data")
     ckpt = write_checkpoint(tmp_path / "net")
-    info = pipeline.extract_activations(out_dir=tmp_path / "acts", network={"kind": "workflow", "arch": "alexnet"},
-                                        dataset={"kind": "arrays", "data_dir": str(data), "split": "test"},
-                                        layers=["conv2", "conv5", "fc7"], ckpt=ckpt, batch_size=5,
-                                        accelerator="cpu")
+    info = pipeline.extract_activations(
+        out_dir=tmp_path / "acts",
+        network={"kind": "workflow", "arch": "alexnet"},
+        dataset={"kind": "arrays", "data_dir": str(data), "split": "test"},
+        layers=["conv2", "conv5", "fc7"],
+        ckpt=ckpt,
+        batch_size=5,
+        accelerator="cpu",
+    )
     assert info["counts"] == [8, 8, 8] and info["features"]["fc7"] == 512 and info["classes"] == ["a", "b", "c"]
     from cnnpractice.semantic.sources import workflow_network
 
@@ -88,23 +99,43 @@ def test_imagenet_folder_to_taxonomy_and_layer_table(tmp_path, nltk_root):
     root = write_image_folder(tmp_path / "imagenet")
     acts, out = tmp_path / "acts", tmp_path / "out"
     info = pipeline.extract_activations(
-        out_dir=acts, network={"kind": "torchvision", "arch": "googlenet", "weights": None},
-        dataset={"kind": "imagenet", "root": str(root), "split": "val", "resize": 40, "crop": 32,
-                 "images_per_class": 2},
-        layers=["inception4a", "inception5b"], batch_size=3, accelerator="cpu")
+        out_dir=acts,
+        network={"kind": "torchvision", "arch": "googlenet", "weights": None},
+        dataset={
+            "kind": "imagenet",
+            "root": str(root),
+            "split": "val",
+            "resize": 40,
+            "crop": 32,
+            "images_per_class": 2,
+        },
+        layers=["inception4a", "inception5b"],
+        batch_size=3,
+        accelerator="cpu",
+    )
     assert info["class_ids"] == WNIDS and info["counts"] == [2, 2, 2, 2] and info["features"]["inception5b"] == 1024
-    tree = pipeline.map_semantic_classes(nltk_data=nltk_root, activations=acts, dataset="imagenet",
-                                         synsets={}, out=tmp_path / "wordnet.npz")
+    tree = pipeline.map_semantic_classes(
+        nltk_data=nltk_root, activations=acts, dataset="imagenet", synsets={}, out=tmp_path / "wordnet.npz"
+    )
     assert tree["synsets"].tolist() == ["dog.n.01", "domestic_cat.n.01", "car.n.01", "truck.n.01"]
     reference = Path(pipeline.__file__).parents[1] / "reference" / "semantic.yaml"
     scores = []
     for layer in ("inception4a", "inception5b"):
         paths = {name: out / layer / name for name in ("taxonomy.csv", "taxonomy.md", "clusters.csv", "scores.json")}
-        s = pipeline.induce_taxonomy(activations=acts / f"{layer}.npz", hierarchy=tmp_path / "wordnet.npz",
-                                     model="googlenet", layer=layer, k_min=2, k_max=19, seed=0,
-                                     talk_reference=reference, out_csv=paths["taxonomy.csv"],
-                                     out_md=paths["taxonomy.md"], out_clusters=paths["clusters.csv"],
-                                     out_scores=paths["scores.json"])
+        s = pipeline.induce_taxonomy(
+            activations=acts / f"{layer}.npz",
+            hierarchy=tmp_path / "wordnet.npz",
+            model="googlenet",
+            layer=layer,
+            k_min=2,
+            k_max=19,
+            seed=0,
+            talk_reference=reference,
+            out_csv=paths["taxonomy.csv"],
+            out_md=paths["taxonomy.md"],
+            out_clusters=paths["clusters.csv"],
+            out_scores=paths["scores.json"],
+        )
         scores.append(paths["scores.json"])
         assert (s["k_min"], s["k_max"]) == (2, 3) and "clamped to 3" in s["k_note"]
         assert -1.0 <= s["rank_correlation"] <= 1.0 and 0.0 < s["mean_f1"] <= 1.0
@@ -113,12 +144,17 @@ def test_imagenet_folder_to_taxonomy_and_layer_table(tmp_path, nltk_root):
         assert [r["k"] for r in rows] == ["2", "3"]
         assert rows[0]["talk"] == "Living thing; Artifact" and rows[0]["talk_found"].endswith("/2")
         assert "k_max 19 clamped to 3" in paths["taxonomy.md"].read_text()
-    pipeline.tabulate_layers(score_files=scores, layer_order={"googlenet": ["inception4a", "inception5b"]},
-                             out_csv=tmp_path / "layers.csv", out_md=tmp_path / "layers.md")
+    pipeline.tabulate_layers(
+        score_files=scores,
+        layer_order={"googlenet": ["inception4a", "inception5b"]},
+        out_csv=tmp_path / "layers.csv",
+        out_md=tmp_path / "layers.md",
+    )
     with open(tmp_path / "layers.csv") as fh:
         assert [(r["layer"], r["depth"]) for r in csv.DictReader(fh)] == [("inception4a", "1"), ("inception5b", "2")]
-    pipeline.plot_layers(score_files=scores, layer_order={"googlenet": ["inception4a", "inception5b"]},
-                         out=tmp_path / "layers.png")
+    pipeline.plot_layers(
+        score_files=scores, layer_order={"googlenet": ["inception4a", "inception5b"]}, out=tmp_path / "layers.png"
+    )
     assert (tmp_path / "layers.png").stat().st_size > 5_000
 
 
@@ -132,16 +168,36 @@ def test_same_inputs_same_taxonomy(tmp_path, nltk_root):
     means = np.abs(rng.normal(size=(6, 16))) + np.repeat(np.eye(3), 2, axis=0) @ (3 * np.abs(rng.normal(size=(3, 16))))
     from cnnpractice.io import save_npz
 
-    save_npz(tmp_path / "acts" / "l.npz", means=means.astype(np.float32), counts=np.full(6, 5),
-             classes=np.array(classes), class_ids=np.array(classes))
-    pipeline.map_semantic_classes(nltk_data=nltk_root, activations=tmp_path / "acts", dataset="fashion_mnist",
-                                  synsets=synsets, out=tmp_path / "wordnet.npz")
+    save_npz(
+        tmp_path / "acts" / "l.npz",
+        means=means.astype(np.float32),
+        counts=np.full(6, 5),
+        classes=np.array(classes),
+        class_ids=np.array(classes),
+    )
+    pipeline.map_semantic_classes(
+        nltk_data=nltk_root,
+        activations=tmp_path / "acts",
+        dataset="fashion_mnist",
+        synsets=synsets,
+        out=tmp_path / "wordnet.npz",
+    )
     outputs = []
     for run in ("a", "b"):
         o = tmp_path / run
-        pipeline.induce_taxonomy(activations=tmp_path / "acts" / "l.npz", hierarchy=tmp_path / "wordnet.npz",
-                                 model="m", layer="l", k_min=2, k_max=5, seed=3, out_csv=o / "t.csv",
-                                 out_md=o / "t.md", out_clusters=o / "c.csv", out_scores=o / "s.json")
+        pipeline.induce_taxonomy(
+            activations=tmp_path / "acts" / "l.npz",
+            hierarchy=tmp_path / "wordnet.npz",
+            model="m",
+            layer="l",
+            k_min=2,
+            k_max=5,
+            seed=3,
+            out_csv=o / "t.csv",
+            out_md=o / "t.md",
+            out_clusters=o / "c.csv",
+            out_scores=o / "s.json",
+        )
         outputs.append([(o / f).read_bytes() for f in ("t.csv", "t.md", "c.csv", "s.json")])
     assert outputs[0] == outputs[1]
     text = (tmp_path / "a" / "t.csv").read_text()
@@ -152,24 +208,44 @@ def test_same_inputs_same_taxonomy(tmp_path, nltk_root):
 def test_activations_of_other_classes_than_the_hierarchy_are_an_error(tmp_path):
     from cnnpractice.io import save_npz
 
-    save_npz(tmp_path / "a.npz", means=np.ones((3, 2), np.float32), counts=np.ones(3, np.int64),
-             classes=np.array(["a", "b", "c"]), class_ids=np.array(["a", "b", "c"]))
-    tree = {k: np.zeros((3,) if k != "membership" else (3, 1), dtype=v[0] if v[0] != "U" else "U1")
-            for k, v in wordnet.HIERARCHY_ARRAYS.items()}
-    tree.update(class_ids=np.array(["a", "b", "x"]), distance=np.zeros((3, 3), np.int64),
-                membership=np.ones((3, 1), bool))
+    save_npz(
+        tmp_path / "a.npz",
+        means=np.ones((3, 2), np.float32),
+        counts=np.ones(3, np.int64),
+        classes=np.array(["a", "b", "c"]),
+        class_ids=np.array(["a", "b", "c"]),
+    )
+    tree = {
+        k: np.zeros((3,) if k != "membership" else (3, 1), dtype=v[0] if v[0] != "U" else "U1")
+        for k, v in wordnet.HIERARCHY_ARRAYS.items()
+    }
+    tree.update(
+        class_ids=np.array(["a", "b", "x"]), distance=np.zeros((3, 3), np.int64), membership=np.ones((3, 1), bool)
+    )
     save_npz(tmp_path / "w.npz", **tree)
     with pytest.raises(ValueError, match="list different classes; rerun the map_semantic_classes rule"):
-        pipeline.induce_taxonomy(activations=tmp_path / "a.npz", hierarchy=tmp_path / "w.npz", model="m",
-                                 layer="l", k_min=2, k_max=2, seed=0, out_csv=tmp_path / "t.csv",
-                                 out_md=tmp_path / "t.md", out_clusters=tmp_path / "c.csv",
-                                 out_scores=tmp_path / "s.json")
+        pipeline.induce_taxonomy(
+            activations=tmp_path / "a.npz",
+            hierarchy=tmp_path / "w.npz",
+            model="m",
+            layer="l",
+            k_min=2,
+            k_max=2,
+            seed=0,
+            out_csv=tmp_path / "t.csv",
+            out_md=tmp_path / "t.md",
+            out_clusters=tmp_path / "c.csv",
+            out_scores=tmp_path / "s.json",
+        )
 
 
 def test_missing_imagenet_names_the_config_key(tmp_path):
     with pytest.raises(FileNotFoundError, match="semantic.datasets.imagenet.root: ImageNet folder .* not found"):
-        pipeline.open_source({"kind": "imagenet", "root": str(tmp_path / "none"),
-                              "config_key": "semantic.datasets.imagenet.root"}, normalization=None, batch_size=2)
+        pipeline.open_source(
+            {"kind": "imagenet", "root": str(tmp_path / "none"), "config_key": "semantic.datasets.imagenet.root"},
+            normalization=None,
+            batch_size=2,
+        )
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="is neither what torchvision.datasets.ImageNet reads"):
         pipeline.open_source({"kind": "imagenet", "root": str(tmp_path / "empty")}, normalization=None, batch_size=2)

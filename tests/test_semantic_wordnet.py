@@ -1,45 +1,21 @@
 """WordNet 3.0 for nltk from the Debian packages, class -> synset mapping, hierarchy."""
 
-import functools
 import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_debian_wordnet
 
 from cnnpractice.semantic import wordnet
-from cnnpractice.semantic.wordnet import (WordNetMissing, class_hierarchy, lexnames_from_man, load_wordnet,
-                                          prepare_wordnet, resolve_synsets)
-
-DEBIAN = Path(wordnet.DEBIAN_DIR)
-needs_debian_wordnet = pytest.mark.skipif(
-    not (DEBIAN / "data.noun").is_file() or not (DEBIAN / "index.sense").is_file(),
-    reason="Debian packages wordnet-base and wordnet-sense-index not installed (envs/debian-packages.txt)")
-
-
-@functools.lru_cache(maxsize=None)
-def _prepared(base: Path) -> Path:
-    root = base / "semantic_nltk_data"
-    if (DEBIAN / "data.noun").is_file():
-        prepare_wordnet(root / "corpora" / "wordnet", source="debian")
-    return root
-
-
-@pytest.fixture(scope="session")
-def nltk_root(tmp_path_factory):
-    """WordNet prepared and loaded once per test session: the other semantic test modules
-    import these fixtures, and the cache makes their copies share one folder and reader."""
-    return _prepared(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def wn(nltk_root):
-    return _loaded(nltk_root)
-
-
-@functools.lru_cache(maxsize=None)
-def _loaded(root: Path):
-    return load_wordnet(root)
+from cnnpractice.semantic.wordnet import (
+    WordNetMissing,
+    class_hierarchy,
+    lexnames_from_man,
+    load_wordnet,
+    prepare_wordnet,
+    resolve_synsets,
+)
 
 
 @needs_debian_wordnet
@@ -106,18 +82,30 @@ def test_path_distances_equal_nltk_shortest_path_distance(wn):
 
 @needs_debian_wordnet
 def test_classes_map_by_config_or_by_wnid(wn):
-    got = resolve_synsets(wn, ["Dog", "Sneaker", "tench"], ["Dog", "Sneaker", "n01440764"],
-                          {"Dog": "dog.n.01", "Sneaker": "gym_shoe.n.01"}, "semantic.datasets.x.synsets")
+    got = resolve_synsets(
+        wn,
+        ["Dog", "Sneaker", "tench"],
+        ["Dog", "Sneaker", "n01440764"],
+        {"Dog": "dog.n.01", "Sneaker": "gym_shoe.n.01"},
+        "semantic.datasets.x.synsets",
+    )
     assert [s.name() for s in got] == ["dog.n.01", "gym_shoe.n.01", "tench.n.01"]
 
 
 @needs_debian_wordnet
-@pytest.mark.parametrize("classes, mapping, message", [
-    (["Dog", "Bag"], {"Dog": "dog.n.01"}, "class 'Bag' has no WordNet synset: add it under semantic.datasets.x.synsets"),
-    (["Dog"], {"Dog": "dgo.n.01"}, r"semantic.datasets.x.synsets.Dog: No lemma 'dgo'"),
-    (["Dog"], {"Dog": "dog.n.01", "Cat": "cat.n.01"}, "names classes the dataset does not have: \\['Cat'\\]"),
-    (["Dog", "Hound"], {"Dog": "dog.n.01", "Hound": "dog.n.01"}, "both map to dog.n.01"),
-])
+@pytest.mark.parametrize(
+    "classes, mapping, message",
+    [
+        (
+            ["Dog", "Bag"],
+            {"Dog": "dog.n.01"},
+            "class 'Bag' has no WordNet synset: add it under semantic.datasets.x.synsets",
+        ),
+        (["Dog"], {"Dog": "dgo.n.01"}, r"semantic.datasets.x.synsets.Dog: No lemma 'dgo'"),
+        (["Dog"], {"Dog": "dog.n.01", "Cat": "cat.n.01"}, "names classes the dataset does not have: \\['Cat'\\]"),
+        (["Dog", "Hound"], {"Dog": "dog.n.01", "Hound": "dog.n.01"}, "both map to dog.n.01"),
+    ],
+)
 def test_bad_class_mappings_name_the_config_key(wn, classes, mapping, message):
     with pytest.raises(ValueError, match=message):
         resolve_synsets(wn, classes, classes, mapping, "semantic.datasets.x.synsets")

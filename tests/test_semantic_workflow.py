@@ -19,27 +19,47 @@ def jobs(out: str) -> dict[str, int]:
 
 def test_without_the_small_data_study_this_study_trains_its_own_networks(tmp_path):
     wf = copy_workflow(tmp_path)
-    (wf / "own.yaml").write_text("timeseries: {enabled: false}\nsmalldata: {enabled: false}\n"
-                                 "semantic:\n  models:\n    cifar100_cnn: {enabled: true}\n")
+    (wf / "own.yaml").write_text(
+        "timeseries: {enabled: false}\nsmalldata: {enabled: false}\n"
+        "semantic:\n  models:\n    cifar100_cnn: {enabled: true}\n"
+    )
     code, out = run(["-n", "--cores", "1", "--configfile", "own.yaml"], cwd=wf)
     assert code == 0, out[-3000:]
     got = jobs(out)
-    assert {rule: got.get(rule) for rule in ("train_semantic", "fetch_cifar100", "prepare_cifar100",
-                                             "prepare_smalldata", "extract_semantic_activations",
-                                             "induce_semantic_taxonomy", "train_smalldata")} == {
-        "train_semantic": 2, "fetch_cifar100": 1, "prepare_cifar100": 1, "prepare_smalldata": 1,
-        "extract_semantic_activations": 2, "induce_semantic_taxonomy": 14, "train_smalldata": None}
+    assert {
+        rule: got.get(rule)
+        for rule in (
+            "train_semantic",
+            "fetch_cifar100",
+            "prepare_cifar100",
+            "prepare_smalldata",
+            "extract_semantic_activations",
+            "induce_semantic_taxonomy",
+            "train_smalldata",
+        )
+    } == {
+        "train_semantic": 2,
+        "fetch_cifar100": 1,
+        "prepare_cifar100": 1,
+        "prepare_smalldata": 1,
+        "extract_semantic_activations": 2,
+        "induce_semantic_taxonomy": 14,
+        "train_smalldata": None,
+    }
     assert "output: results/semantic/cifar100_cnn/network/model.ckpt" in out
 
 
-@pytest.mark.parametrize("path, value, message", [
-    (("semantic", "models", "fashion_cnn", "layers"), ["conv1", "network"], "should not be valid"),
-    (("semantic", "models", "fashion_cnn", "dataset"), "mnist", "'mnist' is not one of"),
-    (("semantic", "datasets", "fashion_mnist", "synsets", "Bag"), "bag", "does not match"),
-    (("semantic", "pooling"), "median", "'median' is not one of"),
-    (("semantic", "k_min"), 1, "1 is less than the minimum of 2"),
-    (("semantic", "datasets", "imagenet", "rootdir"), "/x", "'rootdir' was unexpected"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("semantic", "models", "fashion_cnn", "layers"), ["conv1", "network"], "should not be valid"),
+        (("semantic", "models", "fashion_cnn", "dataset"), "mnist", "'mnist' is not one of"),
+        (("semantic", "datasets", "fashion_mnist", "synsets", "Bag"), "bag", "does not match"),
+        (("semantic", "pooling"), "median", "'median' is not one of"),
+        (("semantic", "k_min"), 1, "1 is less than the minimum of 2"),
+        (("semantic", "datasets", "imagenet", "rootdir"), "/x", "'rootdir' was unexpected"),
+    ],
+)
 def test_bad_semantic_values_name_the_key(path, value, message):
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     node = config

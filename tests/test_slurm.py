@@ -13,7 +13,6 @@ import sys
 import time
 
 import pytest
-
 from slurm_cluster import LoopbackSlurm, ensure_packages
 from test_workflow import SNAKEMAKE, copy_workflow
 
@@ -32,8 +31,15 @@ timeseries:
 """
 # Status polling tuned to these jobs (10-20 s each; the plugin checks 15 s after a job
 # ends, and 10 s later each time none has), a local filesystem's latency, SLURM logs kept.
-FAST = ["--slurm-init-seconds-before-status-checks", "15", "--seconds-between-status-checks", "15",
-        "--latency-wait", "5", "--slurm-keep-successful-logs"]
+FAST = [
+    "--slurm-init-seconds-before-status-checks",
+    "15",
+    "--seconds-between-status-checks",
+    "15",
+    "--latency-wait",
+    "5",
+    "--slurm-keep-successful-logs",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +62,7 @@ def slurm(tmp_path_factory):
 def snakemake(cluster, wf, targets, *args, timeout=400):
     """Make ``targets`` in ``wf`` with the SLURM profile; (returncode, output)."""
     cmd = SNAKEMAKE + [*targets, "--workflow-profile", "profiles/slurm", *FAST, *args]
-    proc = subprocess.run(cmd, cwd=wf, env=cluster.env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(cmd, cwd=wf, env=cluster.env, capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -78,8 +83,18 @@ def test_workflow_runs_on_slurm(slurm, tmp_path):
     wf = copy_workflow(tmp_path)
     (wf / "broken.yaml").write_text(BROKEN)
     cnn, vgg = RUN.format("cnn"), RUN.format("vgg")
-    code, out = snakemake(slurm, wf, [cnn, vgg], "--retries", "0", "--set-resources",
-                          "train_timeseries:gpu=1", "--configfile", TINY, "broken.yaml")
+    code, out = snakemake(
+        slurm,
+        wf,
+        [cnn, vgg],
+        "--retries",
+        "0",
+        "--set-resources",
+        "train_timeseries:gpu=1",
+        "--configfile",
+        TINY,
+        "broken.yaml",
+    )
     assert code != 0, out[-4000:]
     jobs = submitted(out)
     assert sorted(jobs) == ["fetch_ucr", "train_timeseries", "transform_series"], out[-4000:]
@@ -116,9 +131,19 @@ def test_ddp_under_srun_uses_slurm_environment(slurm, tmp_path):
     """Lightning's SLURM environment: srun starts one task per device, no launcher."""
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
-    out = slurm.run("srun", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1",
-                    "--mem=2000", "-t", "5", sys.executable, str(script), str(tmp_path / "run"),
-                    timeout=240)
+    out = slurm.run(
+        "srun",
+        "--nodes=1",
+        "--ntasks-per-node=2",
+        "--cpus-per-task=1",
+        "--mem=2000",
+        "-t",
+        "5",
+        sys.executable,
+        str(script),
+        str(tmp_path / "run"),
+        timeout=240,
+    )
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert sorted(r["rank"] for r in lines) == [0, 1], out
     assert {r["environment"] for r in lines} == {"SLURMEnvironment"}

@@ -23,7 +23,8 @@ from cnnpractice.smalldata import datasets as ds
 SHIPPED = Path(ds.DEFAULT_SHIPPED_DIR)
 needs_shipped = pytest.mark.skipif(
     not all((SHIPPED / f).is_file() for f in ds.FMNIST_FILES),
-    reason="Debian package dataset-fashion-mnist not installed")
+    reason="Debian package dataset-fashion-mnist not installed",
+)
 
 
 def write_idx(path: Path, array: np.ndarray, code: int) -> None:
@@ -38,11 +39,14 @@ def write_idx(path: Path, array: np.ndarray, code: int) -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("array, code", [
-    (np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4), 0x08),
-    (np.array([7, 0, 255], dtype=np.uint8), 0x08),
-    (np.array([[-5, 70000]], dtype=np.int32), 0x0C),
-])
+@pytest.mark.parametrize(
+    "array, code",
+    [
+        (np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4), 0x08),
+        (np.array([7, 0, 255], dtype=np.uint8), 0x08),
+        (np.array([[-5, 70000]], dtype=np.int32), 0x0C),
+    ],
+)
 def test_read_idx_round_trip(tmp_path, array, code):
     path = tmp_path / "x-idx.gz"
     write_idx(path, array, code)
@@ -55,15 +59,18 @@ def _good_idx() -> bytes:
     return bytes([0, 0, 8, 2]) + struct.pack(">2I", 2, 3) + bytes(range(6))
 
 
-@pytest.mark.parametrize("content, message", [
-    (gzip.compress(_good_idx())[:-12], "not a readable gzip file"),       # truncated .gz
-    (b"this is not gzip at all", "not a readable gzip file"),
-    (gzip.compress(b"\x00\x00\x08"), "not an IDX file"),
-    (gzip.compress(bytes([8, 0, 8, 2]) + _good_idx()[4:]), "not an IDX file"),  # bad magic
-    (gzip.compress(bytes([0, 0, 8, 3]) + _good_idx()[4:]), "header says shape"),
-    (gzip.compress(_good_idx()[:-1]), "truncated or corrupt"),
-    (gzip.compress(_good_idx() + b"\x00"), "truncated or corrupt"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (gzip.compress(_good_idx())[:-12], "not a readable gzip file"),  # truncated .gz
+        (b"this is not gzip at all", "not a readable gzip file"),
+        (gzip.compress(b"\x00\x00\x08"), "not an IDX file"),
+        (gzip.compress(bytes([8, 0, 8, 2]) + _good_idx()[4:]), "not an IDX file"),  # bad magic
+        (gzip.compress(bytes([0, 0, 8, 3]) + _good_idx()[4:]), "header says shape"),
+        (gzip.compress(_good_idx()[:-1]), "truncated or corrupt"),
+        (gzip.compress(_good_idx() + b"\x00"), "truncated or corrupt"),
+    ],
+)
 def test_read_idx_corrupt_names_file(tmp_path, content, message):
     path = tmp_path / "broken-idx3-ubyte.gz"
     path.write_bytes(content)
@@ -95,8 +102,7 @@ def test_fetch_shipped_record(fmnist_raw):
         assert f["size"] == (fmnist_raw / f["path"]).stat().st_size
         assert f["content_md5"] == ds.DATASETS["fashion_mnist"]["content_md5"][f["path"]]
         assert len(f["sha256"]) == 64
-    assert sorted(p.name for p in fmnist_raw.iterdir()) == sorted([*ds.FMNIST_FILES,
-                                                                   "fetch.json"])
+    assert sorted(p.name for p in fmnist_raw.iterdir()) == sorted([*ds.FMNIST_FILES, "fetch.json"])
     # a second fetch finds the record and does nothing
     assert ds.fetch("fashion_mnist", fmnist_raw, source="download") == info
 
@@ -142,16 +148,25 @@ def test_prepare_fashion_mnist_nested_subsets(fmnist_raw, tmp_path):
 @needs_shipped
 @pytest.mark.parametrize("resize", ["squash", "center_crop"])
 def test_prepare_fashion_mnist_resize_rgb(fmnist_raw, tmp_path, resize):
-    ds.prepare("fashion_mnist", fmnist_raw, tmp_path / "g", image_size=28, channels=1,
-               train_per_class=2, test_per_class=1)
-    info = ds.prepare("fashion_mnist", fmnist_raw, tmp_path / "c", image_size=32, channels=3,
-                      train_per_class=2, test_per_class=1, resize=resize, threads=2)
+    ds.prepare(
+        "fashion_mnist", fmnist_raw, tmp_path / "g", image_size=28, channels=1, train_per_class=2, test_per_class=1
+    )
+    info = ds.prepare(
+        "fashion_mnist",
+        fmnist_raw,
+        tmp_path / "c",
+        image_size=32,
+        channels=3,
+        train_per_class=2,
+        test_per_class=1,
+        resize=resize,
+        threads=2,
+    )
     x = np.load(tmp_path / "c" / "train_x.npy")
     assert x.shape == (20, 3, 32, 32) and x.dtype == np.uint8
     assert (x[:, 0] == x[:, 1]).all() and (x[:, 0] == x[:, 2]).all()  # gray replicated
     assert info["channels"] == 3 and info["image_size"] == 32 and info["resize"] == resize
-    np.testing.assert_array_equal(np.load(tmp_path / "c" / "train_y.npy"),
-                                  np.load(tmp_path / "g" / "train_y.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "c" / "train_y.npy"), np.load(tmp_path / "g" / "train_y.npy"))
     gray = np.load(tmp_path / "g" / "train_x.npy")[:, 0]
     expected = np.asarray(Image.fromarray(gray[0]).resize((32, 32), Image.Resampling.BILINEAR))
     np.testing.assert_array_equal(x[0, 0], expected)  # square source: both modes agree
@@ -160,8 +175,15 @@ def test_prepare_fashion_mnist_resize_rgb(fmnist_raw, tmp_path, resize):
 @needs_shipped
 def test_prepare_too_few_images_names_class(fmnist_raw, tmp_path):
     with pytest.raises(ValueError, match="class 'T-shirt/top' has 1000 images, fewer than"):
-        ds.prepare("fashion_mnist", fmnist_raw, tmp_path / "o", image_size=28, channels=1,
-                   train_per_class=5, test_per_class=1001)
+        ds.prepare(
+            "fashion_mnist",
+            fmnist_raw,
+            tmp_path / "o",
+            image_size=28,
+            channels=1,
+            train_per_class=5,
+            test_per_class=1001,
+        )
     assert not (tmp_path / "o").exists()
 
 
@@ -223,7 +245,7 @@ def test_extract_corrupt_zip_names_it(tmp_path, damage):
         data = b"PK\x03\x04 definitely not a zip"
     else:  # flip a byte of the stored payload: the CRC check fails
         i = data.index(b"hello")
-        data = data[:i] + b"J" + data[i + 1:]
+        data = data[:i] + b"J" + data[i + 1 :]
     archive.write_bytes(data)
     with pytest.raises(ValueError, match="corrupt or truncated archive") as err:
         ds.extract(archive, tmp_path / "out")
@@ -267,8 +289,7 @@ def uc_merced_zip(tmp_path, monkeypatch):
             members[f"UCMerced_LandUse/Images/class{c}/class{c}{i:02d}.tif"] = _image(c * 20 + i)
     members["UCMerced_LandUse/Images/class0/Thumbs.db"] = b"not an image"
     archive = _zip(tmp_path / "UCMerced_LandUse.zip", members)
-    _point_registry(monkeypatch, "uc_merced", archive,
-                    hashlib.md5(archive.read_bytes()).hexdigest())
+    _point_registry(monkeypatch, "uc_merced", archive, hashlib.md5(archive.read_bytes()).hexdigest())
     return archive
 
 
@@ -286,24 +307,20 @@ def test_uc_merced_fetch_and_prepare(tmp_path, uc_merced_zip):
     kw = dict(image_size=16, channels=3, train_per_class=None, test_fraction=0.2, seed=3)
     out = ds.prepare("uc_merced", raw, tmp_path / "all", **kw)
     assert out["classes"] == ["class0", "class1", "class2"] and out["split"] == "stratified"
-    assert out["counts"] == {"train": {f"class{c}": 8 for c in range(3)},
-                             "test": {f"class{c}": 2 for c in range(3)}}
+    assert out["counts"] == {"train": {f"class{c}": 8 for c in range(3)}, "test": {f"class{c}": 2 for c in range(3)}}
     train = np.load(tmp_path / "all" / "train_x.npy")
     test = np.load(tmp_path / "all" / "test_x.npy")
     assert train.shape == (24, 3, 16, 16)
-    assert sorted(_values(train) + _values(test)) == sorted(c * 20 + i for c in range(3)
-                                                           for i in range(10))
+    assert sorted(_values(train) + _values(test)) == sorted(c * 20 + i for c in range(3) for i in range(10))
     assert [v // 20 for v in _values(test)] == np.load(tmp_path / "all" / "test_y.npy").tolist()
 
     # subsetting happens after the split: the test split and the chosen train images stay put
-    sub = ds.prepare("uc_merced", raw, tmp_path / "sub", **{**kw, "train_per_class": 5,
-                                                             "threads": 3})
+    sub = ds.prepare("uc_merced", raw, tmp_path / "sub", **{**kw, "train_per_class": 5, "threads": 3})
     assert sub["n_train"] == 15 and sub["n_test"] == 6
     assert set(_values(np.load(tmp_path / "sub" / "train_x.npy"))) < set(_values(train))
     np.testing.assert_array_equal(np.load(tmp_path / "sub" / "test_x.npy"), test)
 
-    gray = ds.prepare("uc_merced", raw, tmp_path / "gray", **{**kw, "channels": 1,
-                                                               "image_size": 8})
+    gray = ds.prepare("uc_merced", raw, tmp_path / "gray", **{**kw, "channels": 1, "image_size": 8})
     assert np.load(tmp_path / "gray" / "train_x.npy").shape == (24, 1, 8, 8)
     assert gray["channels"] == 1
 
@@ -316,8 +333,16 @@ def test_uc_merced_corrupt_image_names_file(tmp_path, uc_merced_zip):
     bad.write_bytes(bad.read_bytes()[:40])
     for threads in (1, 2):
         with pytest.raises(ValueError, match="cannot decode image") as err:
-            ds.prepare("uc_merced", raw, tmp_path / "out", image_size=16, channels=3,
-                       train_per_class=None, test_fraction=0.5, threads=threads)
+            ds.prepare(
+                "uc_merced",
+                raw,
+                tmp_path / "out",
+                image_size=16,
+                channels=3,
+                train_per_class=None,
+                test_fraction=0.5,
+                threads=threads,
+            )
         assert str(bad) in str(err.value)
     assert not (tmp_path / "out").exists()
 
@@ -357,7 +382,8 @@ def test_brazilian_coffee_fold_lists(tmp_path, monkeypatch):
             for i in range(5):
                 stem = f"L{fold}.{i}.{value}"  # names hold dots, as in the real lists
                 members[f"brazilian_coffee_scenes/fold{fold}/{stem}.jpg"] = _image(
-                    value, (64, 64), "PNG")  # lossless, so the colour survives
+                    value, (64, 64), "PNG"
+                )  # lossless, so the colour survives
                 lines.append(f"{cls}.{stem}")
                 value += 1
         members[f"brazilian_coffee_scenes/fold{fold}.txt"] = "\n".join(lines).encode() + b"\n"
@@ -366,11 +392,18 @@ def test_brazilian_coffee_fold_lists(tmp_path, monkeypatch):
     _point_registry(monkeypatch, "brazilian_coffee", archive, None)
     raw = tmp_path / "raw"
     assert ds.fetch("brazilian_coffee", raw)["files"][0]["verified"] == []
-    info = ds.prepare("brazilian_coffee", raw, tmp_path / "out", image_size=32, channels=3,
-                      train_per_class=4, test_per_class=2, test_fraction=0.3)
+    info = ds.prepare(
+        "brazilian_coffee",
+        raw,
+        tmp_path / "out",
+        image_size=32,
+        channels=3,
+        train_per_class=4,
+        test_per_class=2,
+        test_fraction=0.3,
+    )
     assert info["classes"] == ["coffee", "noncoffee"]
-    assert info["counts"] == {"train": {"coffee": 4, "noncoffee": 4},
-                              "test": {"coffee": 2, "noncoffee": 2}}
+    assert info["counts"] == {"train": {"coffee": 4, "noncoffee": 4}, "test": {"coffee": 2, "noncoffee": 2}}
     x, y = (np.load(tmp_path / "out" / f) for f in ("train_x.npy", "train_y.npy"))
     # values 0-4, 10-14 are coffee; 5-9, 15-19 noncoffee
     assert [(v // 5) % 2 for v in _values(x)] == y.tolist()
@@ -387,8 +420,7 @@ def test_unknown_dataset_lists_known(tmp_path, step):
         if step == "fetch":
             ds.fetch("mnist", tmp_path / "raw")
         else:
-            ds.prepare("mnist", tmp_path, tmp_path / "out", image_size=28, channels=1,
-                       train_per_class=None)
+            ds.prepare("mnist", tmp_path, tmp_path / "out", image_size=28, channels=1, train_per_class=None)
 
 
 @pytest.mark.parametrize("step", ["fetch", "prepare"])
@@ -398,22 +430,24 @@ def test_oasis_points_at_brain_study(tmp_path, step):
         if step == "fetch":
             ds.fetch("oasis", tmp_path / "raw")
         else:
-            ds.prepare("oasis", tmp_path, tmp_path / "out", image_size=28, channels=1,
-                       train_per_class=None)
+            ds.prepare("oasis", tmp_path, tmp_path / "out", image_size=28, channels=1, train_per_class=None)
     assert not (tmp_path / "raw").exists()
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"image_size": 0}, "image_size must be an integer"),
-    ({"image_size": 32.0}, "image_size must be an integer"),
-    ({"channels": 2}, "channels must be 1 or 3"),
-    ({"train_per_class": 0}, "train_per_class must be an integer >= 1 or None"),
-    ({"test_per_class": True}, "test_per_class must be"),
-    ({"test_fraction": 1.0}, r"test_fraction must be in \(0, 1\)"),
-    ({"resize": "crop"}, "resize must be one of"),
-    ({"threads": 0}, "threads must be"),
-    ({"seed": -1}, "seed must be"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"image_size": 0}, "image_size must be an integer"),
+        ({"image_size": 32.0}, "image_size must be an integer"),
+        ({"channels": 2}, "channels must be 1 or 3"),
+        ({"train_per_class": 0}, "train_per_class must be an integer >= 1 or None"),
+        ({"test_per_class": True}, "test_per_class must be"),
+        ({"test_fraction": 1.0}, r"test_fraction must be in \(0, 1\)"),
+        ({"resize": "crop"}, "resize must be one of"),
+        ({"threads": 0}, "threads must be"),
+        ({"seed": -1}, "seed must be"),
+    ],
+)
 def test_prepare_bad_arguments(tmp_path, kw, message):
     args = {**dict(image_size=28, channels=1, train_per_class=5), **kw}
     with pytest.raises(ValueError, match=message):
@@ -439,17 +473,23 @@ def test_registry_entries():
 @needs_shipped
 def test_fetch_fashion_mnist_download_with_mirror(tmp_path, monkeypatch):
     # the Debian copies stand in for the server (their .gz md5s differ from the published ones)
-    downloads = [{**item, "md5": None,
-                  "urls": [(tmp_path / "gone" / name).as_uri(), (SHIPPED / name).as_uri()]}
-                 for item, name in zip(ds.DATASETS["fashion_mnist"]["downloads"],
-                                       ds.FMNIST_FILES)]
-    monkeypatch.setitem(ds.DATASETS, "fashion_mnist",
-                        {**ds.DATASETS["fashion_mnist"], "downloads": downloads})
+    downloads = [
+        {**item, "md5": None, "urls": [(tmp_path / "gone" / name).as_uri(), (SHIPPED / name).as_uri()]}
+        for item, name in zip(ds.DATASETS["fashion_mnist"]["downloads"], ds.FMNIST_FILES)
+    ]
+    monkeypatch.setitem(ds.DATASETS, "fashion_mnist", {**ds.DATASETS["fashion_mnist"], "downloads": downloads})
     info = ds.fetch("fashion_mnist", tmp_path / "raw", source="download")
     assert info["source"] == "download"
     assert [f["url"] for f in info["files"]] == [(SHIPPED / n).as_uri() for n in ds.FMNIST_FILES]
-    out = ds.prepare("fashion_mnist", tmp_path / "raw", tmp_path / "out", image_size=28,
-                     channels=1, train_per_class=1, test_per_class=1)
+    out = ds.prepare(
+        "fashion_mnist",
+        tmp_path / "raw",
+        tmp_path / "out",
+        image_size=28,
+        channels=1,
+        train_per_class=1,
+        test_per_class=1,
+    )
     assert out["source"] == "download" and out["n_train"] == 10
 
 
@@ -491,10 +531,19 @@ def test_prepare_flowers102_layout(tmp_path):
     for i in range(1, 9):
         Image.new("RGB", (40, 30), (i, 0, 0)).save(base / "jpg" / f"image_{i:05d}.jpg")
     savemat(base / "imagelabels.mat", {"labels": labels[None]})
-    savemat(base / "setid.mat", {"trnid": np.array([[1, 3, 5]]), "valid": np.array([[7, 8]]),
-                                 "tstid": np.array([[2, 4, 6]])})
-    info = ds.prepare("flowers102", tmp_path / "raw", tmp_path / "out", image_size=24,
-                      channels=3, train_per_class=None, resize="center_crop")
+    savemat(
+        base / "setid.mat",
+        {"trnid": np.array([[1, 3, 5]]), "valid": np.array([[7, 8]]), "tstid": np.array([[2, 4, 6]])},
+    )
+    info = ds.prepare(
+        "flowers102",
+        tmp_path / "raw",
+        tmp_path / "out",
+        image_size=24,
+        channels=3,
+        train_per_class=None,
+        resize="center_crop",
+    )
     assert len(info["classes"]) == 102 and info["classes"][0] == "pink primrose"
     assert info["n_train"] == 5 and info["n_test"] == 3 and info["source"] == "unknown"
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "train_y.npy"), [0, 1, 101, 0, 1])
@@ -514,16 +563,21 @@ def test_prepare_food101_layout(tmp_path):
     (base / "meta").mkdir()
     for split, lists in meta.items():
         (base / "meta" / f"{split}.json").write_text(json.dumps(lists))
-    info = ds.prepare("food101", tmp_path / "raw", tmp_path / "out", image_size=16,
-                      channels=1, train_per_class=2, test_per_class=1, threads=2)
+    info = ds.prepare(
+        "food101",
+        tmp_path / "raw",
+        tmp_path / "out",
+        image_size=16,
+        channels=1,
+        train_per_class=2,
+        test_per_class=1,
+        threads=2,
+    )
     assert info["classes"] == ["apple_pie", "waffles"]
-    assert info["counts"] == {"train": {"apple_pie": 2, "waffles": 2},
-                              "test": {"apple_pie": 1, "waffles": 1}}
+    assert info["counts"] == {"train": {"apple_pie": 2, "waffles": 2}, "test": {"apple_pie": 1, "waffles": 1}}
     assert np.load(tmp_path / "out" / "train_x.npy").shape == (4, 1, 16, 16)
     with pytest.raises(ValueError, match="class 'apple_pie' has 3 images, fewer than the 4"):
-        ds.prepare("food101", tmp_path / "raw", tmp_path / "out", image_size=16,
-                   channels=1, train_per_class=4)
+        ds.prepare("food101", tmp_path / "raw", tmp_path / "out", image_size=16, channels=1, train_per_class=4)
     (base / "meta" / "test.json").unlink()
     with pytest.raises(FileNotFoundError, match="test.json"):
-        ds.prepare("food101", tmp_path / "raw", tmp_path / "o2", image_size=16, channels=1,
-                   train_per_class=None)
+        ds.prepare("food101", tmp_path / "raw", tmp_path / "o2", image_size=16, channels=1, train_per_class=None)

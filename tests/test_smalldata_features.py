@@ -12,13 +12,20 @@ import numpy as np
 import pytest
 
 from cnnpractice.smalldata.classify import evaluate_features
-from cnnpractice.smalldata.features import EXTRACTORS, HCFEATS_NAMES, extract, hcfeats_features, hgd_features, hog_features
+from cnnpractice.smalldata.features import (
+    EXTRACTORS,
+    HCFEATS_NAMES,
+    extract,
+    hcfeats_features,
+    hgd_features,
+    hog_features,
+)
 
 
 def random_images(n: int, channels: int = 1, size: tuple[int, int] = (28, 28), seed: int = 0) -> np.ndarray:
     """Smooth-ish random uint8 images (noise plus a bright blob), shape (n, channels, H, W)."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size[0], :size[1]]
+    yy, xx = np.mgrid[: size[0], : size[1]]
     centres = rng.uniform(6, min(size) - 6, (n, 2))
     blob = np.exp(-((yy - centres[:, 0, None, None]) ** 2 + (xx - centres[:, 1, None, None]) ** 2) / 20.0)
     img = 200 * blob[:, None] + rng.uniform(0, 55, (n, channels, *size))
@@ -33,7 +40,7 @@ def gray(image: np.ndarray) -> np.ndarray:
 def gaussian_blob(size: int = 28, sigma: float = 4.0) -> np.ndarray:
     yy, xx = np.mgrid[:size, :size]
     c = (size - 1) / 2
-    return np.rint(255 * np.exp(-((yy - c) ** 2 + (xx - c) ** 2) / (2 * sigma ** 2))).astype(np.uint8)
+    return np.rint(255 * np.exp(-((yy - c) ** 2 + (xx - c) ** 2) / (2 * sigma**2))).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- #
@@ -139,7 +146,7 @@ def test_hcfeats_intensity_statistics_match_numpy():
     np.testing.assert_allclose(feats["std"], x.std(axis=1), rtol=1e-6)
     np.testing.assert_allclose(feats["p10"], np.percentile(x, 10, axis=1), rtol=1e-6)
     z = (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True)
-    np.testing.assert_allclose(feats["skewness"], (z ** 3).mean(axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(feats["skewness"], (z**3).mean(axis=1), rtol=1e-5, atol=1e-6)
 
 
 def test_hcfeats_half_white_image():
@@ -233,11 +240,14 @@ def test_evaluate_counts_convergence_warnings():
     assert result["convergence_warnings"] == 2 * 3 + 1  # every CV fit and the refit
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"classifiers": ["rf"]}, r"unknown classifier\(s\) \['rf'\]; accepted"),
-    ({"cv_folds": 1}, "cv_folds must be an integer >= 2"),
-    ({"c_grid": (0.0,)}, "c_grid must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"classifiers": ["rf"]}, r"unknown classifier\(s\) \['rf'\]; accepted"),
+        ({"cv_folds": 1}, "cv_folds must be an integer >= 2"),
+        ({"c_grid": (0.0,)}, "c_grid must be"),
+    ],
+)
 def test_evaluate_bad_options(kwargs, message):
     x, y = blobs([10, 10])
     with pytest.raises(ValueError, match=message):

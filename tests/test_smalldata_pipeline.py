@@ -10,10 +10,17 @@ from cnnpractice.smalldata import pipeline
 from cnnpractice.smalldata.learned import classify, cnn_block_features
 from cnnpractice.smalldata.tables import tabulate_features, tabulate_greedy
 
-TRAINER = {"accelerator": "cpu", "devices": 1, "precision": "32-true", "deterministic": True,
-           "progress_bar": False}
-TRAINING = {"val_fraction": 0.25, "batch_size": 8, "max_epochs": 2, "lr": 0.01, "weight_decay": 0.0,
-            "scheduler": "none", "label_smoothing": 0.0, "monitor": "val_loss"}
+TRAINER = {"accelerator": "cpu", "devices": 1, "precision": "32-true", "deterministic": True, "progress_bar": False}
+TRAINING = {
+    "val_fraction": 0.25,
+    "batch_size": 8,
+    "max_epochs": 2,
+    "lr": 0.01,
+    "weight_decay": 0.0,
+    "scheduler": "none",
+    "label_smoothing": 0.0,
+    "monitor": "val_loss",
+}
 ARCH = {"variant": "alexnet_simple", "geometry": "small", "width": 0.125, "dropout": 0.0}
 
 
@@ -25,7 +32,7 @@ def write_prepared(folder, n_train=24, n_test=12, size=16, classes=("a", "b", "c
         y = np.arange(n) % len(classes)
         x = rng.integers(0, 60, (n, 1, size, size)).astype(np.uint8)
         for i, label in enumerate(y):
-            x[i, 0, 2 + 4 * label: 6 + 4 * label, 4:12] = 250
+            x[i, 0, 2 + 4 * label : 6 + 4 * label, 4:12] = 250
         np.save(folder / f"{split}_x.npy", x)
         np.save(folder / f"{split}_y.npy", y.astype(np.int64))
     (folder / "classes.json").write_text(json.dumps({"classes": list(classes)}))
@@ -38,9 +45,20 @@ def prepared(tmp_path_factory):
 
 
 def run_stage(prepared, out, kind, stage, previous=None, **kw):
-    return pipeline.train_stage(data_dir=prepared, out_dir=out, dataset="toy", arch="simple",
-                                arch_params=ARCH, kind=kind, stage=stage, training=TRAINING,
-                                trainer=TRAINER, seed=3, previous_ckpt=previous, **kw)
+    return pipeline.train_stage(
+        data_dir=prepared,
+        out_dir=out,
+        dataset="toy",
+        arch="simple",
+        arch_params=ARCH,
+        kind=kind,
+        stage=stage,
+        training=TRAINING,
+        trainer=TRAINER,
+        seed=3,
+        previous_ckpt=previous,
+        **kw,
+    )
 
 
 def state(path):
@@ -79,8 +97,9 @@ def test_trained_block_moves_away_from_its_initialisation(prepared, tmp_path):
     spec = pipeline.stage_spec(ARCH, kind="greedy", stage=1, in_channels=1, n_classes=3, input_size=16)
     torch.manual_seed(0)
     run_stage(prepared, tmp_path / "L1", "greedy", 1)
-    from cnnpractice.models import build_model
     import pytorch_lightning as pl
+
+    from cnnpractice.models import build_model
 
     pl.seed_everything(3, workers=True)
     init = build_model(spec).state_dict()
@@ -123,16 +142,30 @@ def test_missing_or_bad_prepared_files_are_named(tmp_path):
 def test_cnn_features_and_classification(greedy_runs, prepared, tmp_path):
     root, _ = greedy_runs
     outs = {b: tmp_path / f"conv{b}.npz" for b in range(1, 6)}
-    shapes = cnn_block_features(data_dir=prepared, ckpt=root / "greedy" / "L5" / "model.ckpt",
-                                out_paths=outs, batch_size=5, accelerator="cpu")
+    shapes = cnn_block_features(
+        data_dir=prepared, ckpt=root / "greedy" / "L5" / "model.ckpt", out_paths=outs, batch_size=5, accelerator="cpu"
+    )
     channels = [6, 16, 24, 24, 16]  # alexnet_simple's 48, 128, 192, 192, 128 at width 1/8
     assert [shapes[b] for b in range(1, 6)] == [(24, c) for c in channels]
     again = tmp_path / "again.npz"
-    cnn_block_features(data_dir=prepared, ckpt=root / "greedy" / "L5" / "model.ckpt",
-                       out_paths={3: again}, batch_size=24, accelerator="cpu")
+    cnn_block_features(
+        data_dir=prepared,
+        ckpt=root / "greedy" / "L5" / "model.ckpt",
+        out_paths={3: again},
+        batch_size=24,
+        accelerator="cpu",
+    )
     np.testing.assert_allclose(np.load(again)["test"], np.load(outs[3])["test"], rtol=1e-5, atol=1e-6)
-    rows = classify(features=outs[1], out=tmp_path / "scores.json", classifiers=["logreg"], cv_folds=2,
-                    c_grid=[1.0], seed=0, dataset="toy", feature_set="simple_greedy_conv1")
+    rows = classify(
+        features=outs[1],
+        out=tmp_path / "scores.json",
+        classifiers=["logreg"],
+        cv_folds=2,
+        c_grid=[1.0],
+        seed=0,
+        dataset="toy",
+        feature_set="simple_greedy_conv1",
+    )
     assert rows[0]["feature_set"] == "simple_greedy_conv1" and 0 <= rows[0]["accuracy"] <= 1
     assert json.loads((tmp_path / "scores.json").read_text())[0]["classifier"] == "logreg"
 
@@ -140,8 +173,7 @@ def test_cnn_features_and_classification(greedy_runs, prepared, tmp_path):
 def test_greedy_table_layout_and_gain(greedy_runs, tmp_path):
     root, results = greedy_runs
     paths = sorted(root.glob("*/L*/test.json"))
-    rows = tabulate_greedy(results=paths, out_csv=tmp_path / "g.csv", out_md=tmp_path / "g.md",
-                           talk_keys={"toy": None})
+    rows = tabulate_greedy(results=paths, out_csv=tmp_path / "g.csv", out_md=tmp_path / "g.md", talk_keys={"toy": None})
     names = [r["row"] for r in rows]
     assert names == ["L1", "L2", "L3", "L4", "L5", "Full L3", "Full L5", "gain"]
     best_greedy = max(results[("greedy", k)]["test_accuracy"] for k in range(1, 6))
@@ -157,11 +189,13 @@ def test_greedy_table_puts_the_talks_numbers_beside_ours(tmp_path):
     results = []
     for kind, k, acc in [("greedy", 1, 0.5), ("greedy", 2, 0.8), ("full", 5, 0.4)]:
         path = tmp_path / f"{kind}{k}.json"
-        path.write_text(json.dumps({"arch": "alexnet", "kind": kind, "stage": k, "dataset": "flowers102",
-                                    "test_accuracy": acc}))
+        path.write_text(
+            json.dumps({"arch": "alexnet", "kind": kind, "stage": k, "dataset": "flowers102", "test_accuracy": acc})
+        )
         results.append(path)
-    rows = tabulate_greedy(results=results, out_csv=tmp_path / "g.csv", out_md=tmp_path / "g.md",
-                           talk_keys={"flowers102": "flowers"})
+    rows = tabulate_greedy(
+        results=results, out_csv=tmp_path / "g.csv", out_md=tmp_path / "g.md", talk_keys={"flowers102": "flowers"}
+    )
     by_row = {r["row"]: r for r in rows}
     assert by_row["L1"]["talk_accuracy"] == 0.579 and by_row["Full L5"]["talk_accuracy"] == 0.706
     assert by_row["gain"]["accuracy"] == pytest.approx(0.8 / 0.4 - 1)
@@ -174,8 +208,14 @@ def test_features_table(tmp_path):
     scores = []
     for name, acc in (("hog", 0.8), ("alexnet_greedy_conv1", 0.7)):
         path = tmp_path / f"{name}.json"
-        path.write_text(json.dumps([{"dataset": "fashion_mnist", "feature_set": name, "classifier": c,
-                                     "accuracy": acc, "auc": None} for c in ("svm", "logreg")]))
+        path.write_text(
+            json.dumps(
+                [
+                    {"dataset": "fashion_mnist", "feature_set": name, "classifier": c, "accuracy": acc, "auc": None}
+                    for c in ("svm", "logreg")
+                ]
+            )
+        )
         scores.append(path)
     rows = tabulate_features(scores=scores, out_csv=tmp_path / "f.csv", out_md=tmp_path / "f.md")
     assert [r["feature_set"] for r in rows] == ["hog", "hog", "alexnet_greedy_conv1", "alexnet_greedy_conv1"]

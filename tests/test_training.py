@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import pytorch_lightning as pl
 import torch
 
 from cnnpractice.training.data import ArrayDataModule, split_train_val
@@ -60,8 +59,7 @@ def test_module_fast_dev_run():
     x, y = blobs()
     dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
     module = ClassificationModule(model_spec=SPEC)
-    trainer = build_trainer(work_dir="/tmp/unused", max_epochs=1, fast_dev_run=True, logger=False,
-                            **CPU)
+    trainer = build_trainer(work_dir="/tmp/unused", max_epochs=1, fast_dev_run=True, logger=False, **CPU)
     trainer.fit(module, datamodule=dm)
     trainer.test(module, datamodule=dm, verbose=False)
     assert set(module.test_outputs) == {"y", "pred", "prob"}
@@ -71,8 +69,9 @@ def test_module_fast_dev_run():
 def test_train_classifier_learns_and_writes_outputs(tmp_path):
     x, y = blobs()
     dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
-    result = train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0,
-                              max_epochs=8, lr=0.01, trainer_options=CPU)
+    result = train_classifier(
+        net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0, max_epochs=8, lr=0.01, trainer_options=CPU
+    )
     assert result["test_accuracy"] > 0.9
     assert result["device"] == "cpu"
     for name in ("model.ckpt", "metrics.csv", "test.json"):
@@ -94,11 +93,15 @@ def test_same_seed_same_result(tmp_path):
     results = []
     for run in ("a", "b"):
         dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=1)
-        results.append(train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / run,
-                                        seed=1, max_epochs=3, trainer_options=CPU))
+        results.append(
+            train_classifier(
+                net_spec=SPEC, datamodule=dm, out_dir=tmp_path / run, seed=1, max_epochs=3, trainer_options=CPU
+            )
+        )
     assert results[0]["test_loss"] == results[1]["test_loss"]
-    assert (tmp_path / "a/metrics.csv").read_text().split("seconds")[0] == \
-        (tmp_path / "b/metrics.csv").read_text().split("seconds")[0]
+    assert (tmp_path / "a/metrics.csv").read_text().split("seconds")[0] == (
+        tmp_path / "b/metrics.csv"
+    ).read_text().split("seconds")[0]
 
 
 class Crash(Exception):
@@ -126,19 +129,22 @@ def train_killed_at(epoch, **kwargs):
 def test_killed_training_resumes_from_last_checkpoint(tmp_path):
     x, y = blobs()
     make_dm = lambda: ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)  # noqa: E731
-    train_killed_at(3, net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0,
-                    max_epochs=6, trainer_options=CPU)
+    train_killed_at(
+        3, net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0, max_epochs=6, trainer_options=CPU
+    )
     assert (tmp_path / "run.work/checkpoints/last.ckpt").is_file()
     assert not (tmp_path / "run" / "test.json").exists()
-    result = train_classifier(net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0,
-                              max_epochs=6, trainer_options=CPU)
+    result = train_classifier(
+        net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "run", seed=0, max_epochs=6, trainer_options=CPU
+    )
     assert result["resumed"] is True
     resumed = read_history_rows(tmp_path / "run/metrics.csv")
     # epochs 0-2 come from the checkpoint saved before the crash; 3 is redone after resuming
     assert [r[0] for r in resumed] == ["0", "1", "2", "3", "4", "5"]
 
-    whole = train_classifier(net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "whole", seed=0,
-                             max_epochs=6, trainer_options=CPU)
+    whole = train_classifier(
+        net_spec=SPEC, datamodule=make_dm(), out_dir=tmp_path / "whole", seed=0, max_epochs=6, trainer_options=CPU
+    )
     assert read_history_rows(tmp_path / "whole/metrics.csv") == resumed
     assert whole["test_loss"] == result["test_loss"]
 
@@ -154,15 +160,27 @@ def test_killed_while_testing_finishes_without_retraining(tmp_path, monkeypatch)
 
     monkeypatch.setattr(M, "on_test_epoch_end", crash)
     with pytest.raises(Crash):
-        train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
-                         out_dir=tmp_path / "run", seed=0, max_epochs=3, trainer_options=CPU)
+        train_classifier(
+            net_spec=SPEC,
+            datamodule=ArrayDataModule(x, y, x, y, seed=0),
+            out_dir=tmp_path / "run",
+            seed=0,
+            max_epochs=3,
+            trainer_options=CPU,
+        )
     assert not (tmp_path / "run" / "test.json").exists()
     monkeypatch.setattr(M, "on_test_epoch_end", original)
     steps = []
     training_step = M.training_step
     monkeypatch.setattr(M, "training_step", lambda self, *a: steps.append(1) or training_step(self, *a))
-    result = train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
-                              out_dir=tmp_path / "run", seed=0, max_epochs=3, trainer_options=CPU)
+    result = train_classifier(
+        net_spec=SPEC,
+        datamodule=ArrayDataModule(x, y, x, y, seed=0),
+        out_dir=tmp_path / "run",
+        seed=0,
+        max_epochs=3,
+        trainer_options=CPU,
+    )
     assert result["resumed"] is True and result["epochs_run"] == 3
     assert steps == []  # nothing was retrained
     assert (tmp_path / "run" / "model.ckpt").is_file()
@@ -176,14 +194,27 @@ def read_history_rows(path):
 @pytest.mark.parametrize("change_data", [False, True])
 def test_resume_only_on_unchanged_data(tmp_path, change_data):
     x, y = blobs()
-    train_killed_at(2, net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
-                    out_dir=tmp_path / "run", seed=0, max_epochs=4, trainer_options=CPU)
+    train_killed_at(
+        2,
+        net_spec=SPEC,
+        datamodule=ArrayDataModule(x, y, x, y, seed=0),
+        out_dir=tmp_path / "run",
+        seed=0,
+        max_epochs=4,
+        trainer_options=CPU,
+    )
     assert (tmp_path / "run.work/checkpoints/last.ckpt").is_file()
     x2 = x.copy()
     if change_data:
         x2[0, 0, 0, 0] += 1.0  # e.g. a transform setting changed upstream
-    result = train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x2, y, x2, y, seed=0),
-                              out_dir=tmp_path / "run", seed=0, max_epochs=4, trainer_options=CPU)
+    result = train_classifier(
+        net_spec=SPEC,
+        datamodule=ArrayDataModule(x2, y, x2, y, seed=0),
+        out_dir=tmp_path / "run",
+        seed=0,
+        max_epochs=4,
+        trainer_options=CPU,
+    )
     assert result["resumed"] is (not change_data) and result["epochs_run"] == 4
 
 
@@ -192,8 +223,14 @@ def test_work_dir_without_run_file_is_not_resumed(tmp_path):
     x, y = blobs()
     (tmp_path / "run.work" / "checkpoints").mkdir(parents=True)
     (tmp_path / "run.work" / "checkpoints" / "last.ckpt").write_text("from other settings")
-    result = train_classifier(net_spec=SPEC, datamodule=ArrayDataModule(x, y, x, y, seed=0),
-                              out_dir=tmp_path / "run", seed=0, max_epochs=2, trainer_options=CPU)
+    result = train_classifier(
+        net_spec=SPEC,
+        datamodule=ArrayDataModule(x, y, x, y, seed=0),
+        out_dir=tmp_path / "run",
+        seed=0,
+        max_epochs=2,
+        trainer_options=CPU,
+    )
     assert result["resumed"] is False and result["epochs_run"] == 2
 
 
@@ -216,8 +253,9 @@ def test_changed_settings_do_not_resume(tmp_path, monkeypatch):
     (tmp_path / "run.work" / "run.json").write_text(json.dumps({"lr": 123}))
     (work / "last.ckpt").write_text("stale")
     dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
-    result = train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0,
-                              max_epochs=2, trainer_options=CPU)
+    result = train_classifier(
+        net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0, max_epochs=2, trainer_options=CPU
+    )
     assert result["resumed"] is False and result["epochs_run"] == 2
 
 
@@ -238,8 +276,9 @@ def test_pretrained_runner_path(tmp_path):
     x, y = blobs(n=16, c=1, s=32)
     dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
     spec = {"name": "pretrained", "arch": "resnet18", "weights": None, "in_channels": 1, "n_classes": 2}
-    result = train_classifier(net_spec=spec, datamodule=dm, out_dir=tmp_path / "pre", seed=0,
-                              max_epochs=1, lr=1e-4, trainer_options=CPU)
+    result = train_classifier(
+        net_spec=spec, datamodule=dm, out_dir=tmp_path / "pre", seed=0, max_epochs=1, lr=1e-4, trainer_options=CPU
+    )
     assert result["n_test"] == 16 and 0 <= result["test_accuracy"] <= 1
 
 
@@ -258,8 +297,15 @@ def test_explicit_split_replaces_the_seeded_one():
 def test_saved_probabilities_match_the_predictions(tmp_path):
     x, y = blobs()
     dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
-    result = train_classifier(net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0,
-                              max_epochs=1, trainer_options=CPU, save_probabilities=True)
+    result = train_classifier(
+        net_spec=SPEC,
+        datamodule=dm,
+        out_dir=tmp_path / "run",
+        seed=0,
+        max_epochs=1,
+        trainer_options=CPU,
+        save_probabilities=True,
+    )
     prob = np.array(json.loads((tmp_path / "run" / "test.json").read_text())["y_prob"])
     assert prob.shape == (len(y), 2) and np.allclose(prob.sum(axis=1), 1.0, atol=1e-5)
     assert np.array_equal(prob.argmax(axis=1), np.array(result["y_pred"]))

@@ -138,8 +138,15 @@ def test_mtf_aggregation_is_block_mean_of_full_field():
     X = random_walks(2, 21)
     full = markov_transition_field(X, 21, n_bins=4).numpy()
     bounds = np.linspace(0, 21, 6).astype(int)  # pyts's non-overlapping windows
-    expected = np.array([[[full[s, a0:a1, b0:b1].mean() for b0, b1 in zip(bounds[:-1], bounds[1:])]
-                          for a0, a1 in zip(bounds[:-1], bounds[1:])] for s in range(2)])
+    expected = np.array(
+        [
+            [
+                [full[s, a0:a1, b0:b1].mean() for b0, b1 in zip(bounds[:-1], bounds[1:])]
+                for a0, a1 in zip(bounds[:-1], bounds[1:])
+            ]
+            for s in range(2)
+        ]
+    )
     np.testing.assert_allclose(markov_transition_field(X, 5, n_bins=4).numpy(), expected, atol=1e-12)
 
 
@@ -422,12 +429,14 @@ def test_rp_matches_pyts(pyts_image, length, size, dimension, time_delay, thresh
         size, needed = size - (needed - length), length
     X = random_walks(20, length, seed=size) / 5
     reduced = pyts_paa(X, needed) if needed < length else X
-    ref = pyts_image.RecurrencePlot(dimension=dimension, time_delay=time_delay, threshold=threshold,
-                                    percentage=percentage).fit_transform(reduced)
+    ref = pyts_image.RecurrencePlot(
+        dimension=dimension, time_delay=time_delay, threshold=threshold, percentage=percentage
+    ).fit_transform(reduced)
     ours = recurrence_plot(X, size, dimension, time_delay, threshold, percentage)
     assert max_diff(ours, ref) <= TOL
-    params = {"rp": {"dimension": dimension, "time_delay": time_delay, "threshold": threshold,
-                     "percentage": percentage}}
+    params = {
+        "rp": {"dimension": dimension, "time_delay": time_delay, "threshold": threshold, "percentage": percentage}
+    }
     assert max_diff(make_images(X, ["rp"], size, params)[:, 0], ref) <= TOL
 
 
@@ -449,8 +458,7 @@ def test_rp_point_threshold_with_ties_matches_pyts(pyts_image):
     [
         {"mtf": {"n_bins": 8, "strategy": "quantile"}, "rp": {"threshold": None}},
         {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp": {"threshold": "point", "dimension": 2}},
-        {"mtf": {"n_bins": 4, "strategy": "normal"}, "rp": {"threshold": "distance", "time_delay": 3,
-                                                             "dimension": 2}},
+        {"mtf": {"n_bins": 4, "strategy": "normal"}, "rp": {"threshold": "distance", "time_delay": 3, "dimension": 2}},
     ],
 )
 def test_cpu_and_cuda_agree(params):
@@ -462,5 +470,6 @@ def test_cpu_and_cuda_agree(params):
     torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-5, rtol=0)
     for name in ["gasf", "mtf", "rp"]:
         kwargs = {k: v for k, v in params.get(name, {}).items()}
-        torch.testing.assert_close(TRANSFORMS[name](X.cuda(), 32, **kwargs).cpu(),
-                                   TRANSFORMS[name](X, 32, **kwargs), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            TRANSFORMS[name](X.cuda(), 32, **kwargs).cpu(), TRANSFORMS[name](X, 32, **kwargs), atol=1e-5, rtol=0
+        )

@@ -24,8 +24,7 @@ SHIPPED_CASES = [
     ("OSULeaf", 200, 242, 427, ["1", "2", "3", "4", "5", "6"], {}),
     ("ACSF1", 100, 100, 1460, [str(i) for i in range(10)], {}),
     # unequal lengths 29..361; labels 1..10 must sort numerically, not as strings
-    ("PickupGestureWiimoteZ", 50, 50, 361, [str(i) for i in range(1, 11)],
-     {"unequal_length": "resample"}),
+    ("PickupGestureWiimoteZ", 50, 50, 361, [str(i) for i in range(1, 11)], {"unequal_length": "resample"}),
 ]
 
 
@@ -58,17 +57,20 @@ def synthetic(n_train=6, n_test=4, length=20, seed=0, labels=("1", "2")):
 
 def test_import_is_cheap():
     code = "import sys, cnnpractice.data.ucr; print(sorted({'aeon', 'torch', 'pandas'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(Path(ucr.__file__).parents[2])})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(Path(ucr.__file__).parents[2])},
+    )
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("name,n_train,n_test,length,classes,options", SHIPPED_CASES,
-                         ids=[c[0] for c in SHIPPED_CASES])
+@pytest.mark.parametrize("name,n_train,n_test,length,classes,options", SHIPPED_CASES, ids=[c[0] for c in SHIPPED_CASES])
 def test_materialize_shipped(tmp_path, name, n_train, n_test, length, classes, options):
     summary = ucr.materialize_ucr(name, tmp_path, **options)
-    assert summary == {"n_train": n_train, "n_test": n_test, "length": length,
-                       "n_classes": len(classes)}
+    assert summary == {"n_train": n_train, "n_test": n_test, "length": length, "n_classes": len(classes)}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.npz", "train.npz"]
 
     raw = ucr.load_ucr(name, source="shipped")
@@ -92,11 +94,14 @@ def test_shipped_unequal_length_refused_by_default(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"source": "web"}, "source must be one of"),
-    ({"unequal_length": "pad"}, "timeseries.unequal_length must be one of"),
-    ({"missing": "drop"}, "timeseries.missing must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"source": "web"}, "source must be one of"),
+        ({"unequal_length": "pad"}, "timeseries.unequal_length must be one of"),
+        ({"missing": "drop"}, "timeseries.missing must be one of"),
+    ],
+)
 def test_bad_options_refused_before_loading(monkeypatch, tmp_path, kwargs, match):
     calls = fake_loader(monkeypatch, synthetic())
     with pytest.raises(ValueError, match=match):
@@ -141,8 +146,11 @@ CORRUPT_CASES = [
     ("y_range", lambda p: _write(p, **{**GOOD, "y": np.array([0, 2, 0])}), r"expected 0\.\.1"),
     ("y_negative", lambda p: _write(p, **{**GOOD, "y": np.array([0, -1, 0])}), r"expected 0\.\.1"),
     ("duplicate_classes", lambda p: _write(p, **{**GOOD, "classes": np.array(["1", "1"])}), "duplicate"),
-    ("nan", lambda p: _write(p, **{**GOOD, "X": np.array([[0, np.nan], [0, 1], [1, 1]], np.float32)}),
-     "NaN/inf values in 1 series"),
+    (
+        "nan",
+        lambda p: _write(p, **{**GOOD, "X": np.array([[0, np.nan], [0, 1], [1, 1]], np.float32)}),
+        "NaN/inf values in 1 series",
+    ),
 ]
 
 
@@ -168,8 +176,12 @@ def test_load_split_missing_file(tmp_path):
 def ragged():
     """Train lengths 4 and 7, test length 5: a ramp 0..n-1 per series."""
     ramp = lambda n: np.arange(n, dtype=float)[None, :]  # noqa: E731
-    return {"X_train": [ramp(4), ramp(7)], "y_train": np.array(["1", "2"]),
-            "X_test": [ramp(5)], "y_test": np.array(["2"])}
+    return {
+        "X_train": [ramp(4), ramp(7)],
+        "y_train": np.array(["1", "2"]),
+        "X_test": [ramp(5)],
+        "y_test": np.array(["2"]),
+    }
 
 
 @pytest.mark.parametrize("option,length", [("resample", 7), ("truncate", 4)])
@@ -265,13 +277,16 @@ def test_label_count_mismatch():
         ucr.prepare_ucr("Fake", raw)
 
 
-@pytest.mark.parametrize("labels,expected", [
-    (["10", "2", "1"], ["1", "2", "10"]),
-    (["1", "-1"], ["-1", "1"]),
-    (["2.5", "10", "0.5"], ["0.5", "2.5", "10"]),
-    (["b", "a", "2"], ["2", "a", "b"]),
-    ([3, 1, 2], ["1", "2", "3"]),
-])
+@pytest.mark.parametrize(
+    "labels,expected",
+    [
+        (["10", "2", "1"], ["1", "2", "10"]),
+        (["1", "-1"], ["-1", "1"]),
+        (["2.5", "10", "0.5"], ["0.5", "2.5", "10"]),
+        (["b", "a", "2"], ["2", "a", "b"]),
+        ([3, 1, 2], ["1", "2", "3"]),
+    ],
+)
 def test_natural_class_order(labels, expected):
     assert ucr.sort_labels(labels) == expected
 

@@ -16,7 +16,6 @@ import pytest
 
 from cnnpractice.data import ucr, ucr_source
 
-
 # ---------------------------------------------------------------------------
 # shipped data and argument checks
 # ---------------------------------------------------------------------------
@@ -137,8 +136,10 @@ DOWNLOAD_FAILURES = {
     "train_breaks_midway": ({}, {"GunPoint_TRAIN.ts": 1000}),
     "test_http_error": ({}, {"GunPoint_TEST.ts": HTTPError(API, 503, "Service Unavailable", {}, None)}),
     "record_without_split_files": ({"GunPoint.zip": b"PK\x05\x06" + bytes(18)}, {}),
-    "html_instead_of_data": ({"GunPoint_TRAIN.ts": b"<html>rate limited</html>",
-                              "GunPoint_TEST.ts": b"<html>rate limited</html>"}, {}),
+    "html_instead_of_data": (
+        {"GunPoint_TRAIN.ts": b"<html>rate limited</html>", "GunPoint_TEST.ts": b"<html>rate limited</html>"},
+        {},
+    ),
 }
 
 

@@ -35,34 +35,80 @@ def test_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition" in out
 
 
-@pytest.mark.parametrize("extra, expected_jobs", [
-    ([], {"fetch_ucr": 3, "transform_series": 12, "train_timeseries": 15,
-          # 2 architectures x (L1..L5 + Full L3 + Full L5); 3 engineered + 2 x 2 x 5 learned sets
-          "fetch_smalldata": 1, "prepare_smalldata": 1, "train_smalldata": 14,
-          "extract_cnn_features": 4, "classify_features": 23, "plot_filters": 2,
-          # semantic: the small-data study's Full L5 AlexNet, 7 layers
-          "prepare_wordnet": 1, "extract_semantic_activations": 1, "map_semantic_classes": 1,
-          "induce_semantic_taxonomy": 7, "tabulate_semantic": 1, "plot_semantic_layers": 1,
-          # elves: 6 training shards + 1 test shard of 1,000 events; the fit per test shard
-          "simulate_elves": 7, "fit_elves": 1, "train_elves_detector": 1, "train_elves_locator": 1,
-          "tabulate_elves": 1, "plot_elve_frames": 1, "plot_elves_errors": 1,
-          # brain: synthetic cohort, 4 alignment shards, 4 slice configurations x 5 folds,
-          # every fold of "full" interpreted
-          "prepare_brain_template": 1, "make_brain_cohort": 1, "align_brain": 4, "collect_brain_qc": 1,
-          "slice_brain": 4, "train_brain": 20, "svm_brain": 1, "tabulate_brain_metrics": 1,
-          "interpret_brain": 5, "tabulate_brain_regions": 1}),
-    (["--configfile", "config/paper.yaml"],
-     {"fetch_ucr": 4, "transform_series": 20, "train_timeseries": 32 * 5,
-      # Fashion-MNIST stays beside the talk's four datasets; DeCAF and fine-tuning switch on
-      "fetch_smalldata": 5, "train_smalldata": 5 * 14, "extract_decaf_features": 5,
-      "finetune_smalldata": 5, "classify_features": 5 * 25,
-      # semantic: Fashion-MNIST CNN (7 layers), GoogLeNet (9 inception modules), VGG16 (7)
-      "extract_semantic_activations": 3, "map_semantic_classes": 3, "induce_semantic_taxonomy": 23,
-      # elves: 20,000 + 4,000 events in shards of 2,000
-      "simulate_elves": 12, "fit_elves": 2,
-      # brain: OASIS-1 downloaded, 16 alignment shards
-      "fetch_oasis": 1, "make_brain_cohort": 1, "align_brain": 16, "train_brain": 20, "interpret_brain": 5}),
-])
+@pytest.mark.parametrize(
+    "extra, expected_jobs",
+    [
+        (
+            [],
+            {
+                "fetch_ucr": 3,
+                "transform_series": 12,
+                "train_timeseries": 15,
+                # 2 architectures x (L1..L5 + Full L3 + Full L5); 3 engineered + 2 x 2 x 5 learned sets
+                "fetch_smalldata": 1,
+                "prepare_smalldata": 1,
+                "train_smalldata": 14,
+                "extract_cnn_features": 4,
+                "classify_features": 23,
+                "plot_filters": 2,
+                # semantic: the small-data study's Full L5 AlexNet, 7 layers
+                "prepare_wordnet": 1,
+                "extract_semantic_activations": 1,
+                "map_semantic_classes": 1,
+                "induce_semantic_taxonomy": 7,
+                "tabulate_semantic": 1,
+                "plot_semantic_layers": 1,
+                # elves: 6 training shards + 1 test shard of 1,000 events; the fit per test shard
+                "simulate_elves": 7,
+                "fit_elves": 1,
+                "train_elves_detector": 1,
+                "train_elves_locator": 1,
+                "tabulate_elves": 1,
+                "plot_elve_frames": 1,
+                "plot_elves_errors": 1,
+                # brain: synthetic cohort, 4 alignment shards, 4 slice configurations x 5 folds,
+                # every fold of "full" interpreted
+                "prepare_brain_template": 1,
+                "make_brain_cohort": 1,
+                "align_brain": 4,
+                "collect_brain_qc": 1,
+                "slice_brain": 4,
+                "train_brain": 20,
+                "svm_brain": 1,
+                "tabulate_brain_metrics": 1,
+                "interpret_brain": 5,
+                "tabulate_brain_regions": 1,
+            },
+        ),
+        (
+            ["--configfile", "config/paper.yaml"],
+            {
+                "fetch_ucr": 4,
+                "transform_series": 20,
+                "train_timeseries": 32 * 5,
+                # Fashion-MNIST stays beside the talk's four datasets; DeCAF and fine-tuning switch on
+                "fetch_smalldata": 5,
+                "train_smalldata": 5 * 14,
+                "extract_decaf_features": 5,
+                "finetune_smalldata": 5,
+                "classify_features": 5 * 25,
+                # semantic: Fashion-MNIST CNN (7 layers), GoogLeNet (9 inception modules), VGG16 (7)
+                "extract_semantic_activations": 3,
+                "map_semantic_classes": 3,
+                "induce_semantic_taxonomy": 23,
+                # elves: 20,000 + 4,000 events in shards of 2,000
+                "simulate_elves": 12,
+                "fit_elves": 2,
+                # brain: OASIS-1 downloaded, 16 alignment shards
+                "fetch_oasis": 1,
+                "make_brain_cohort": 1,
+                "align_brain": 16,
+                "train_brain": 20,
+                "interpret_brain": 5,
+            },
+        ),
+    ],
+)
 def test_dry_run(tmp_path, extra, expected_jobs):
     code, out = run(["-n", "--cores", "1", *extra], cwd=copy_workflow(tmp_path))
     assert code == 0, out
@@ -73,14 +119,26 @@ def test_dry_run(tmp_path, extra, expected_jobs):
 def test_disabled_study_schedules_nothing(tmp_path):
     wf = copy_workflow(tmp_path)
     # the semantic study reads the small-data study's Fashion-MNIST: switch it off too
-    (wf / "off.yaml").write_text("timeseries:\n  enabled: false\nsmalldata:\n  enabled: false\n"
-                                 "semantic:\n  enabled: false\nelves:\n  enabled: false\n"
-                                 "brain:\n  enabled: false\n")
+    (wf / "off.yaml").write_text(
+        "timeseries:\n  enabled: false\nsmalldata:\n  enabled: false\n"
+        "semantic:\n  enabled: false\nelves:\n  enabled: false\n"
+        "brain:\n  enabled: false\n"
+    )
     code, out = run(["-n", "--cores", "1", "--configfile", "off.yaml"], cwd=wf)
     assert code == 0, out
-    for rule in ("train_timeseries", "fetch_ucr", "train_smalldata", "fetch_smalldata",
-                 "prepare_wordnet", "extract_semantic_activations", "simulate_elves", "fit_elves",
-                 "prepare_brain_template", "make_brain_cohort", "train_brain"):
+    for rule in (
+        "train_timeseries",
+        "fetch_ucr",
+        "train_smalldata",
+        "fetch_smalldata",
+        "prepare_wordnet",
+        "extract_semantic_activations",
+        "simulate_elves",
+        "fit_elves",
+        "prepare_brain_template",
+        "make_brain_cohort",
+        "train_brain",
+    ):
         assert rule not in out
 
 
@@ -91,10 +149,13 @@ def test_learned_features_from_a_depth_not_trained_is_an_error(tmp_path):
     assert code != 0 and "add 5 to smalldata.greedy.full_stages" in out, out[-2000:]
 
 
-@pytest.mark.parametrize("extra, message", [
-    ("brain:\n  interpret: {input: sagital}\n", "brain.interpret.input names 'sagital'"),
-    ("brain:\n  interpret: {fold: 7}\n", "brain.interpret.fold=7 but brain.cv.folds=5"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("brain:\n  interpret: {input: sagital}\n", "brain.interpret.input names 'sagital'"),
+        ("brain:\n  interpret: {fold: 7}\n", "brain.interpret.fold=7 but brain.cv.folds=5"),
+    ],
+)
 def test_brain_interpret_settings_are_checked(tmp_path, extra, message):
     wf = copy_workflow(tmp_path)
     (wf / "bad.yaml").write_text(extra)
@@ -103,8 +164,9 @@ def test_brain_interpret_settings_are_checked(tmp_path, extra, message):
 
 
 def test_unknown_config_key_stops_before_running(tmp_path):
-    code, out = run(["-n", "--cores", "1", "--config", "seed=1", "trainer={acelerator: cpu}"],
-                    cwd=copy_workflow(tmp_path))
+    code, out = run(
+        ["-n", "--cores", "1", "--config", "seed=1", "trainer={acelerator: cpu}"], cwd=copy_workflow(tmp_path)
+    )
     assert code != 0
     assert "'acelerator' was unexpected" in out
 
@@ -140,9 +202,11 @@ def test_tiny_end_to_end(tmp_path):
     (wf / "stage4.yaml").write_text("smalldata:\n  greedy:\n    stage_training:\n      L4: {lr: 0.002}\n")
     code, out = run(["-n", "--cores", "2", "--configfile", "tests/config/tiny.yaml", "stage4.yaml"], cwd=wf)
     assert code == 0, out[-2000:]
-    stages = {line.split("/")[-2] for line in out.splitlines()
-              if line.strip().startswith("output: results/smalldata/fashion_mnist/alexnet/")
-              and "/model.ckpt" in line}
+    stages = {
+        line.split("/")[-2]
+        for line in out.splitlines()
+        if line.strip().startswith("output: results/smalldata/fashion_mnist/alexnet/") and "/model.ckpt" in line
+    }
     assert stages == {"L4", "L5"}, out[-3000:]
     assert "train_timeseries" not in out
 
@@ -179,8 +243,11 @@ def check_smalldata_outputs(wf):
 def check_semantic_outputs(wf):
     with open(wf / "results/semantic/layers.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert [(r["model"], r["layer"]) for r in rows] == [("fashion_cnn", "conv1"), ("fashion_cnn", "conv5"),
-                                                        ("fashion_cnn", "fc7")]
+    assert [(r["model"], r["layer"]) for r in rows] == [
+        ("fashion_cnn", "conv1"),
+        ("fashion_cnn", "conv5"),
+        ("fashion_cnn", "fc7"),
+    ]
     for row in rows:
         assert 0.0 < float(row["mean_f1"]) <= 1.0 and -1.0 <= float(row["rank_correlation"]) <= 1.0
         assert row["n_classes"] == "10" and (row["k_min"], row["k_max"]) == ("2", "4")

@@ -9,9 +9,17 @@ BR_TEMPLATE = expand(
     name=["template.nii.gz", "mask.nii.gz", "atlas.nii.gz", "atlas_labels.csv"],
 )
 # what each interpreted model writes (cnnpractice.brain.interpret.interpret_model)
-BR_INTERPRET_FILES = ("brain_model_class0.nii.gz", "brain_model_class1.nii.gz", "differential.nii.gz",
-                      "dbms.csv", "regions.csv", "regions_untrained.csv", "filters.png", "filter_a_cuts.png",
-                      "summary.json")
+BR_INTERPRET_FILES = (
+    "brain_model_class0.nii.gz",
+    "brain_model_class1.nii.gz",
+    "differential.nii.gz",
+    "dbms.csv",
+    "regions.csv",
+    "regions_untrained.csv",
+    "filters.png",
+    "filter_a_cuts.png",
+    "summary.json",
+)
 BR_INTERPRET_OUTPUTS = [f"results/brain/{{br_input}}/fold{{br_fold}}/interpret/{name}" for name in BR_INTERPRET_FILES]
 
 
@@ -35,7 +43,10 @@ def br_source_inputs(wildcards=None):
 
 
 def br_cohort_settings(wildcards=None):
-    return {"source": BR["source"], **({"oasis": BR["oasis"]} if BR["source"] == "oasis" else {"synthetic": BR["synthetic"]})}
+    return {
+        "source": BR["source"],
+        **({"oasis": BR["oasis"]} if BR["source"] == "oasis" else {"synthetic": BR["synthetic"]}),
+    }
 
 
 def br_shards():
@@ -81,15 +92,21 @@ def br_svm_input(wildcards=None):
 def br_interpret_input():
     name = BR["interpret"]["input"]
     if name not in br_inputs():
-        raise ValueError(f"brain.interpret.input names {name!r}, which is not under brain.inputs ({sorted(br_inputs())})")
+        raise ValueError(
+            f"brain.interpret.input names {name!r}, which is not under brain.inputs ({sorted(br_inputs())})"
+        )
     if BR["interpret"]["fold"] >= BR["cv"]["folds"]:
         raise ValueError(f"brain.interpret.fold={BR['interpret']['fold']} but brain.cv.folds={BR['cv']['folds']}")
     return name
 
 
 def br_interpret_files(name):
-    return expand("results/brain/{br_input}/fold{br_fold}/interpret/{name}",
-                  br_input=br_interpret_input(), br_fold=br_folds(), name=name)
+    return expand(
+        "results/brain/{br_input}/fold{br_fold}/interpret/{name}",
+        br_input=br_interpret_input(),
+        br_fold=br_folds(),
+        name=name,
+    )
 
 
 def br_interpret_regions(wildcards=None):

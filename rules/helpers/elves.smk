@@ -6,8 +6,16 @@
 EL = config.get("elves", {})
 # The settings that change simulated events: a parameter of every rule that reads them, so
 # changing one reruns the simulation and everything downstream, and nothing else does.
-EL_SIMULATION_KEYS = ("sites", "eyes", "reference_site", "layer_altitude_km", "atmosphere",
-                      "emission", "readout", "events")
+EL_SIMULATION_KEYS = (
+    "sites",
+    "eyes",
+    "reference_site",
+    "layer_altitude_km",
+    "atmosphere",
+    "emission",
+    "readout",
+    "events",
+)
 
 
 def el_simulation(wildcards=None):

@@ -29,20 +29,24 @@ def sem_model(name):
         raise ValueError(f"{key}.dataset is {dataset!r}: configure semantic.datasets.{dataset}")
     if model["network"] == "workflow":
         if dataset not in SEM_DATA_DIRS:
-            raise ValueError(f"{key}: network 'workflow' needs a prepared dataset "
-                             f"({sorted(SEM_DATA_DIRS)}), not {dataset!r}")
+            raise ValueError(
+                f"{key}: network 'workflow' needs a prepared dataset " f"({sorted(SEM_DATA_DIRS)}), not {dataset!r}"
+            )
         for needed in ("arch", "params", "training"):
             if needed not in model:
                 raise ValueError(f"{key}.{needed} is required for network 'workflow'")
     elif "arch" not in model:
         raise ValueError(f"{key}.arch is required for network 'torchvision' (e.g. googlenet)")
     elif dataset in SEM_DATA_DIRS:
-        raise ValueError(f"{key}: a torchvision network reads ImageNet-style images "
-                         f"(dataset imagenet), not the prepared arrays of {dataset!r}")
+        raise ValueError(
+            f"{key}: a torchvision network reads ImageNet-style images "
+            f"(dataset imagenet), not the prepared arrays of {dataset!r}"
+        )
     from cnnpractice.semantic.layers import layer_modules
 
-    layer_modules(model["network"], model.get("arch"), model["layers"], model.get("modules"),
-                  config_key=f"{key}.layers")
+    layer_modules(
+        model["network"], model.get("arch"), model["layers"], model.get("modules"), config_key=f"{key}.layers"
+    )
     return model
 
 
@@ -107,12 +111,20 @@ def sem_dataset(wildcards):
     """What the extraction reads: prepared arrays, or the ImageNet folder."""
     name = sem_dataset_name(wildcards)
     settings = SEM_DATASETS[name]
-    common = {"split": settings.get("split", "val" if name == "imagenet" else "test"),
-              "images_per_class": settings.get("images_per_class")}
+    common = {
+        "split": settings.get("split", "val" if name == "imagenet" else "test"),
+        "images_per_class": settings.get("images_per_class"),
+    }
     if name in SEM_DATA_DIRS:
         return {"kind": "arrays", "data_dir": SEM_DATA_DIRS[name], **common}
-    return {"kind": "imagenet", "root": settings.get("root"), "resize": settings.get("resize", 256),
-            "crop": settings.get("crop", 224), "config_key": f"semantic.datasets.{name}.root", **common}
+    return {
+        "kind": "imagenet",
+        "root": settings.get("root"),
+        "resize": settings.get("resize", 256),
+        "crop": settings.get("crop", 224),
+        "config_key": f"semantic.datasets.{name}.root",
+        **common,
+    }
 
 
 def sem_layer_names(wildcards):
@@ -143,7 +155,5 @@ def sem_layer_order():
 
 def sem_score_files(wildcards=None):
     return [
-        f"results/semantic/{name}/{layer}/scores.json"
-        for name, layers in sem_layer_order().items()
-        for layer in layers
+        f"results/semantic/{name}/{layer}/scores.json" for name, layers in sem_layer_order().items() for layer in layers
     ]

@@ -32,17 +32,13 @@ def sd_train_inputs(wildcards):
     inputs = sd_data_inputs(wildcards)
     stage = int(wildcards.stage)
     if wildcards.kind == "greedy" and stage > 1:
-        inputs["previous"] = (
-            f"results/smalldata/{wildcards.sd_dataset}/{wildcards.arch}/greedy/L{stage - 1}/model.ckpt"
-        )
+        inputs["previous"] = f"results/smalldata/{wildcards.sd_dataset}/{wildcards.arch}/greedy/L{stage - 1}/model.ckpt"
     return inputs
 
 
 def sd_arch_params(wildcards):
     if wildcards.arch not in SD.get("architectures", {}):
-        raise ValueError(
-            f"architecture {wildcards.arch!r} is not configured under smalldata.architectures"
-        )
+        raise ValueError(f"architecture {wildcards.arch!r} is not configured under smalldata.architectures")
     return SD["architectures"][wildcards.arch].get("params") or {}
 
 
@@ -100,15 +96,9 @@ def sd_feature_sets():
             "smalldata.features.learned_from names 'full', which reads the Full L5 network: "
             "add 5 to smalldata.greedy.full_stages"
         )
-    names += [
-        f"{arch}_{kind}_conv{b}" for arch in sd_archs() for kind in learned for b in range(1, 6)
-    ]
+    names += [f"{arch}_{kind}_conv{b}" for arch in sd_archs() for kind in learned for b in range(1, 6)]
     return names
 
 
 def sd_score_files(wildcards=None):
-    return [
-        f"results/smalldata/{ds}/scores/{name}.json"
-        for ds in SD["datasets"]
-        for name in sd_feature_sets()
-    ]
+    return [f"results/smalldata/{ds}/scores/{name}.json" for ds in SD["datasets"] for name in sd_feature_sets()]

@@ -6,8 +6,7 @@
 def ts_image_channels(wildcards):
     if wildcards.image not in TS["images"]:
         raise ValueError(
-            f"image type {wildcards.image!r} is not defined under timeseries.images "
-            f"({sorted(TS['images'])})"
+            f"image type {wildcards.image!r} is not defined under timeseries.images " f"({sorted(TS['images'])})"
         )
     return TS["images"][wildcards.image]
 
@@ -37,8 +36,4 @@ def ts_results(wildcards=None):
 
 
 def ts_dataset_histories(wildcards):
-    return [
-        f"{ts_run_dir(*run)}/metrics.csv"
-        for run in ts_runs()
-        if run[0] == wildcards.dataset and run[3] == 0
-    ]
+    return [f"{ts_run_dir(*run)}/metrics.csv" for run in ts_runs() if run[0] == wildcards.dataset and run[3] == 0]

@@ -12,8 +12,8 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -93,7 +93,5 @@ def load_npz(path: str | os.PathLike, required: dict[str, str]) -> dict[str, np.
         if key not in arrays:
             raise ValueError(f"{path}: missing array {key!r} (has {sorted(arrays)}); expected {sorted(required)}")
         if arrays[key].dtype.kind not in kinds:
-            raise ValueError(
-                f"{path}: array {key!r} has dtype {arrays[key].dtype}, expected kind in {kinds!r}"
-            )
+            raise ValueError(f"{path}: array {key!r} has dtype {arrays[key].dtype}, expected kind in {kinds!r}")
     return arrays

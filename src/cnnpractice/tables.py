@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cnnpractice.io import atomic_path, write_text
 
@@ -19,8 +20,9 @@ def format_cell(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
-                   headers: Sequence[str] | None = None, digits: int = 3) -> str:
+def markdown_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str] | None = None, digits: int = 3
+) -> str:
     """A GitHub-flavoured Markdown table of ``rows`` restricted to ``columns``."""
     headers = list(headers or columns)
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]

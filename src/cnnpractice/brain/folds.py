@@ -25,12 +25,15 @@ def subject_folds(subject_label: np.ndarray, k: int, seed: int) -> np.ndarray:
 
     subject_label = np.asarray(subject_label)
     if np.unique(subject_label).size < 2:
-        raise ValueError(f"subject folds need both classes; every subject has label {np.unique(subject_label)} "
-                         f"(did QC exclude a whole class? see qc.md)")
+        raise ValueError(
+            f"subject folds need both classes; every subject has label {np.unique(subject_label)} "
+            f"(did QC exclude a whole class? see qc.md)"
+        )
     counts = np.bincount(subject_label)
     if k < 2 or counts[counts > 0].min() < k:
-        raise ValueError(f"brain.cv.folds={k}: need 2 <= folds <= subjects of the smallest class "
-                         f"({counts[counts > 0].min()})")
+        raise ValueError(
+            f"brain.cv.folds={k}: need 2 <= folds <= subjects of the smallest class ({counts[counts > 0].min()})"
+        )
     folds = np.empty(len(subject_label), dtype=np.int64)
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     for fold, (_, test) in enumerate(splitter.split(np.zeros(len(subject_label)), subject_label)):
@@ -38,8 +41,7 @@ def subject_folds(subject_label: np.ndarray, k: int, seed: int) -> np.ndarray:
     return folds
 
 
-def validation_subjects(subjects: np.ndarray, subject_label: np.ndarray, fraction: float,
-                        seed: int) -> np.ndarray:
+def validation_subjects(subjects: np.ndarray, subject_label: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """A seeded, label-stratified share ``fraction`` of ``subjects`` (indices) for
     validation: at least one per class when there is room, none when ``fraction`` is 0."""
     rng = np.random.default_rng(seed)
@@ -53,8 +55,9 @@ def validation_subjects(subjects: np.ndarray, subject_label: np.ndarray, fractio
     return np.sort(np.array(chosen, dtype=np.int64))
 
 
-def fold_indices(subject_index: np.ndarray, subject_label: np.ndarray, folds: np.ndarray, fold: int,
-                 val_fraction: float, seed: int) -> dict[str, np.ndarray]:
+def fold_indices(
+    subject_index: np.ndarray, subject_label: np.ndarray, folds: np.ndarray, fold: int, val_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
     """Slice indices of fold ``fold``'s training, validation and test parts.
 
     Test = the slices of the subjects in fold ``fold``; validation = the slices of a
@@ -77,9 +80,14 @@ def fold_indices(subject_index: np.ndarray, subject_label: np.ndarray, folds: np
     part = np.full(len(folds), -1)
     part[train_s], part[val_s], part[test_s] = 0, 1, 2
     of_slice = part[np.asarray(subject_index)]
-    out = {"train": np.flatnonzero(of_slice == 0), "val": np.flatnonzero(of_slice == 1),
-           "test": np.flatnonzero(of_slice == 2),
-           "train_subjects": train_s, "val_subjects": val_s, "test_subjects": test_s}
+    out = {
+        "train": np.flatnonzero(of_slice == 0),
+        "val": np.flatnonzero(of_slice == 1),
+        "test": np.flatnonzero(of_slice == 2),
+        "train_subjects": train_s,
+        "val_subjects": val_s,
+        "test_subjects": test_s,
+    }
     check_disjoint_subjects(np.asarray(subject_index), out)
     return out
 

@@ -30,9 +30,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
-OUTPUTS = ("brain_model_class0.nii.gz", "brain_model_class1.nii.gz", "differential.nii.gz", "dbms.csv",
-           "regions.csv", "regions_untrained.csv", "filters.png", "filter_a_cuts.png", "summary.json")
+OUTPUTS = (
+    "brain_model_class0.nii.gz",
+    "brain_model_class1.nii.gz",
+    "differential.nii.gz",
+    "dbms.csv",
+    "regions.csv",
+    "regions_untrained.csv",
+    "filters.png",
+    "filter_a_cuts.png",
+    "summary.json",
+)
 
 
 class BrainModelAccumulator:
@@ -68,8 +76,10 @@ class BrainModelAccumulator:
         k = np.clip(np.searchsorted(self.positions, positions), 0, self.positions.size - 1)
         unknown = self.positions[k] != positions
         if unknown.any():
-            raise ValueError(f"positions {np.unique(positions[unknown]).tolist()} are not among the "
-                             f"configured positions {self.positions.tolist()}")
+            raise ValueError(
+                f"positions {np.unique(positions[unknown]).tolist()} are not among the "
+                f"configured positions {self.positions.tolist()}"
+            )
         if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
             raise ValueError(f"labels must lie in 0..{self.n_classes - 1}, got {np.unique(labels).tolist()}")
         return labels * self.positions.size + k
@@ -85,8 +95,10 @@ class BrainModelAccumulator:
         """
         maps = torch.as_tensor(maps).detach().to("cpu", torch.float64)
         if tuple(maps.shape[1:]) != (self.n_filters, *self.map_shape):
-            raise ValueError(f"maps of shape {tuple(maps.shape)}, expected (B, {self.n_filters}, "
-                             f"{', '.join(map(str, self.map_shape))})")
+            raise ValueError(
+                f"maps of shape {tuple(maps.shape)}, expected (B, {self.n_filters}, "
+                f"{', '.join(map(str, self.map_shape))})"
+            )
         rows = self._rows(labels, positions)
         index = torch.from_numpy(rows)
         flat = maps.reshape(maps.shape[0], -1)
@@ -120,8 +132,7 @@ class BrainModelAccumulator:
         return np.ascontiguousarray(within.transpose(1, 0, 2, 3), dtype=np.float32)
 
 
-def maps_to_volume(maps: np.ndarray, positions: np.ndarray, axis: int, plane_shape,
-                   template_shape) -> np.ndarray:
+def maps_to_volume(maps: np.ndarray, positions: np.ndarray, axis: int, plane_shape, template_shape) -> np.ndarray:
     """Place 2D maps back into the template grid.
 
     Each map is resized from S x S to ``plane_shape`` by bilinear interpolation with aligned
@@ -200,8 +211,9 @@ def _scaled(value: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.divide(value, scale, out=zero, where=scale > 0)
 
 
-def rank_regions(diff_f: np.ndarray, atlas: np.ndarray, names: dict[int, str], scale: float,
-                 min_voxels: int = 10) -> list[dict]:
+def rank_regions(
+    diff_f: np.ndarray, atlas: np.ndarray, names: dict[int, str], scale: float, min_voxels: int = 10
+) -> list[dict]:
     """Rank atlas regions by the dBMS of one filter's differential model.
 
     Parameters
@@ -230,8 +242,16 @@ def rank_regions(diff_f: np.ndarray, atlas: np.ndarray, names: dict[int, str], s
     found = np.flatnonzero((n >= max(min_voxels, 1)) & (np.arange(size) > 0))
     scores = _scaled(total[found] / n[found], np.full(found.size, float(scale)))
     order = np.argsort(-scores, kind="stable")
-    return [{"rank": r + 1, "label": int(found[i]), "region": names.get(int(found[i]), f"label {found[i]}"),
-             "dbms": float(scores[i]), "n_voxels": int(n[found[i]])} for r, i in enumerate(order)]
+    return [
+        {
+            "rank": r + 1,
+            "label": int(found[i]),
+            "region": names.get(int(found[i]), f"label {found[i]}"),
+            "dbms": float(scores[i]),
+            "n_voxels": int(n[found[i]]),
+        }
+        for r, i in enumerate(order)
+    ]
 
 
 def pooled_scale(variance: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -246,9 +266,19 @@ def pooled_scale(variance: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.sqrt(np.nansum(values, axis=1, dtype=np.float64) / np.where(n > 0, n, np.nan))
 
 
-def stream_brain_models(net, x, rows: np.ndarray, labels: np.ndarray, positions: np.ndarray, *,
-                        n_classes: int, mean: float, std: float, batch_size: int = 64,
-                        device="cpu") -> BrainModelAccumulator:
+def stream_brain_models(
+    net,
+    x,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    positions: np.ndarray,
+    *,
+    n_classes: int,
+    mean: float,
+    std: float,
+    batch_size: int = 64,
+    device="cpu",
+) -> BrainModelAccumulator:
     """Run the slices ``x[rows]`` through ``net.first_layer`` in batches and accumulate the maps.
 
     Parameters

@@ -12,15 +12,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnpractice.brain.interpret import (OUTPUTS, dbms, maps_to_volume, pooled_scale, rank_regions,
-                                         stream_brain_models)
+from cnnpractice.brain.interpret import OUTPUTS, dbms, maps_to_volume, pooled_scale, rank_regions, stream_brain_models
 from cnnpractice.io import write_json
 from cnnpractice.tables import write_csv
 
 
-def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: float, std: float,
-                    subjects=None, batch_size: int = 64, example_subjects=None,
-                    sagittal_cuts_mm=(-34, -30, -26, -22, -18), device="cpu", net=None, seed: int = 0) -> dict:
+def interpret_model(
+    *,
+    checkpoint,
+    slices_dir,
+    template_dir,
+    out_dir,
+    mean: float,
+    std: float,
+    subjects=None,
+    batch_size: int = 64,
+    example_subjects=None,
+    sagittal_cuts_mm=(-34, -30, -26, -22, -18),
+    device="cpu",
+    net=None,
+    seed: int = 0,
+) -> dict:
     """Class brain models, differential models, dBMS and the region ranking of one network.
 
     Parameters
@@ -54,8 +66,10 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
     axis, plane_shape = int(meta["axis"]), tuple(int(s) for s in meta["plane_shape"])
     template_shape = tuple(int(s) for s in meta["template_shape"])
     if template.shape != template_shape or mask.shape != template_shape or atlas.shape != template_shape:
-        raise ValueError(f"{slices_dir}: slices were cut from a {template_shape} grid but the template, "
-                         f"mask and atlas in {template_dir} are {template.shape}, {mask.shape}, {atlas.shape}")
+        raise ValueError(
+            f"{slices_dir}: slices were cut from a {template_shape} grid but the template, "
+            f"mask and atlas in {template_dir} are {template.shape}, {mask.shape}, {atlas.shape}"
+        )
     if net is None:
         from cnnpractice.training.module import ClassificationModule
 
@@ -67,8 +81,10 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
     subject_label = meta["subject_label"].astype(np.int64)
     used = np.arange(meta["subjects"].size) if subjects is None else np.asarray(subjects, dtype=np.int64)
     if not set(np.unique(subject_label[used]).tolist()) == {0, 1}:
-        raise ValueError(f"interpretation needs subjects of both classes 0 and 1, got labels "
-                         f"{np.unique(subject_label[used]).tolist()}")
+        raise ValueError(
+            f"interpretation needs subjects of both classes 0 and 1, got labels "
+            f"{np.unique(subject_label[used]).tolist()}"
+        )
     rows = np.flatnonzero(np.isin(meta["subject_index"], used))
     labels = subject_label[meta["subject_index"][rows]]
     if not np.array_equal(labels, meta["label"][rows]):
@@ -93,13 +109,18 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
     regions = rank_regions(diff[filter_a], atlas, names, scale[filter_a])
     diff_a = diff[filter_a].copy()
     del diff
-    write_csv(out_dir / "dbms.csv", [{"filter": f, "dbms": float(s), "is_filter_a": int(f == filter_a)}
-                                     for f, s in enumerate(scores)], ["filter", "dbms", "is_filter_a"])
+    write_csv(
+        out_dir / "dbms.csv",
+        [{"filter": f, "dbms": float(s), "is_filter_a": int(f == filter_a)} for f, s in enumerate(scores)],
+        ["filter", "dbms", "is_filter_a"],
+    )
     write_csv(out_dir / "regions.csv", regions, ["rank", "label", "region", "dbms", "n_voxels"])
-    untrained = untrained_baseline(net, x, rows, labels, positions, seed=seed, grid_args=grid_args, mask=mask,
-                                   atlas=atlas, names=names, **stream)
-    write_csv(out_dir / "regions_untrained.csv", untrained.pop("regions"),
-              ["rank", "label", "region", "dbms", "n_voxels"])
+    untrained = untrained_baseline(
+        net, x, rows, labels, positions, seed=seed, grid_args=grid_args, mask=mask, atlas=atlas, names=names, **stream
+    )
+    write_csv(
+        out_dir / "regions_untrained.csv", untrained.pop("regions"), ["rank", "label", "region", "dbms", "n_voxels"]
+    )
 
     # Figure 2: every filter on one slice of a class-0 and a class-1 subject
     energy = np.nansum(np.abs(class_means[1, filter_a] - class_means[0, filter_a]), axis=(1, 2))
@@ -112,9 +133,14 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
     maps = maps[np.argsort(np.argsort(examples))]  # back to (class 0, class 1) order
     names_ex = [str(meta["subjects"][meta["subject_index"][r]]) for r in examples]
     figures.plot_filter_activations(
-        maps[0], maps[1], scores, out_dir / "filters.png", filter_a=filter_a,
+        maps[0],
+        maps[1],
+        scores,
+        out_dir / "filters.png",
+        filter_a=filter_a,
         titles=(f"class 0: {names_ex[0]}", f"class 1: {names_ex[1]}"),
-        suptitle=f"First-layer activations, slice {position} along axis {axis}; frame = dBMS")
+        suptitle=f"First-layer activations, slice {position} along axis {axis}; frame = dBMS",
+    )
 
     # Figure 3: sagittal cuts of filter A's models
     inverse = np.linalg.inv(affine)
@@ -132,18 +158,29 @@ def interpret_model(*, checkpoint, slices_dir, template_dir, out_dir, mean: floa
     cuts = [(float((affine @ np.r_[j, centre_vox[1], centre_vox[2], 1])[0]), j) for j in snapped]
     ix = [i for _, i in cuts]
     model0_a, model1_a = volume(class_means[:, filter_a])  # (2, X, Y, Z)
-    figures.plot_model_cuts(model0_a[ix], model1_a[ix], diff_a[ix],
-                            [f"x = {mm:g} mm (cut {i})" for mm, i in cuts], out_dir / "filter_a_cuts.png",
-                            title=f"Brain models of filter A (filter {filter_a}), sagittal cuts")
+    figures.plot_model_cuts(
+        model0_a[ix],
+        model1_a[ix],
+        diff_a[ix],
+        [f"x = {mm:g} mm (cut {i})" for mm, i in cuts],
+        out_dir / "filter_a_cuts.png",
+        title=f"Brain models of filter A (filter {filter_a}), sagittal cuts",
+    )
 
     summary = {
-        "filter_a": filter_a, "dbms": [float(s) for s in scores], "scale": [float(s) for s in scale],
+        "filter_a": filter_a,
+        "dbms": [float(s) for s in scores],
+        "scale": [float(s) for s in scale],
         "untrained": untrained,
         "n_slices_per_class": counts.sum(1).tolist(),
         "n_subjects_per_class": [int(np.sum(subject_label[used] == c)) for c in (0, 1)],
-        "axis": axis, "positions": grid.tolist(), "figure_slice_position": position,
-        "example_subjects": names_ex, "sagittal_cuts": [{"mm": float(mm), "index": i} for mm, i in cuts],
-        "top_regions": [r["region"] for r in regions[:5]], "files": sorted(OUTPUTS),
+        "axis": axis,
+        "positions": grid.tolist(),
+        "figure_slice_position": position,
+        "example_subjects": names_ex,
+        "sagittal_cuts": [{"mm": float(mm), "index": i} for mm, i in cuts],
+        "top_regions": [r["region"] for r in regions[:5]],
+        "files": sorted(OUTPUTS),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     write_json(out_dir / "summary.json", summary)
@@ -168,8 +205,23 @@ def _example_rows(meta, rows, labels, positions, position, example_subjects) -> 
     return np.asarray(chosen)
 
 
-def untrained_baseline(net, x, rows, labels, positions, *, mean: float, std: float, batch_size: int, device,
-                       seed: int, grid_args, mask, atlas, names) -> dict:
+def untrained_baseline(
+    net,
+    x,
+    rows,
+    labels,
+    positions,
+    *,
+    mean: float,
+    std: float,
+    batch_size: int,
+    device,
+    seed: int,
+    grid_args,
+    mask,
+    atlas,
+    names,
+) -> dict:
     """The same analysis for the same architecture freshly initialised (seeded), untrained.
 
     A first-layer map averaged over a class is close to a filtered copy of the class-mean
@@ -188,23 +240,29 @@ def untrained_baseline(net, x, rows, labels, positions, *, mean: float, std: flo
         if hasattr(module, "reset_parameters") and module is not fresh:
             module.reset_parameters()
     fresh = fresh.to(device).eval()
-    means, _, grid, scale = class_models(fresh, x, rows, labels, positions, grid_args, mask, mean=mean, std=std,
-                                         batch_size=batch_size, device=device)
+    means, _, grid, scale = class_models(
+        fresh, x, rows, labels, positions, grid_args, mask, mean=mean, std=std, batch_size=batch_size, device=device
+    )
     diff = maps_to_volume(means[1], grid, *grid_args)
     diff -= maps_to_volume(means[0], grid, *grid_args)
     scores = dbms(diff, mask, scale)
     filter_a = best_filter(scores)
     regions = rank_regions(diff[filter_a], atlas, names, scale[filter_a])
-    return {"filter_a": filter_a, "dbms_filter_a": float(scores[filter_a]), "dbms": [float(v) for v in scores],
-            "top_regions": [r["region"] for r in regions[:5]], "regions": regions}
+    return {
+        "filter_a": filter_a,
+        "dbms_filter_a": float(scores[filter_a]),
+        "dbms": [float(v) for v in scores],
+        "top_regions": [r["region"] for r in regions[:5]],
+        "regions": regions,
+    }
 
 
-def class_models(net, x, rows, labels, positions, grid_args, mask, *, mean: float, std: float, batch_size: int,
-                 device):
+def class_models(net, x, rows, labels, positions, grid_args, mask, *, mean: float, std: float, batch_size: int, device):
     """Stream the slices through ``net.first_layer``: (class means (2, F, P, S, S), slice counts
     (2, P), positions (P,), each filter's pooled within-class scale over ``mask`` (F,))."""
-    acc = stream_brain_models(net, x, rows, labels, positions, n_classes=2, mean=mean, std=std,
-                              batch_size=batch_size, device=device)
+    acc = stream_brain_models(
+        net, x, rows, labels, positions, n_classes=2, mean=mean, std=std, batch_size=batch_size, device=device
+    )
     scale = pooled_scale(maps_to_volume(acc.pooled_variance(), acc.positions, *grid_args), mask)
     return acc.means(), acc.counts, acc.positions, scale
 

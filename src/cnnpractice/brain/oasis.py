@@ -4,8 +4,8 @@ OASIS-1 holds 416 subjects aged 18-96 (plus 20 re-scans of the reliability set),
 12 ``tar.gz`` discs and a clinical CSV (CDR, MMSE, age, sex, ...). The young subjects have
 no CDR (blank cells); they are excluded from the study and counted.
 
-* :func:`fetch_oasis` (:mod:`.oasis_fetch`, re-exported here) -- download and unpack the clinical CSV and the discs (staged, safe,
-  resumable per disc), recording sources, sizes and checksums in ``fetch.json``.
+* :func:`fetch_oasis` (:mod:`.oasis_fetch`, re-exported here) -- download and unpack the clinical CSV
+  and the discs (staged, safe, resumable per disc), recording sources, sizes and checksums in ``fetch.json``.
 * :func:`read_clinical` -- parse ``oasis_cross-sectional.csv``.
 * :func:`build_oasis_cohort` -- select subjects by CDR, find their scans on the extracted
   discs and write the cohort table ``subjects.csv`` (see the cohort layout in
@@ -37,14 +37,29 @@ from pathlib import Path
 import numpy as np
 
 from cnnpractice.brain.oasis_fetch import (  # noqa: F401  (the download half, re-exported)
-    CLINICAL_NAME, MARKER, N_DISCS, OASIS1_CLINICAL_URL, OASIS1_DISC_MD5, OASIS1_DISC_URL, fetch_oasis,
+    CLINICAL_NAME,
+    MARKER,
+    N_DISCS,
+    OASIS1_CLINICAL_URL,
+    OASIS1_DISC_MD5,
+    OASIS1_DISC_URL,
+    fetch_oasis,
 )
 from cnnpractice.io import write_json
 from cnnpractice.tables import write_csv
 
 CLINICAL_REQUIRED = ("ID", "M/F", "Age", "MMSE", "CDR")
-_CLINICAL_NUMERIC = {"Age": "age", "Educ": "educ", "SES": "ses", "MMSE": "mmse", "CDR": "cdr",
-                     "eTIV": "etiv", "nWBV": "nwbv", "ASF": "asf", "Delay": "delay"}
+_CLINICAL_NUMERIC = {
+    "Age": "age",
+    "Educ": "educ",
+    "SES": "ses",
+    "MMSE": "mmse",
+    "CDR": "cdr",
+    "eTIV": "etiv",
+    "nWBV": "nwbv",
+    "ASF": "asf",
+    "Delay": "delay",
+}
 _ID = re.compile(r"^OAS1_(\d{4})_MR(\d+)$")
 _MISSING = {"", "N/A", "NA", "NAN"}
 CDR_VALUES = (0.0, 0.5, 1.0, 2.0, 3.0)
@@ -52,10 +67,8 @@ OASIS1_CDR = (0.0, 0.5, 1.0, 2.0)  # the ratings that occur in OASIS-1
 
 # image kind -> (folder under the session, file-name pattern with {sid}, axis codes)
 IMAGES = {
-    "t88_masked_gfc": ("PROCESSED/MPRAGE/T88_111", "{sid}_mpr_n*_anon_111_t88_masked_gfc.img",
-                       ("L", "A", "S")),
-    "t88_gfc": ("PROCESSED/MPRAGE/T88_111", "{sid}_mpr_n*_anon_111_t88_gfc.img",
-                ("L", "A", "S")),
+    "t88_masked_gfc": ("PROCESSED/MPRAGE/T88_111", "{sid}_mpr_n*_anon_111_t88_masked_gfc.img", ("L", "A", "S")),
+    "t88_gfc": ("PROCESSED/MPRAGE/T88_111", "{sid}_mpr_n*_anon_111_t88_gfc.img", ("L", "A", "S")),
     "raw": ("RAW", "{sid}_mpr-1_anon.img", ("A", "S", "L")),
 }
 _ZOOMS = {"t88_masked_gfc": (1.0, 1.0, 1.0), "t88_gfc": (1.0, 1.0, 1.0), "raw": (1.0, 1.0, 1.25)}
@@ -82,8 +95,7 @@ def oasis_affine(image: str, shape, zooms=None) -> np.ndarray:
     """
     codes = _image_spec(image)[2]
     zooms = np.asarray(_ZOOMS[image] if zooms is None else zooms, dtype=np.float64)[:3]
-    axes = {"R": (0, 1.0), "L": (0, -1.0), "A": (1, 1.0), "P": (1, -1.0), "S": (2, 1.0),
-            "I": (2, -1.0)}
+    axes = {"R": (0, 1.0), "L": (0, -1.0), "A": (1, 1.0), "P": (1, -1.0), "S": (2, 1.0), "I": (2, -1.0)}
     affine = np.eye(4)
     affine[:3, :3] = 0.0
     for col, code in enumerate(codes):
@@ -131,8 +143,9 @@ def read_clinical(path: str | os.PathLike) -> list[dict]:
             header = [h.strip() for h in (reader.fieldnames or [])]
             missing = [c for c in CLINICAL_REQUIRED if c not in header]
             if missing:
-                raise ValueError(f"{path}: missing column(s) {missing} of the OASIS-1 clinical "
-                                 f"table (header: {header[:12]})")
+                raise ValueError(
+                    f"{path}: missing column(s) {missing} of the OASIS-1 clinical table (header: {header[:12]})"
+                )
             reader.fieldnames = header
             raw_rows = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -144,11 +157,15 @@ def read_clinical(path: str | os.PathLike) -> list[dict]:
             continue
         match = _ID.match(cells["ID"])
         if not match:
-            raise ValueError(f"{path}, line {line}: ID {cells['ID']!r} is not of the form "
-                             "OAS1_XXXX_MR<n>")
-        out = {"id": cells["ID"], "subject": cells["ID"].rsplit("_", 1)[0],
-               "number": int(match.group(1)), "session": f"MR{match.group(2)}",
-               "sex": cells.get("M/F") or None, "hand": cells.get("Hand") or None}
+            raise ValueError(f"{path}, line {line}: ID {cells['ID']!r} is not of the form OAS1_XXXX_MR<n>")
+        out = {
+            "id": cells["ID"],
+            "subject": cells["ID"].rsplit("_", 1)[0],
+            "number": int(match.group(1)),
+            "session": f"MR{match.group(2)}",
+            "sex": cells.get("M/F") or None,
+            "hand": cells.get("Hand") or None,
+        }
         for column, key in _CLINICAL_NUMERIC.items():
             value = cells.get(column, "")
             if value.upper() in _MISSING:
@@ -157,11 +174,9 @@ def read_clinical(path: str | os.PathLike) -> list[dict]:
             try:
                 out[key] = float(value)
             except ValueError:
-                raise ValueError(f"{path}, line {line}: column {column} holds {value!r}, "
-                                 "not a number") from None
+                raise ValueError(f"{path}, line {line}: column {column} holds {value!r}, not a number") from None
         if out["cdr"] is not None and out["cdr"] not in CDR_VALUES:
-            raise ValueError(f"{path}, line {line}: CDR {out['cdr']:g} is not one of "
-                             f"{list(CDR_VALUES)}")
+            raise ValueError(f"{path}, line {line}: CDR {out['cdr']:g} is not one of {list(CDR_VALUES)}")
         rows.append(out)
     return rows
 
@@ -183,8 +198,9 @@ def _find_discs(raw_dir: Path) -> dict[int, Path]:
             raise ValueError(f"{raw_dir}: disc {n} found twice ({discs[n]} and {path})")
         discs[n] = path
     if not discs:
-        raise FileNotFoundError(f"{raw_dir}: no extracted OASIS-1 disc folder (disc1 ... disc12); "
-                                "run fetch_oasis first")
+        raise FileNotFoundError(
+            f"{raw_dir}: no extracted OASIS-1 disc folder (disc1 ... disc12); run fetch_oasis first"
+        )
     return discs
 
 
@@ -217,8 +233,7 @@ def _cdr_set(values, what: str) -> tuple[float, ...]:
     out = tuple(sorted({float(v) for v in values}))
     bad = [v for v in out if v not in CDR_VALUES]
     if bad or not out:
-        raise ValueError(f"{what} must be a non-empty set of CDR values from {list(CDR_VALUES)}; "
-                         f"got {list(values)}")
+        raise ValueError(f"{what} must be a non-empty set of CDR values from {list(CDR_VALUES)}; got {list(values)}")
     return out
 
 
@@ -247,11 +262,18 @@ def _int(value: float | None) -> int | float | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
-def build_oasis_cohort(raw_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
-                       image: str = "t88_masked_gfc", control_cdr=(0.0,),
-                       impaired_cdr=(0.5, 1.0, 2.0), first_session_only: bool = True,
-                       max_per_class: int | None = None, seed: int = 0,
-                       clinical: str | os.PathLike | None = None) -> list[dict]:
+def build_oasis_cohort(
+    raw_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    image: str = "t88_masked_gfc",
+    control_cdr=(0.0,),
+    impaired_cdr=(0.5, 1.0, 2.0),
+    first_session_only: bool = True,
+    max_per_class: int | None = None,
+    seed: int = 0,
+    clinical: str | os.PathLike | None = None,
+) -> list[dict]:
     """Select OASIS-1 subjects by CDR and write the cohort table.
 
     Subjects with a CDR in ``control_cdr`` get label 0, in ``impaired_cdr`` label 1; rows
@@ -290,19 +312,22 @@ def build_oasis_cohort(raw_dir: str | os.PathLike, out_dir: str | os.PathLike, *
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     folder, pattern, _ = _image_spec(image)
-    control, impaired = _cdr_set(control_cdr, "control_cdr"), _cdr_set(impaired_cdr,
-                                                                       "impaired_cdr")
+    control, impaired = _cdr_set(control_cdr, "control_cdr"), _cdr_set(impaired_cdr, "impaired_cdr")
     if set(control) & set(impaired):
         raise ValueError(f"control_cdr {list(control)} and impaired_cdr {list(impaired)} overlap")
     groups = {0: _group_name(control), 1: _group_name(impaired)}
     table = read_clinical(clinical if clinical is not None else raw_dir / CLINICAL_NAME)
     discs = _find_discs(raw_dir)
-    sessions = {p.name: (n, p) for n, d in discs.items() for p in d.glob("OAS1_*_MR*")
-                if p.is_dir()}
+    sessions = {p.name: (n, p) for n, d in discs.items() for p in d.glob("OAS1_*_MR*") if p.is_dir()}
     on_discs = _covered(discs, sessions)
 
-    counts = {"rows": len(table), "other_session": 0, "without_cdr": 0,
-              "cdr_not_selected": {}, "not_on_downloaded_discs": 0}
+    counts = {
+        "rows": len(table),
+        "other_session": 0,
+        "without_cdr": 0,
+        "cdr_not_selected": {},
+        "not_on_downloaded_discs": 0,
+    }
     chosen, missing = [], []
     for row in table:
         if first_session_only and row["session"] != "MR1":
@@ -327,19 +352,21 @@ def build_oasis_cohort(raw_dir: str | os.PathLike, out_dir: str | os.PathLike, *
         found = [p for p in found if p.with_suffix(".hdr").is_file()]
         if len(found) != 1:
             what = "no" if not found else f"{len(found)}"
-            missing.append(f"{row['id']} ({what} {pattern.format(sid=row['id'])} with its .hdr "
-                           f"in {session_dir / folder})")
+            missing.append(
+                f"{row['id']} ({what} {pattern.format(sid=row['id'])} with its .hdr in {session_dir / folder})"
+            )
             continue
         chosen.append((row, label, disc, found[0]))
     if missing:
-        raise ValueError(f"{len(missing)} selected OASIS-1 subject(s) on the downloaded discs "
-                         f"have no {image!r} scan, e.g. {missing[:5]}; re-extract the disc(s)")
+        raise ValueError(
+            f"{len(missing)} selected OASIS-1 subject(s) on the downloaded discs "
+            f"have no {image!r} scan, e.g. {missing[:5]}; re-extract the disc(s)"
+        )
 
     available = {g: sum(lab == c for _, lab, _, _ in chosen) for c, g in groups.items()}
     empty = [g for g, n in available.items() if n == 0]
     if empty:
-        raise ValueError(f"no subject in class(es) {empty} on the downloaded discs "
-                         f"({sorted(discs)}); counts {counts}")
+        raise ValueError(f"no subject in class(es) {empty} on the downloaded discs ({sorted(discs)}); counts {counts}")
     rng = np.random.default_rng(seed)
     keep = []
     for c in (0, 1):
@@ -353,24 +380,45 @@ def build_oasis_cohort(raw_dir: str | os.PathLike, out_dir: str | os.PathLike, *
     for row, label, disc, path in sorted(keep, key=lambda item: item[0]["id"]):
         volume, copied = _volume_path(image, path, row["subject"], out_dir)
         converted += copied
-        rows.append({"subject": row["subject"], "label": label, "group": groups[label],
-                     "volume": str(volume), "cdr": row["cdr"], "age": _int(row["age"]),
-                     "sex": row["sex"], "mmse": _int(row["mmse"]), "session": row["session"],
-                     "disc": disc})
-    columns = ["subject", "label", "group", "volume", "cdr", "age", "sex", "mmse", "session",
-               "disc"]
+        rows.append(
+            {
+                "subject": row["subject"],
+                "label": label,
+                "group": groups[label],
+                "volume": str(volume),
+                "cdr": row["cdr"],
+                "age": _int(row["age"]),
+                "sex": row["sex"],
+                "mmse": _int(row["mmse"]),
+                "session": row["session"],
+                "disc": disc,
+            }
+        )
+    columns = ["subject", "label", "group", "volume", "cdr", "age", "sex", "mmse", "session", "disc"]
     write_csv(out_dir / "subjects.csv", rows, columns)
-    selection = {**counts, "image": image, "clinical": str(clinical or raw_dir / CLINICAL_NAME),
-                 "discs": sorted(discs), "missing_discs": sorted(set(range(1, N_DISCS + 1))
-                                                                 - set(discs)),
-                 "groups": {str(c): g for c, g in groups.items()},
-                 "available_per_class": available,
-                 "per_class": {g: sum(r["label"] == c for r in rows) for c, g in groups.items()},
-                 "max_per_class": max_per_class, "seed": seed,
-                 "converted_to_nifti": converted}
+    selection = {
+        **counts,
+        "image": image,
+        "clinical": str(clinical or raw_dir / CLINICAL_NAME),
+        "discs": sorted(discs),
+        "missing_discs": sorted(set(range(1, N_DISCS + 1)) - set(discs)),
+        "groups": {str(c): g for c, g in groups.items()},
+        "available_per_class": available,
+        "per_class": {g: sum(r["label"] == c for r in rows) for c, g in groups.items()},
+        "max_per_class": max_per_class,
+        "seed": seed,
+        "converted_to_nifti": converted,
+    }
     write_json(out_dir / "selection.json", selection)
     return rows
 
 
-__all__ = ["OASIS1_CLINICAL_URL", "OASIS1_DISC_MD5", "OASIS1_DISC_URL", "build_oasis_cohort",
-           "fetch_oasis", "oasis_affine", "read_clinical"]
+__all__ = [
+    "OASIS1_CLINICAL_URL",
+    "OASIS1_DISC_MD5",
+    "OASIS1_DISC_URL",
+    "build_oasis_cohort",
+    "fetch_oasis",
+    "oasis_affine",
+    "read_clinical",
+]

@@ -10,8 +10,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from cnnpractice.io import write_json
 from cnnpractice.smalldata.archives import download, extract, hash_file
@@ -35,7 +35,6 @@ CLINICAL_NAME = "oasis_cross-sectional.csv"
 MARKER = ".oasis_fetch.json"
 
 
-
 def _check_discs(discs: Iterable[int]) -> list[int]:
     out = sorted({int(d) for d in discs})
     bad = [d for d in out if not 1 <= d <= N_DISCS]
@@ -56,26 +55,22 @@ def _fetch_clinical(dest: Path, url: str, timeout: float) -> dict:
     except ValueError as exc:
         if fresh:
             path.unlink()
-        raise RuntimeError(f"the clinical table from {url} is not usable (removed): {exc}") \
-            from exc
+        raise RuntimeError(f"the clinical table from {url} is not usable (removed): {exc}") from exc
     return {"url": url, "path": CLINICAL_NAME, **hash_file(path), "rows": len(rows)}
 
 
-def _fetch_disc(dest: Path, disc: int, url: str, md5: str | None, keep_archives: bool,
-                timeout: float) -> dict:
+def _fetch_disc(dest: Path, disc: int, url: str, md5: str | None, keep_archives: bool, timeout: float) -> dict:
     final = dest / f"disc{disc}"
     if (final / MARKER).is_file():
         return json.loads((final / MARKER).read_text())
     if final.exists():
-        raise FileExistsError(f"{final} exists but was not unpacked by fetch_oasis (no {MARKER}); "
-                              "delete it and rerun")
+        raise FileExistsError(f"{final} exists but was not unpacked by fetch_oasis (no {MARKER}); delete it and rerun")
     archive = dest / "archives" / Path(url.split("?")[0]).name
     try:
         if archive.is_file():  # kept by an earlier run; download() only leaves whole files
             info = {"url": url, **hash_file(archive), "verified": []}
             if md5 and info["md5"] != md5.lower():
-                raise ValueError(f"{archive}: md5 {info['md5']}, expected {md5} for {url}; "
-                                 "delete it and rerun")
+                raise ValueError(f"{archive}: md5 {info['md5']}, expected {md5} for {url}; delete it and rerun")
         else:
             info = download(url, archive, md5=md5, timeout=timeout)
         record = _unpack_disc(dest, disc, url, archive, info)
@@ -99,13 +94,19 @@ def _unpack_disc(dest: Path, disc: int, url: str, archive: Path, info: dict) -> 
         content = stage / f"disc{disc}"
         if not content.is_dir():  # tolerate archives without the top folder
             if not any(p.name.startswith("OAS1_") for p in stage.iterdir()):
-                raise RuntimeError(f"{archive} (from {url}) holds neither disc{disc}/ nor "
-                                   "OAS1_* session folders")
+                raise RuntimeError(f"{archive} (from {url}) holds neither disc{disc}/ nor OAS1_* session folders")
             content = stage
-        record = {"disc": disc, "url": url, "archive": archive.name, "size": info["size"],
-                  "md5": info["md5"], "sha256": info["sha256"], "verified": info["verified"],
-                  "files": n_files,
-                  "sessions": sum(p.name.startswith("OAS1_") for p in content.iterdir())}
+        record = {
+            "disc": disc,
+            "url": url,
+            "archive": archive.name,
+            "size": info["size"],
+            "md5": info["md5"],
+            "sha256": info["sha256"],
+            "verified": info["verified"],
+            "files": n_files,
+            "sessions": sum(p.name.startswith("OAS1_") for p in content.iterdir()),
+        }
         (content / MARKER).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         os.replace(content, dest / f"disc{disc}")
     finally:
@@ -113,10 +114,16 @@ def _unpack_disc(dest: Path, disc: int, url: str, archive: Path, info: dict) -> 
     return record
 
 
-def fetch_oasis(dest_dir: str | os.PathLike, *, discs: Iterable[int] = range(1, N_DISCS + 1),
-                disc_url: str = OASIS1_DISC_URL, clinical_url: str = OASIS1_CLINICAL_URL,
-                keep_archives: bool = False, disc_md5: Mapping[int, str] = OASIS1_DISC_MD5,
-                timeout: float = 60.0) -> dict:
+def fetch_oasis(
+    dest_dir: str | os.PathLike,
+    *,
+    discs: Iterable[int] = range(1, N_DISCS + 1),
+    disc_url: str = OASIS1_DISC_URL,
+    clinical_url: str = OASIS1_CLINICAL_URL,
+    keep_archives: bool = False,
+    disc_md5: Mapping[int, str] = OASIS1_DISC_MD5,
+    timeout: float = 60.0,
+) -> dict:
     """Download the OASIS-1 clinical CSV and discs into ``dest_dir`` and unpack them.
 
     Layout: ``dest_dir/oasis_cross-sectional.csv``, ``dest_dir/disc<N>/OAS1_XXXX_MR1/...``,
@@ -158,13 +165,15 @@ def fetch_oasis(dest_dir: str | os.PathLike, *, discs: Iterable[int] = range(1, 
     dest.mkdir(parents=True, exist_ok=True)
     clinical = _fetch_clinical(dest, clinical_url, timeout)
     for disc in wanted:
-        _fetch_disc(dest, disc, disc_url.format(disc=disc), disc_md5.get(disc),
-                    keep_archives, timeout)
+        _fetch_disc(dest, disc, disc_url.format(disc=disc), disc_md5.get(disc), keep_archives, timeout)
     records = {}
     for marker in sorted(dest.glob(f"disc*/{MARKER}")):
         record = json.loads(marker.read_text())
         records[str(record["disc"])] = record
-    info = {"dataset": "OASIS-1 cross-sectional", "clinical": clinical,
-            "discs": dict(sorted(records.items(), key=lambda kv: int(kv[0])))}
+    info = {
+        "dataset": "OASIS-1 cross-sectional",
+        "clinical": clinical,
+        "discs": dict(sorted(records.items(), key=lambda kv: int(kv[0]))),
+    }
     write_json(dest / "fetch.json", info)
     return info

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,19 @@ from cnnpractice.io import write_json
 from cnnpractice.tables import write_csv
 
 CLASS_NAMES = ["control", "impaired"]
-QC_COLUMNS = ["subject", "label", "group", "volume", "aligned", "method", "corr_before", "corr_after",
-              "seconds", "included", "reason"]
+QC_COLUMNS = [
+    "subject",
+    "label",
+    "group",
+    "volume",
+    "aligned",
+    "method",
+    "corr_before",
+    "corr_after",
+    "seconds",
+    "included",
+    "reason",
+]
 
 
 def read_cohort(path: str | Path) -> list[dict[str, str]]:
@@ -45,9 +57,18 @@ def read_cohort(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
-def align_shard(*, cohort_csv: str | Path, template_dir: str | Path, out_dir: str | Path, shard: int,
-                n_shards: int, method: str, settings: Mapping[str, Any], seed: int,
-                threads: int = 1) -> list[dict[str, Any]]:
+def align_shard(
+    *,
+    cohort_csv: str | Path,
+    template_dir: str | Path,
+    out_dir: str | Path,
+    shard: int,
+    n_shards: int,
+    method: str,
+    settings: Mapping[str, Any],
+    seed: int,
+    threads: int = 1,
+) -> list[dict[str, Any]]:
     """Register subjects ``shard, shard + n_shards, ...`` of the cohort to the template.
 
     Writes ``out_dir/<subject>.nii.gz`` (the subject on the template grid) and
@@ -65,15 +86,33 @@ def align_shard(*, cohort_csv: str | Path, template_dir: str | Path, out_dir: st
     qc = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for row in rows:
-        entry = {"subject": row["subject"], "label": int(row["label"]), "group": row["group"],
-                 "volume": row["volume"], "aligned": "", "method": method, "corr_before": float("nan"),
-                 "corr_after": float("nan"), "seconds": 0.0, "error": ""}
+        entry = {
+            "subject": row["subject"],
+            "label": int(row["label"]),
+            "group": row["group"],
+            "volume": row["volume"],
+            "aligned": "",
+            "method": method,
+            "corr_before": float("nan"),
+            "corr_after": float("nan"),
+            "seconds": 0.0,
+            "error": "",
+        }
         t0 = time.perf_counter()
         try:
             moving, moving_affine = load_volume(row["volume"])
             before = resample(moving, moving_affine, np.eye(4), tpl["template"].shape, tpl["affine"])
-            result = register_affine(moving, moving_affine, tpl["template"], tpl["affine"], method=method,
-                                     fixed_mask=tpl["mask"], seed=seed, threads=threads, **settings)
+            result = register_affine(
+                moving,
+                moving_affine,
+                tpl["template"],
+                tpl["affine"],
+                method=method,
+                fixed_mask=tpl["mask"],
+                seed=seed,
+                threads=threads,
+                **settings,
+            )
         except (ValueError, RuntimeError) as exc:  # VolumeError is a ValueError; ITK raises RuntimeError
             # one unreadable or unregistrable scan is reported and excluded by collect_qc,
             # not a reason to lose the shard's other subjects
@@ -82,9 +121,11 @@ def align_shard(*, cohort_csv: str | Path, template_dir: str | Path, out_dir: st
         else:
             aligned_path = out_dir / f"{row['subject']}.nii.gz"
             save_volume(aligned_path, result.aligned, tpl["affine"])
-            entry.update(aligned=str(aligned_path),
-                         corr_before=round(similarity(before, tpl["template"], tpl["mask"]), 4),
-                         corr_after=round(similarity(result.aligned, tpl["template"], tpl["mask"]), 4))
+            entry.update(
+                aligned=str(aligned_path),
+                corr_before=round(similarity(before, tpl["template"], tpl["mask"]), 4),
+                corr_after=round(similarity(result.aligned, tpl["template"], tpl["mask"]), 4),
+            )
             print(f"[brain] aligned {row['subject']}: correlation {entry['corr_before']} -> {entry['corr_after']}")
         entry["seconds"] = round(time.perf_counter() - t0, 2)
         qc.append(entry)
@@ -92,8 +133,9 @@ def align_shard(*, cohort_csv: str | Path, template_dir: str | Path, out_dir: st
     return qc
 
 
-def collect_qc(*, shard_qcs: Sequence[str | Path], out_csv: str | Path, out_md: str | Path,
-               min_correlation: float) -> list[dict[str, Any]]:
+def collect_qc(
+    *, shard_qcs: Sequence[str | Path], out_csv: str | Path, out_md: str | Path, min_correlation: float
+) -> list[dict[str, Any]]:
     """Merge the shards' QC rows; a subject whose correlation after alignment is below
     ``min_correlation``, or whose alignment failed (unreadable volume, registration error),
     is excluded (``included`` false, with the reason), and listed in the Markdown report,
@@ -108,8 +150,9 @@ def collect_qc(*, shard_qcs: Sequence[str | Path], out_csv: str | Path, out_md: 
     for row in rows:
         ok = float(row["corr_after"]) >= min_correlation  # NaN (a failed alignment) is never ok
         row["included"] = ok
-        row["reason"] = ("" if ok else row.get("error") or
-                         f"correlation after alignment {row['corr_after']} < {min_correlation}")
+        row["reason"] = (
+            "" if ok else row.get("error") or f"correlation after alignment {row['corr_after']} < {min_correlation}"
+        )
     if not any(r["included"] for r in rows):
         raise ValueError(f"brain.alignment.min_correlation={min_correlation}: every subject failed QC")
     write_csv(out_csv, rows, QC_COLUMNS)
@@ -141,9 +184,17 @@ def aggregate_subjects(subject_index: np.ndarray, prob1: np.ndarray) -> tuple[np
     return subjects, np.bincount(inverse, weights=prob1) / counts, counts
 
 
-def train_fold(*, slices_dir: str | Path, out_dir: str | Path, fold: int, folds: int,
-               cnn: Mapping[str, Any], training: Mapping[str, Any], trainer: Mapping[str, Any],
-               seed: int) -> dict[str, Any]:
+def train_fold(
+    *,
+    slices_dir: str | Path,
+    out_dir: str | Path,
+    fold: int,
+    folds: int,
+    cnn: Mapping[str, Any],
+    training: Mapping[str, Any],
+    trainer: Mapping[str, Any],
+    seed: int,
+) -> dict[str, Any]:
     """Train the brain CNN on fold ``fold`` of ``folds`` (subject-level, stratified, seeded by
     ``seed`` so every configuration sees the same folds) and test it on the fold's subjects.
 
@@ -159,42 +210,92 @@ def train_fold(*, slices_dir: str | Path, out_dir: str | Path, fold: int, folds:
     out_dir = Path(out_dir)
     x, meta = load_slices(slices_dir)
     subject_label = meta["subject_label"]
-    parts = fold_indices(meta["subject_index"], subject_label, subject_folds(subject_label, folds, seed), fold,
-                         training["val_fraction"], seed)
+    parts = fold_indices(
+        meta["subject_index"],
+        subject_label,
+        subject_folds(subject_label, folds, seed),
+        fold,
+        training["val_fraction"],
+        seed,
+    )
     opts = {k: v for k, v in training.items() if k not in ("val_fraction", "batch_size")}
     test_idx = parts["test"]
-    dm = ArrayDataModule(x, meta["label"], np.asarray(x[test_idx]), meta["label"][test_idx],
-                         batch_size=int(training["batch_size"]), seed=seed + fold, standardize="global",
-                         split=(parts["train"], parts["val"]))
-    spec = {"name": "brain_cnn", "in_channels": int(x.shape[1]), "n_classes": 2, "input_size": int(x.shape[-1]),
-            **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cnn.items()}}
-    print(f"[brain] fold {fold}/{folds}: {len(parts['train_subjects'])} train / {len(parts['val_subjects'])} val / "
-          f"{len(parts['test_subjects'])} test subjects ({len(parts['train'])}/{len(parts['val'])}/{len(test_idx)} slices)")
+    dm = ArrayDataModule(
+        x,
+        meta["label"],
+        np.asarray(x[test_idx]),
+        meta["label"][test_idx],
+        batch_size=int(training["batch_size"]),
+        seed=seed + fold,
+        standardize="global",
+        split=(parts["train"], parts["val"]),
+    )
+    spec = {
+        "name": "brain_cnn",
+        "in_channels": int(x.shape[1]),
+        "n_classes": 2,
+        "input_size": int(x.shape[-1]),
+        **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cnn.items()},
+    }
+    print(
+        f"[brain] fold {fold}/{folds}: {len(parts['train_subjects'])} train / {len(parts['val_subjects'])} val / "
+        f"{len(parts['test_subjects'])} test subjects "
+        f"({len(parts['train'])}/{len(parts['val'])}/{len(test_idx)} slices)"
+    )
     names = meta["subjects"]
     result = train_classifier(
-        net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed + fold, trainer_options=dict(trainer),
-        class_names=CLASS_NAMES, save_probabilities=True,
-        extra_info={"fold": fold, "folds": folds, "mean": float(np.ravel(dm.mean)[0]), "std": float(np.ravel(dm.std)[0]),
-                    "train_subjects": names[parts["train_subjects"]].tolist(),
-                    "val_subjects": names[parts["val_subjects"]].tolist(),
-                    "test_subjects": names[parts["test_subjects"]].tolist()},
-        **opts)
+        net_spec=spec,
+        datamodule=dm,
+        out_dir=out_dir,
+        seed=seed + fold,
+        trainer_options=dict(trainer),
+        class_names=CLASS_NAMES,
+        save_probabilities=True,
+        extra_info={
+            "fold": fold,
+            "folds": folds,
+            "mean": float(np.ravel(dm.mean)[0]),
+            "std": float(np.ravel(dm.std)[0]),
+            "train_subjects": names[parts["train_subjects"]].tolist(),
+            "val_subjects": names[parts["val_subjects"]].tolist(),
+            "test_subjects": names[parts["test_subjects"]].tolist(),
+        },
+        **opts,
+    )
     prob1 = np.asarray(result["y_prob"], dtype=float)[:, 1]
     subjects, prob, counts = aggregate_subjects(meta["subject_index"][test_idx], prob1)
     y = subject_label[subjects]
     metrics = subject_metrics(y, prob)
-    write_csv(out_dir / "predictions.csv",
-              [{"subject": names[s], "label": int(lab), "prob": round(float(p), 6), "pred": int(p >= 0.5),
-                "n_slices": int(c)} for s, lab, p, c in zip(subjects, y, prob, counts)],
-              ["subject", "label", "prob", "pred", "n_slices"])
+    write_csv(
+        out_dir / "predictions.csv",
+        [
+            {
+                "subject": names[s],
+                "label": int(lab),
+                "prob": round(float(p), 6),
+                "pred": int(p >= 0.5),
+                "n_slices": int(c),
+            }
+            for s, lab, p, c in zip(subjects, y, prob, counts)
+        ],
+        ["subject", "label", "prob", "pred", "n_slices"],
+    )
     summary = {"fold": fold, "subjects": int(len(subjects)), "slice_accuracy": result["test_accuracy"], **metrics}
     write_json(out_dir / "fold.json", summary)
     print(f"[brain] fold {fold}: subject-level {metrics} (slice-level accuracy {result['test_accuracy']:.3f})")
     return summary
 
 
-def svm_baseline(*, qc_csv: str | Path, template_dir: str | Path, out_json: str | Path, folds: int, seed: int,
-                 downsample: int, c_grid: Sequence[float]) -> dict[str, Any]:
+def svm_baseline(
+    *,
+    qc_csv: str | Path,
+    template_dir: str | Path,
+    out_json: str | Path,
+    folds: int,
+    seed: int,
+    downsample: int,
+    c_grid: Sequence[float],
+) -> dict[str, Any]:
     """Linear SVM on the aligned voxels (the literature's strong baseline), on the same
     subject folds as the CNN. Features: brain-mask voxels of every ``downsample``-th voxel
     on each axis, each subject scaled by its 99.5th percentile (as the slices are), then
@@ -225,11 +326,17 @@ def svm_baseline(*, qc_csv: str | Path, template_dir: str | Path, out_json: str 
         train, test = fold_of != fold, fold_of == fold
         smallest = int(np.bincount(y[train], minlength=2).min())
         if smallest < 2:
-            raise ValueError(f"brain.svm: fold {fold}'s training subjects have {smallest} of one class; choosing C "
-                             f"needs at least 2 (more subjects per class, or fewer brain.cv.folds)")
+            raise ValueError(
+                f"brain.svm: fold {fold}'s training subjects have {smallest} of one class; choosing C "
+                f"needs at least 2 (more subjects per class, or fewer brain.cv.folds)"
+            )
         inner = StratifiedKFold(n_splits=min(3, smallest), shuffle=True, random_state=seed)
-        search = GridSearchCV(make_pipeline(StandardScaler(), LinearSVC(dual="auto", max_iter=20000)),
-                              {"linearsvc__C": list(c_grid)}, cv=inner, scoring="roc_auc")
+        search = GridSearchCV(
+            make_pipeline(StandardScaler(), LinearSVC(dual="auto", max_iter=20000)),
+            {"linearsvc__C": list(c_grid)},
+            cv=inner,
+            scoring="roc_auc",
+        )
         search.fit(X[train], y[train])
         score = search.decision_function(X[test])
         metrics = subject_metrics(y[test], score, threshold=0.0)
@@ -240,8 +347,9 @@ def svm_baseline(*, qc_csv: str | Path, template_dir: str | Path, out_json: str 
     return out
 
 
-def make_cohort(*, settings: Mapping[str, Any], template_dir: str | Path, out_dir: str | Path,
-                raw_dir: str | Path, seed: int) -> dict[str, Any]:
+def make_cohort(
+    *, settings: Mapping[str, Any], template_dir: str | Path, out_dir: str | Path, raw_dir: str | Path, seed: int
+) -> dict[str, Any]:
     """The cohort of ``settings["source"]``: the synthetic one (:mod:`.synth`), or OASIS-1
     subjects selected from the downloaded discs (:mod:`.oasis`). Writes ``subjects.csv``,
     ``volumes/`` (synthetic volumes; empty for OASIS, whose volumes stay in ``raw_dir``) and
@@ -251,8 +359,10 @@ def make_cohort(*, settings: Mapping[str, Any], template_dir: str | Path, out_di
     if settings["source"] == "synthetic":
         from cnnpractice.brain.synth import make_synthetic_cohort
 
-        summary = {"source": "synthetic", **make_synthetic_cohort(template_dir=template_dir, out_dir=out_dir,
-                                                                  seed=seed, **settings["synthetic"])}
+        summary = {
+            "source": "synthetic",
+            **make_synthetic_cohort(template_dir=template_dir, out_dir=out_dir, seed=seed, **settings["synthetic"]),
+        }
     elif settings["source"] == "oasis":
         from cnnpractice.brain.oasis import build_oasis_cohort
 
@@ -260,17 +370,27 @@ def make_cohort(*, settings: Mapping[str, Any], template_dir: str | Path, out_di
         selection = {k: v for k, v in settings["oasis"].items() if k != "discs"}
         rows = build_oasis_cohort(raw_dir, out_dir, seed=seed, **selection)
         labels = [int(r["label"]) for r in rows]
-        summary = {"source": "oasis", "subjects": len(rows), "per_class": [labels.count(0), labels.count(1)],
-                   "selection": dict(settings["oasis"])}
+        summary = {
+            "source": "oasis",
+            "subjects": len(rows),
+            "per_class": [labels.count(0), labels.count(1)],
+            "selection": dict(settings["oasis"]),
+        }
     else:
         raise ValueError(f"brain.source must be 'synthetic' or 'oasis', got {settings['source']!r}")
     write_json(out_dir / "cohort.json", summary)
     return summary
 
 
-def tabulate_metrics(*, fold_jsons: Sequence[str | Path], inputs: Mapping[str, Mapping[str, Any]],
-                     svm_json: str | Path | None, csv_path: str | Path, md_path: str | Path,
-                     source: str) -> list[dict[str, Any]]:
+def tabulate_metrics(
+    *,
+    fold_jsons: Sequence[str | Path],
+    inputs: Mapping[str, Mapping[str, Any]],
+    svm_json: str | Path | None,
+    csv_path: str | Path,
+    md_path: str | Path,
+    source: str,
+) -> list[dict[str, Any]]:
     """``metrics.{csv,md}`` from every fold's ``fold.json`` (grouped by the configuration
     directory they sit in) and the SVM's folds."""
     from cnnpractice.brain.tables import metrics_rows, write_metrics
@@ -283,9 +403,17 @@ def tabulate_metrics(*, fold_jsons: Sequence[str | Path], inputs: Mapping[str, M
     return rows
 
 
-def tabulate_regions(*, regions: Sequence[str | Path], untrained: Sequence[str | Path],
-                     summaries: Sequence[str | Path], cohort_json: str | Path, fold: int, top: int,
-                     csv_path: str | Path, md_path: str | Path) -> dict[str, Any]:
+def tabulate_regions(
+    *,
+    regions: Sequence[str | Path],
+    untrained: Sequence[str | Path],
+    summaries: Sequence[str | Path],
+    cohort_json: str | Path,
+    fold: int,
+    top: int,
+    csv_path: str | Path,
+    md_path: str | Path,
+) -> dict[str, Any]:
     """``regions.{csv,md}``: fold ``fold``'s ranking, every fold's ranks summarised, the same
     fold's untrained-network baseline beside, the planted regions checked when the cohort is
     synthetic."""
@@ -297,9 +425,17 @@ def tabulate_regions(*, regions: Sequence[str | Path], untrained: Sequence[str |
     planted = sorted(cohort["planted_regions"]) if cohort.get("source") == "synthetic" else None
     summary = json.loads(Path(summaries[fold]).read_text())
     rows = region_rows(regions, fold, planted, top=top, untrained=untrained[fold])
-    check = write_regions(rows, csv_path, md_path, selected=fold, n_folds=len(regions),
-                          filter_a=int(summary["filter_a"]), planted=planted, top=top,
-                          dbms_a=float(summary["dbms"][int(summary["filter_a"])]),
-                          untrained=summary.get("untrained"))
+    check = write_regions(
+        rows,
+        csv_path,
+        md_path,
+        selected=fold,
+        n_folds=len(regions),
+        filter_a=int(summary["filter_a"]),
+        planted=planted,
+        top=top,
+        dbms_a=float(summary["dbms"][int(summary["filter_a"])]),
+        untrained=summary.get("untrained"),
+    )
     print(f"[brain] regions: top {[r['region'] for r in rows[:top]]}; {check}")
     return check

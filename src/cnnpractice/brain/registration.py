@@ -90,14 +90,25 @@ def resample(data, affine, matrix, out_shape, out_affine, *, order=1, cval=0.0) 
     data = np.asarray(data, dtype=np.float32)
     if data.ndim != 3:
         raise ValueError(f"resample: data must be 3D (X, Y, Z), got shape {data.shape}")
-    index_map = np.linalg.inv(_check_affine(affine, "affine")) @ _check_affine(
-        matrix, "matrix") @ _check_affine(out_affine, "out_affine")
-    return ndimage.affine_transform(data, index_map, output_shape=tuple(int(s) for s in out_shape),
-                                    order=order, mode="constant", cval=cval, output=np.float32)
+    index_map = (
+        np.linalg.inv(_check_affine(affine, "affine"))
+        @ _check_affine(matrix, "matrix")
+        @ _check_affine(out_affine, "out_affine")
+    )
+    return ndimage.affine_transform(
+        data,
+        index_map,
+        output_shape=tuple(int(s) for s in out_shape),
+        order=order,
+        mode="constant",
+        cval=cval,
+        output=np.float32,
+    )
 
 
-def random_affine(rng: np.random.Generator, *, rotation_deg: float, translation_mm: float,
-                  scale: float, centre_mm=(0.0, 0.0, 0.0)) -> np.ndarray:
+def random_affine(
+    rng: np.random.Generator, *, rotation_deg: float, translation_mm: float, scale: float, centre_mm=(0.0, 0.0, 0.0)
+) -> np.ndarray:
     """A random world affine about ``centre_mm``: ``A = Tr(c + t) @ R @ S @ Tr(-c)``.
 
     Parameters
@@ -112,8 +123,7 @@ def random_affine(rng: np.random.Generator, *, rotation_deg: float, translation_
     -------
     (4, 4) float64 matrix.
     """
-    for name, value in (("rotation_deg", rotation_deg), ("translation_mm", translation_mm),
-                        ("scale", scale)):
+    for name, value in (("rotation_deg", rotation_deg), ("translation_mm", translation_mm), ("scale", scale)):
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"random_affine: {name} must be a finite number >= 0, got {value}")
     if scale >= 1:
@@ -144,8 +154,10 @@ def displacement_error_mm(T_est, T_true, fixed_affine, mask) -> float:
     """
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 3 or not mask.any():
-        raise ValueError(f"displacement_error_mm: mask must be a non-empty 3D boolean array, "
-                         f"got shape {mask.shape} with {int(mask.sum())} voxels set")
+        raise ValueError(
+            f"displacement_error_mm: mask must be a non-empty 3D boolean array, "
+            f"got shape {mask.shape} with {int(mask.sum())} voxels set"
+        )
     diff = _check_affine(T_est, "T_est") - _check_affine(T_true, "T_true")
     voxels = np.argwhere(mask).astype(np.float64)  # (N, 3)
     world = voxels @ _check_affine(fixed_affine, "fixed_affine")[:3, :3].T + fixed_affine[:3, 3]
@@ -175,8 +187,7 @@ def similarity(a, b, mask=None) -> float:
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != a.shape:
-            raise ValueError(f"similarity: mask shape {mask.shape} does not match the "
-                             f"images' shape {a.shape}")
+            raise ValueError(f"similarity: mask shape {mask.shape} does not match the images' shape {a.shape}")
         a, b = a[mask], b[mask]
     if a.size == 0:
         raise ValueError("similarity: the mask selects no voxels")
@@ -196,9 +207,21 @@ def _check_affine(matrix, name: str) -> np.ndarray:
 # --------------------------------------------------------------------------- registration
 
 
-def register_affine(moving, moving_affine, fixed, fixed_affine, *, method="simpleitk",
-                    fixed_mask=None, iterations=200, sampling=0.2, shrink=(4, 2, 1), seed=0,
-                    threads=1, metric="mattes") -> RegistrationResult:
+def register_affine(
+    moving,
+    moving_affine,
+    fixed,
+    fixed_affine,
+    *,
+    method="simpleitk",
+    fixed_mask=None,
+    iterations=200,
+    sampling=0.2,
+    shrink=(4, 2, 1),
+    seed=0,
+    threads=1,
+    metric="mattes",
+) -> RegistrationResult:
     """Find the affine ``T`` (fixed world -> moving world) that aligns ``moving`` to ``fixed``.
 
     Parameters
@@ -243,8 +266,9 @@ def register_affine(moving, moving_affine, fixed, fixed_affine, *, method="simpl
     if fixed_mask is not None:
         fixed_mask = np.asarray(fixed_mask, dtype=bool)
         if fixed_mask.shape != fixed.shape:
-            raise ValueError(f"fixed_mask shape {fixed_mask.shape} does not match the fixed "
-                             f"image's shape {fixed.shape}")
+            raise ValueError(
+                f"fixed_mask shape {fixed_mask.shape} does not match the fixed image's shape {fixed.shape}"
+            )
         if not fixed_mask.any():
             raise ValueError("fixed_mask selects no voxels")
     if int(iterations) < 1:
@@ -261,16 +285,32 @@ def register_affine(moving, moving_affine, fixed, fixed_affine, *, method="simpl
     sigmas = tuple(f / 2 if f > 1 else 0.0 for f in shrink)
     if method == "simpleitk":
         matrix, value, n_iter = _register_sitk(
-            moving, moving_affine, fixed, fixed_affine, fixed_mask, int(iterations), sampling,
-            shrink, sigmas, seed, int(threads), metric)
+            moving,
+            moving_affine,
+            fixed,
+            fixed_affine,
+            fixed_mask,
+            int(iterations),
+            sampling,
+            shrink,
+            sigmas,
+            seed,
+            int(threads),
+            metric,
+        )
     else:
         matrix, value, n_iter = _register_dipy(
-            moving, moving_affine, fixed, fixed_affine, fixed_mask, int(iterations), sampling,
-            shrink, sigmas)
+            moving, moving_affine, fixed, fixed_affine, fixed_mask, int(iterations), sampling, shrink, sigmas
+        )
     aligned = resample(moving, moving_affine, matrix, fixed.shape, fixed_affine)
-    return RegistrationResult(aligned=aligned, matrix=matrix, method=method,
-                              seconds=time.perf_counter() - start, metric_value=float(value),
-                              iterations=int(n_iter))
+    return RegistrationResult(
+        aligned=aligned,
+        matrix=matrix,
+        method=method,
+        seconds=time.perf_counter() - start,
+        metric_value=float(value),
+        iterations=int(n_iter),
+    )
 
 
 def _check_image(data, name: str) -> np.ndarray:
@@ -316,16 +356,19 @@ def sitk_to_world(transform) -> np.ndarray:
     return _RAS_TO_LPS @ lps @ _RAS_TO_LPS
 
 
-def _register_sitk(moving, moving_affine, fixed, fixed_affine, fixed_mask, iterations,
-                   sampling, shrink, sigmas, seed, threads, metric):
+def _register_sitk(
+    moving, moving_affine, fixed, fixed_affine, fixed_mask, iterations, sampling, shrink, sigmas, seed, threads, metric
+):
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
     fixed_img = to_sitk(fixed, fixed_affine)
     moving_img = to_sitk(moving, moving_affine)
-    transform = sitk.AffineTransform(sitk.CenteredTransformInitializer(
-        fixed_img, moving_img, sitk.AffineTransform(3),
-        sitk.CenteredTransformInitializerFilter.MOMENTS))
+    transform = sitk.AffineTransform(
+        sitk.CenteredTransformInitializer(
+            fixed_img, moving_img, sitk.AffineTransform(3), sitk.CenteredTransformInitializerFilter.MOMENTS
+        )
+    )
 
     reg = sitk.ImageRegistrationMethod()
     reg.SetNumberOfThreads(threads)
@@ -346,8 +389,13 @@ def _register_sitk(moving, moving_affine, fixed, fixed_affine, fixed_mask, itera
     # (its convergence window fired after ~20 iterations), L-BFGS-B was as accurate but ~2x
     # slower (measured on the 2 mm template, see bench/brain_registration.py).
     reg.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=1.0, minStep=1e-3, numberOfIterations=iterations, relaxationFactor=0.5,
-        gradientMagnitudeTolerance=1e-4, estimateLearningRate=reg.Once)
+        learningRate=1.0,
+        minStep=1e-3,
+        numberOfIterations=iterations,
+        relaxationFactor=0.5,
+        gradientMagnitudeTolerance=1e-4,
+        estimateLearningRate=reg.Once,
+    )
     reg.SetOptimizerScalesFromPhysicalShift()
     reg.SetShrinkFactorsPerLevel(list(shrink))
     reg.SetSmoothingSigmasPerLevel(list(sigmas))
@@ -359,10 +407,8 @@ def _register_sitk(moving, moving_affine, fixed, fixed_affine, fixed_mask, itera
     return sitk_to_world(transform), reg.GetMetricValue(), count[0]
 
 
-def _register_dipy(moving, moving_affine, fixed, fixed_affine, fixed_mask, iterations,
-                   sampling, shrink, sigmas):
-    from dipy.align.imaffine import (AffineRegistration, MutualInformationMetric,
-                                     transform_centers_of_mass)
+def _register_dipy(moving, moving_affine, fixed, fixed_affine, fixed_mask, iterations, sampling, shrink, sigmas):
+    from dipy.align.imaffine import AffineRegistration, MutualInformationMetric, transform_centers_of_mass
     from dipy.align.transforms import AffineTransform3D, RigidTransform3D, TranslationTransform3D
 
     dense = sampling >= 1
@@ -375,13 +421,22 @@ def _register_dipy(moving, moving_affine, fixed, fixed_affine, fixed_mask, itera
         return evaluate(params)
 
     metric.distance_and_gradient = counted
-    reg = AffineRegistration(metric=metric, level_iters=[iterations] * len(shrink),
-                             sigmas=list(sigmas), factors=list(shrink), verbosity=0)
+    reg = AffineRegistration(
+        metric=metric, level_iters=[iterations] * len(shrink), sigmas=list(sigmas), factors=list(shrink), verbosity=0
+    )
     mask = fixed_mask.astype(np.int32) if (fixed_mask is not None and dense) else None
     start = transform_centers_of_mass(fixed, fixed_affine, moving, moving_affine).affine
     for stage in (TranslationTransform3D(), RigidTransform3D(), AffineTransform3D()):
-        amap, _, value = reg.optimize(fixed, moving, stage, None, static_grid2world=fixed_affine,
-                                      moving_grid2world=moving_affine, starting_affine=start,
-                                      ret_metric=True, static_mask=mask)
+        amap, _, value = reg.optimize(
+            fixed,
+            moving,
+            stage,
+            None,
+            static_grid2world=fixed_affine,
+            moving_grid2world=moving_affine,
+            starting_affine=start,
+            ret_metric=True,
+            static_mask=mask,
+        )
         start = amap.affine
     return np.asarray(start, dtype=np.float64), value, count[0]

@@ -20,8 +20,9 @@ Written into the output directory (the format :mod:`.interpret` reads):
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,9 @@ AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 HEMISPHERES = ("both", "left", "right")
 
 
-def slice_positions(affine: np.ndarray, shape: Sequence[int], axis: int, range_mm: Sequence[float],
-                    step: int = 1) -> np.ndarray:
+def slice_positions(
+    affine: np.ndarray, shape: Sequence[int], axis: int, range_mm: Sequence[float], step: int = 1
+) -> np.ndarray:
     """Plane indices along ``axis`` whose world coordinate lies in ``range_mm`` (inclusive),
     every ``step``-th one. The grid must be axis-aligned (a diagonal affine)."""
     if not np.allclose(affine[:3, :3], np.diag(np.diag(affine[:3, :3]))):
@@ -43,8 +45,10 @@ def slice_positions(affine: np.ndarray, shape: Sequence[int], axis: int, range_m
     coords = affine[axis, axis] * np.arange(shape[axis]) + affine[axis, 3]
     positions = np.flatnonzero((coords >= lo - 1e-6) & (coords <= hi + 1e-6))
     if positions.size == 0:
-        raise ValueError(f"no plane of axis {axis} lies in range_mm {list(range_mm)} "
-                         f"(the grid spans {coords.min():.0f} to {coords.max():.0f} mm)")
+        raise ValueError(
+            f"no plane of axis {axis} lies in range_mm {list(range_mm)} "
+            f"(the grid spans {coords.min():.0f} to {coords.max():.0f} mm)"
+        )
     return positions[:: int(step)].astype(np.int32)
 
 
@@ -95,8 +99,9 @@ def read_included(qc_csv: str | Path) -> list[dict[str, str]]:
     return kept
 
 
-def extract_slices(*, qc_csv: str | Path, template_dir: str | Path, out_dir: str | Path,
-                   spec: Mapping[str, Any], size: int) -> dict[str, Any]:
+def extract_slices(
+    *, qc_csv: str | Path, template_dir: str | Path, out_dir: str | Path, spec: Mapping[str, Any], size: int
+) -> dict[str, Any]:
     """Slice every included subject's aligned volume by configuration ``spec`` (see module
     docstring) into ``out_dir``. Streams: one volume in memory at a time."""
     out_dir = Path(out_dir)
@@ -119,18 +124,31 @@ def extract_slices(*, qc_csv: str | Path, template_dir: str | Path, out_dir: str
                 raise VolumeError(f"{row['aligned']}: not on the template grid {shape}")
             scale = robust_max(volume, mask)
             volume = np.where(keep, volume, 0.0)
-            x[i * len(positions):(i + 1) * len(positions), 0] = to_uint8(planes(volume, axis, positions, size), scale)
+            x[i * len(positions) : (i + 1) * len(positions), 0] = to_uint8(planes(volume, axis, positions, size), scale)
         x.flush()
         del x
     labels = np.array([int(r["label"]) for r in rows], dtype=np.int64)
     subject_index = np.repeat(np.arange(len(rows), dtype=np.int32), len(positions))
     plane_shape = np.array([s for k, s in enumerate(shape) if k != axis], dtype=np.int64)
-    save_npz(out_dir / "meta.npz", subject_index=subject_index,
-             position=np.tile(positions, len(rows)).astype(np.int32), label=labels[subject_index],
-             subjects=np.array([r["subject"] for r in rows]), subject_label=labels,
-             axis=np.array(axis), plane_shape=plane_shape, template_shape=np.array(shape, dtype=np.int64))
-    info = {"spec": dict(spec), "size": size, "subjects": len(rows), "slices_per_subject": int(len(positions)),
-            "slices": n, "positions": positions.tolist()}
+    save_npz(
+        out_dir / "meta.npz",
+        subject_index=subject_index,
+        position=np.tile(positions, len(rows)).astype(np.int32),
+        label=labels[subject_index],
+        subjects=np.array([r["subject"] for r in rows]),
+        subject_label=labels,
+        axis=np.array(axis),
+        plane_shape=plane_shape,
+        template_shape=np.array(shape, dtype=np.int64),
+    )
+    info = {
+        "spec": dict(spec),
+        "size": size,
+        "subjects": len(rows),
+        "slices_per_subject": int(len(positions)),
+        "slices": n,
+        "positions": positions.tolist(),
+    }
     write_json(out_dir / "info.json", info)
     print(f"[brain] slices {spec}: {len(rows)} subjects x {len(positions)} planes -> {out_dir}")
     return info
@@ -141,11 +159,22 @@ def load_slices(slices_dir: str | Path) -> tuple[np.ndarray, dict[str, np.ndarra
     from cnnpractice.io import load_npz
 
     slices_dir = Path(slices_dir)
-    meta = load_npz(slices_dir / "meta.npz", required={
-        "subject_index": "i", "position": "i", "label": "i", "subjects": "U", "subject_label": "i",
-        "axis": "i", "plane_shape": "i", "template_shape": "i"})
+    meta = load_npz(
+        slices_dir / "meta.npz",
+        required={
+            "subject_index": "i",
+            "position": "i",
+            "label": "i",
+            "subjects": "U",
+            "subject_label": "i",
+            "axis": "i",
+            "plane_shape": "i",
+            "template_shape": "i",
+        },
+    )
     x = np.load(slices_dir / "x.npy", mmap_mode="r")
     if x.dtype != np.uint8 or x.ndim != 4 or len(x) != len(meta["label"]):
-        raise ValueError(f"{slices_dir}/x.npy: expected uint8 (N, 1, S, S) with N = {len(meta['label'])}, "
-                         f"got {x.dtype} {x.shape}")
+        raise ValueError(
+            f"{slices_dir}/x.npy: expected uint8 (N, 1, S, S) with N = {len(meta['label'])}, got {x.dtype} {x.shape}"
+        )
     return x, meta

@@ -25,8 +25,9 @@ Written: ``volumes/<subject>.nii.gz`` (float32, the template's grid and affine),
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,18 +60,29 @@ def bias_field(shape: Sequence[int], rng: np.random.Generator, strength: float, 
 
     if strength <= 0:
         return np.ones(shape, dtype=np.float32)
-    g = zoom(rng.uniform(-1, 1, size=(coarse,) * 3), [s / coarse for s in shape], order=3, grid_mode=True,
-             mode="nearest")
+    g = zoom(
+        rng.uniform(-1, 1, size=(coarse,) * 3), [s / coarse for s in shape], order=3, grid_mode=True, mode="nearest"
+    )
     g = g[tuple(slice(0, s) for s in shape)]
     g = 2 * (g - g.min()) / max(float(np.ptp(g)), 1e-12) - 1
     return np.exp(strength * g).astype(np.float32)
 
 
-def make_synthetic_cohort(*, template_dir: str | Path, out_dir: str | Path, n_per_class: int,
-                          planted_regions: Sequence[str], severity: Sequence[float],
-                          distractors: Mapping[str, Any], smoothing_mm: float,
-                          misalignment: Mapping[str, float], bias: float, gain: float, noise: float,
-                          seed: int) -> dict[str, Any]:
+def make_synthetic_cohort(
+    *,
+    template_dir: str | Path,
+    out_dir: str | Path,
+    n_per_class: int,
+    planted_regions: Sequence[str],
+    severity: Sequence[float],
+    distractors: Mapping[str, Any],
+    smoothing_mm: float,
+    misalignment: Mapping[str, float],
+    bias: float,
+    gain: float,
+    noise: float,
+    seed: int,
+) -> dict[str, Any]:
     """Generate the cohort described in the module docstring into ``out_dir``.
 
     Parameters
@@ -104,8 +116,10 @@ def make_synthetic_cohort(*, template_dir: str | Path, out_dir: str | Path, n_pe
     n_distract = int(distractors.get("regions_per_subject", 0))
     d_lo, d_hi = (float(v) for v in distractors.get("severity", [0.0, 0.0]))
     if n_distract > len(pool):
-        raise ValueError(f"brain.synthetic.distractors.regions_per_subject={n_distract} exceeds the "
-                         f"{len(pool)} atlas regions that are not planted")
+        raise ValueError(
+            f"brain.synthetic.distractors.regions_per_subject={n_distract} exceeds the "
+            f"{len(pool)} atlas regions that are not planted"
+        )
     voxel_mm = float(np.abs(np.linalg.det(affine[:3, :3])) ** (1 / 3))
     sigma = smoothing_mm / voxel_mm
     weights = atrophy_weights(atlas, list(planted.values()), sigma)
@@ -125,23 +139,42 @@ def make_synthetic_cohort(*, template_dir: str | Path, out_dir: str | Path, n_pe
         for lab in chosen:
             w = atrophy_weights(atlas, [int(lab)], sigma)[int(lab)]
             anatomy *= 1.0 - float(rng.uniform(d_lo, d_hi)) * w
-        A = random_affine(rng, rotation_deg=float(misalignment["rotation_deg"]),
-                          translation_mm=float(misalignment["translation_mm"]),
-                          scale=float(misalignment["scale"]), centre_mm=centre)
+        A = random_affine(
+            rng,
+            rotation_deg=float(misalignment["rotation_deg"]),
+            translation_mm=float(misalignment["translation_mm"]),
+            scale=float(misalignment["scale"]),
+            centre_mm=centre,
+        )
         moved = resample(anatomy, affine, A, anatomy.shape, affine, order=1)
         image = moved * bias_field(moved.shape, rng, bias) * (1.0 + rng.uniform(-gain, gain))
         image = image + rng.normal(0.0, noise * brain_mean, size=image.shape).astype(np.float32)
         image = np.maximum(image, 0.0).astype(np.float32)
         path = out_dir / "volumes" / f"{sid}.nii.gz"
         save_volume(path, image, affine)
-        rows.append({"subject": sid, "label": label, "group": GROUPS[label], "volume": str(path),
-                     "severity": round(sev, 4)})
-        subjects.append({"subject": sid, "label": label, "severity": sev,
-                         "distractors": [tpl["names"][int(k)] for k in chosen], "A": A.round(6).tolist()})
-    truth = {"planted_regions": planted, "severity": [lo, hi], "smoothing_mm": smoothing_mm,
-             "misalignment": dict(misalignment), "subjects": subjects}
+        rows.append(
+            {"subject": sid, "label": label, "group": GROUPS[label], "volume": str(path), "severity": round(sev, 4)}
+        )
+        subjects.append(
+            {
+                "subject": sid,
+                "label": label,
+                "severity": sev,
+                "distractors": [tpl["names"][int(k)] for k in chosen],
+                "A": A.round(6).tolist(),
+            }
+        )
+    truth = {
+        "planted_regions": planted,
+        "severity": [lo, hi],
+        "smoothing_mm": smoothing_mm,
+        "misalignment": dict(misalignment),
+        "subjects": subjects,
+    }
     write_csv(out_dir / "subjects.csv", rows, ["subject", "label", "group", "volume", "severity"])
     write_json(out_dir / "ground_truth.json", truth)
-    print(f"[brain] synthetic cohort: {len(rows)} subjects, planted {sorted(planted)} "
-          f"(severity {lo}-{hi}), {n_distract} distractor regions per subject")
+    print(
+        f"[brain] synthetic cohort: {len(rows)} subjects, planted {sorted(planted)} "
+        f"(severity {lo}-{hi}), {n_distract} distractor regions per subject"
+    )
     return truth

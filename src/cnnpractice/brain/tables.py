@@ -14,8 +14,9 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,15 +49,21 @@ def write_qc_markdown(path: str | Path, rows: Sequence[Mapping[str, Any]], min_c
     after = [float(r["corr_after"]) for r in rows]
     excluded = [r for r in rows if not r["included"]]
     failed = sum(a != a for a in after)
-    summary = (f"{len(rows)} subjects; correlation with the template over the brain mask, mean "
-               f"{np.nanmean(before):.3f} before and {np.nanmean(after):.3f} after alignment "
-               f"(min after {np.nanmin(after):.3f}; {failed} failed to align). Threshold "
-               f"`brain.alignment.min_correlation` = {min_correlation}: {len(excluded)} excluded.\n\n")
+    summary = (
+        f"{len(rows)} subjects; correlation with the template over the brain mask, mean "
+        f"{np.nanmean(before):.3f} before and {np.nanmean(after):.3f} after alignment "
+        f"(min after {np.nanmin(after):.3f}; {failed} failed to align). Threshold "
+        f"`brain.alignment.min_correlation` = {min_correlation}: {len(excluded)} excluded.\n\n"
+    )
     sections = [("Summary", summary)]
     if excluded:
         sections.append(("Excluded", markdown_table(excluded, ["subject", "group", "corr_after", "reason"])))
-    sections.append(("Subjects", markdown_table(rows, ["subject", "group", "method", "corr_before", "corr_after",
-                                                       "seconds", "included"])))
+    sections.append(
+        (
+            "Subjects",
+            markdown_table(rows, ["subject", "group", "method", "corr_before", "corr_after", "seconds", "included"]),
+        )
+    )
     write_markdown(path, sections, title="Brain alignment QC")
 
 
@@ -64,8 +71,12 @@ def _fold_metrics(paths: Sequence[str | Path]) -> list[dict[str, float]]:
     return [json.loads(Path(p).read_text()) for p in paths]
 
 
-def metrics_rows(folds_by_input: Mapping[str, Sequence[str | Path]], inputs: Mapping[str, Mapping[str, Any]],
-                 svm_json: str | Path | None, implementation: str = "torch") -> list[dict[str, Any]]:
+def metrics_rows(
+    folds_by_input: Mapping[str, Sequence[str | Path]],
+    inputs: Mapping[str, Mapping[str, Any]],
+    svm_json: str | Path | None,
+    implementation: str = "torch",
+) -> list[dict[str, Any]]:
     """One row per input configuration (and the SVM): mean/std of each metric over folds,
     and the talk's numbers (``implementation``) for the configuration's ``talk_row``."""
     talk = load_reference("brain")["alzheimer_oasis"][implementation]
@@ -73,17 +84,26 @@ def metrics_rows(folds_by_input: Mapping[str, Sequence[str | Path]], inputs: Map
     for name, paths in folds_by_input.items():
         spec = inputs[name]
         folds = _fold_metrics(paths)
-        row: dict[str, Any] = {"input": name, "model": "cnn", "view": _view(spec), "folds": len(folds),
-                               "talk_row": spec.get("talk_row")}
+        row: dict[str, Any] = {
+            "input": name,
+            "model": "cnn",
+            "view": _view(spec),
+            "folds": len(folds),
+            "talk_row": spec.get("talk_row"),
+        }
         rows.append(row)
         _fill(row, folds)
         for m in METRICS:
             ref = talk.get(spec.get("talk_row") or "", {}).get(m)
-            row[f"talk_{m}_mean"], row[f"talk_{m}_std"] = (ref if ref else (None, None))
+            row[f"talk_{m}_mean"], row[f"talk_{m}_std"] = ref if ref else (None, None)
     if svm_json:
         svm = json.loads(Path(svm_json).read_text())
-        row = {"input": "voxels", "model": "linear_svm",
-               "view": f"aligned voxels ({svm['features']} features)", "folds": len(svm["folds"])}
+        row = {
+            "input": "voxels",
+            "model": "linear_svm",
+            "view": f"aligned voxels ({svm['features']} features)",
+            "folds": len(svm["folds"]),
+        }
         _fill(row, svm["folds"])
         rows.append(row)
     return rows
@@ -100,28 +120,59 @@ def _fill(row: dict[str, Any], folds: Sequence[Mapping[str, float]]) -> None:
         row[f"{m}_mean"], row[f"{m}_std"] = mean_std([f[m] for f in folds])
 
 
-def write_metrics(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path,
-                  cohort: str, implementation: str = "torch") -> None:
+def write_metrics(
+    rows: Sequence[Mapping[str, Any]],
+    csv_path: str | Path,
+    md_path: str | Path,
+    cohort: str,
+    implementation: str = "torch",
+) -> None:
     """``metrics.csv`` (numbers) and ``metrics.md`` (our table, the talk's beside, peers)."""
     columns = ["input", "model", "view", "folds", "talk_row"] + [
-        f"{p}{m}_{s}" for p in ("", "talk_") for m in METRICS for s in ("mean", "std")]
+        f"{p}{m}_{s}" for p in ("", "talk_") for m in METRICS for s in ("mean", "std")
+    ]
     write_csv(csv_path, rows, columns)
-    ours = [{"input": r["input"], "model": r["model"], "view": r["view"], "folds": r["folds"],
-             **{m: cell(r[f"{m}_mean"], r[f"{m}_std"]) for m in METRICS},
-             "talk": r.get("talk_row") or "–",
-             **{f"talk {m}": cell(*(r.get(f"talk_{m}_mean"), r.get(f"talk_{m}_std")))
-                if r.get(f"talk_{m}_mean") is not None else "–" for m in METRICS}} for r in rows]
+    ours = [
+        {
+            "input": r["input"],
+            "model": r["model"],
+            "view": r["view"],
+            "folds": r["folds"],
+            **{m: cell(r[f"{m}_mean"], r[f"{m}_std"]) for m in METRICS},
+            "talk": r.get("talk_row") or "–",
+            **{
+                f"talk {m}": cell(*(r.get(f"talk_{m}_mean"), r.get(f"talk_{m}_std")))
+                if r.get(f"talk_{m}_mean") is not None
+                else "–"
+                for m in METRICS
+            },
+        }
+        for r in rows
+    ]
     ref = load_reference("brain")
-    talk_rows = [{"implementation": impl, "input": name, **{m: cell(*vals[m]) for m in METRICS}}
-                 for impl, table in ref["alzheimer_oasis"].items() for name, vals in table.items()]
+    talk_rows = [
+        {"implementation": impl, "input": name, **{m: cell(*vals[m]) for m in METRICS}}
+        for impl, table in ref["alzheimer_oasis"].items()
+        for name, vals in table.items()
+    ]
     peers = "\n".join(f"- {k}: {v}" for k, v in ref["peers"].items())
-    write_markdown(md_path, [
-        (f"Ours ({cohort}; subject level, mean (std) over folds)",
-         markdown_table(ours, ["input", "model", "view", "folds", *METRICS, "talk", *[f"talk {m}" for m in METRICS]])),
-        ("The talk (OASIS, CDR 0 vs CDR 1; three implementations of one CNN)",
-         markdown_table(talk_rows, ["implementation", "input", *METRICS])),
-        ("Peers (OASIS-1, subject-level splits)", peers + "\n"),
-    ], title="Alzheimer's detection: subject-level metrics")
+    write_markdown(
+        md_path,
+        [
+            (
+                f"Ours ({cohort}; subject level, mean (std) over folds)",
+                markdown_table(
+                    ours, ["input", "model", "view", "folds", *METRICS, "talk", *[f"talk {m}" for m in METRICS]]
+                ),
+            ),
+            (
+                "The talk (OASIS, CDR 0 vs CDR 1; three implementations of one CNN)",
+                markdown_table(talk_rows, ["implementation", "input", *METRICS]),
+            ),
+            ("Peers (OASIS-1, subject-level splits)", peers + "\n"),
+        ],
+        title="Alzheimer's detection: subject-level metrics",
+    )
 
 
 def known_ad(region: str, patterns: Sequence[str] = KNOWN_AD_PATTERNS) -> bool:
@@ -134,9 +185,14 @@ def _read_csv(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def region_rows(fold_regions: Sequence[str | Path], selected: int, planted: Sequence[str] | None,
-                patterns: Sequence[str] = KNOWN_AD_PATTERNS, top: int = 5,
-                untrained: str | Path | None = None) -> list[dict[str, Any]]:
+def region_rows(
+    fold_regions: Sequence[str | Path],
+    selected: int,
+    planted: Sequence[str] | None,
+    patterns: Sequence[str] = KNOWN_AD_PATTERNS,
+    top: int = 5,
+    untrained: str | Path | None = None,
+) -> list[dict[str, Any]]:
     """The selected fold's ranking, with each region's rank in every fold summarised
     (mean rank, folds in which it is in the top ``top``), its rank under the untrained
     baseline of the same fold (``untrained``: that fold's ``regions_untrained.csv``) and
@@ -148,46 +204,92 @@ def region_rows(fold_regions: Sequence[str | Path], selected: int, planted: Sequ
     for r in per_fold[selected]:
         name = r["region"]
         fold_ranks = [rk[name] for rk in ranks if name in rk]
-        out.append({"rank": int(r["rank"]), "region": name, "dbms": float(r["dbms"]), "n_voxels": int(r["n_voxels"]),
-                    "mean_rank": float(np.mean(fold_ranks)), f"top{top}_folds": sum(k <= top for k in fold_ranks),
-                    "untrained_rank": base.get(name),
-                    "known_ad": known_ad(name, patterns),
-                    "planted": (name in planted) if planted is not None else None})
+        out.append(
+            {
+                "rank": int(r["rank"]),
+                "region": name,
+                "dbms": float(r["dbms"]),
+                "n_voxels": int(r["n_voxels"]),
+                "mean_rank": float(np.mean(fold_ranks)),
+                f"top{top}_folds": sum(k <= top for k in fold_ranks),
+                "untrained_rank": base.get(name),
+                "known_ad": known_ad(name, patterns),
+                "planted": (name in planted) if planted is not None else None,
+            }
+        )
     return out
 
 
-def write_regions(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path, *,
-                  selected: int, n_folds: int, filter_a: int, planted: Sequence[str] | None, top: int = 5,
-                  show: int = 20, dbms_a: float | None = None,
-                  untrained: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def write_regions(
+    rows: Sequence[Mapping[str, Any]],
+    csv_path: str | Path,
+    md_path: str | Path,
+    *,
+    selected: int,
+    n_folds: int,
+    filter_a: int,
+    planted: Sequence[str] | None,
+    top: int = 5,
+    show: int = 20,
+    dbms_a: float | None = None,
+    untrained: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """``regions.csv`` (every region) and ``regions.md`` (the top ``show``, the planted-region
     check, the talk's Table 7 beside). Returns the check's numbers."""
     top_col = f"top{top}_folds"
-    write_csv(csv_path, rows, ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col, "untrained_rank",
-                               "known_ad", "planted"])
-    shown = [{**r, "region": r["region"] + (" *" if r["known_ad"] else ""),
-              "planted": {True: "yes", False: "", None: "–"}[r["planted"]]} for r in rows[:show]]
+    write_csv(
+        csv_path,
+        rows,
+        ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col, "untrained_rank", "known_ad", "planted"],
+    )
+    shown = [
+        {
+            **r,
+            "region": r["region"] + (" *" if r["known_ad"] else ""),
+            "planted": {True: "yes", False: "", None: "–"}[r["planted"]],
+        }
+        for r in rows[:show]
+    ]
     check: dict[str, Any] = {}
-    text = (f"Fold {selected} of {n_folds} (config `brain.interpret.fold`), filter A = filter {filter_a}. "
-            f"`mean_rank` and `{top_col}` summarise the same ranking from every fold's model. "
-            f"* = a location of Alzheimer's in the literature.\n\n")
+    text = (
+        f"Fold {selected} of {n_folds} (config `brain.interpret.fold`), filter A = filter {filter_a}. "
+        f"`mean_rank` and `{top_col}` summarise the same ranking from every fold's model. "
+        f"* = a location of Alzheimer's in the literature.\n\n"
+    )
     if planted is not None:
         planted_ranks = {r["region"]: r["rank"] for r in rows if r["planted"]}
-        check = {"planted_ranks": planted_ranks, "all_planted_in_top": all(v <= top for v in planted_ranks.values())
-                 and len(planted_ranks) == len(planted)}
-        text += (f"Planted regions (synthetic ground truth) and their ranks: {planted_ranks}; all in the top {top}: "
-                 f"**{'yes' if check['all_planted_in_top'] else 'no'}**.\n\n")
+        check = {
+            "planted_ranks": planted_ranks,
+            "all_planted_in_top": all(v <= top for v in planted_ranks.values()) and len(planted_ranks) == len(planted),
+        }
+        text += (
+            f"Planted regions (synthetic ground truth) and their ranks: {planted_ranks}; all in the top {top}: "
+            f"**{'yes' if check['all_planted_in_top'] else 'no'}**.\n\n"
+        )
     if untrained:
-        text += (f"Baseline: the same network untrained (seeded initialisation), same slices: its filter A "
-                 f"(filter {untrained['filter_a']}) has brain dBMS {untrained['dbms_filter_a']:.3f} against "
-                 f"{dbms_a:.3f} trained; its top {top}: {', '.join(untrained['top_regions'][:top])} "
-                 f"(`untrained_rank`). Class-mean first-layer maps largely follow the class-mean images, so "
-                 f"the ranking shows where the classes differ; what training adds is read against this row.\n\n")
-    talk = [{**t, "region": t["region"] + (" *" if t.get("known_ad") else "")}
-            for t in load_reference("brain")["brain_substructures_dbms"]]
-    write_markdown(md_path, [
-        ("Ours", text + markdown_table(shown, ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col,
-                                               "untrained_rank", "planted"])),
-        ("The talk's Table 7 (Harvard-Oxford, OASIS)", markdown_table(talk, ["rank", "region", "dbms"], digits=1)),
-    ], title="Brain substructures ranked by dBMS of filter A")
+        text += (
+            f"Baseline: the same network untrained (seeded initialisation), same slices: its filter A "
+            f"(filter {untrained['filter_a']}) has brain dBMS {untrained['dbms_filter_a']:.3f} against "
+            f"{dbms_a:.3f} trained; its top {top}: {', '.join(untrained['top_regions'][:top])} "
+            f"(`untrained_rank`). Class-mean first-layer maps largely follow the class-mean images, so "
+            f"the ranking shows where the classes differ; what training adds is read against this row.\n\n"
+        )
+    talk = [
+        {**t, "region": t["region"] + (" *" if t.get("known_ad") else "")}
+        for t in load_reference("brain")["brain_substructures_dbms"]
+    ]
+    write_markdown(
+        md_path,
+        [
+            (
+                "Ours",
+                text
+                + markdown_table(
+                    shown, ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col, "untrained_rank", "planted"]
+                ),
+            ),
+            ("The talk's Table 7 (Harvard-Oxford, OASIS)", markdown_table(talk, ["rank", "region", "dbms"], digits=1)),
+        ],
+        title="Brain substructures ranked by dBMS of filter A",
+    )
     return check

@@ -57,10 +57,18 @@ def prepare_template(out_dir: str | Path, *, resolution: int = 2, atlas: str = "
     save_volume(out_dir / "template.nii.gz", data, affine)
     save_volume(out_dir / "mask.nii.gz", mask.astype(np.uint8), affine)
     save_volume(out_dir / "atlas.nii.gz", labels, affine)
-    write_csv(out_dir / "atlas_labels.csv",
-              [{"label": k, "name": v} for k, v in sorted(names.items()) if k in present], ["label", "name"])
-    summary = {"shape": list(data.shape), "voxel_mm": resolution, "brain_voxels": int(mask.sum()),
-               "atlas": atlas, "regions": len(present)}
+    write_csv(
+        out_dir / "atlas_labels.csv",
+        [{"label": k, "name": v} for k, v in sorted(names.items()) if k in present],
+        ["label", "name"],
+    )
+    summary = {
+        "shape": list(data.shape),
+        "voxel_mm": resolution,
+        "brain_voxels": int(mask.sum()),
+        "atlas": atlas,
+        "regions": len(present),
+    }
     print(f"[brain] template {summary}")
     return summary
 

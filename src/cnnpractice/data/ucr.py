@@ -212,8 +212,7 @@ def prepare_ucr(
         bad = [i for i, x in enumerate(xs) if np.isinf(x).any()]
         if bad:
             raise ValueError(
-                f"UCR dataset {name!r} ({split}): {len(bad)} series hold infinite values "
-                f"(first: {bad[:5]})"
+                f"UCR dataset {name!r} ({split}): {len(bad)} series hold infinite values (first: {bad[:5]})"
             )
         dead = [i for i, x in enumerate(xs) if np.isnan(x).all()]
         if dead:
@@ -321,8 +320,7 @@ def materialize_ucr(
     _check_option(unequal_length, UNEQUAL_LENGTH_OPTIONS, "timeseries.unequal_length")
     _check_option(missing, MISSING_OPTIONS, "timeseries.missing")
     raw = load_ucr(name, source=source, extract_path=extract_path)
-    data = prepare_ucr(name, raw, unequal_length=unequal_length, missing=missing,
-                       znormalize=znormalize)
+    data = prepare_ucr(name, raw, unequal_length=unequal_length, missing=missing, znormalize=znormalize)
     _write_splits(Path(out_dir), data)
     return {
         "n_train": int(len(data["y_train"])),

@@ -22,8 +22,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 #: UCR univariate classification datasets bundled as ``.ts`` files inside the
 #: installed aeon (1.6.0), mapped to the stem of their files relative to the
@@ -74,10 +75,7 @@ _STAGING_PREFIX = ".download-"
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ValueError(
-            f"invalid UCR dataset name {name!r}: expected letters, digits, '_' or '-' "
-            "(e.g. 'GunPoint')"
-        )
+        raise ValueError(f"invalid UCR dataset name {name!r}: expected letters, digits, '_' or '-' (e.g. 'GunPoint')")
 
 
 def _check_option(value: Any, options: Sequence[str], key: str) -> None:
@@ -170,8 +168,7 @@ def _check_not_empty(raw: dict[str, Any], folder: Path) -> None:
 
 
 def _load_download(name: str, extract_path: str | os.PathLike | None) -> dict[str, Any]:
-    root = (Path(extract_path).expanduser() if extract_path is not None
-            else _default_extract_path()).absolute()
+    root = (Path(extract_path).expanduser() if extract_path is not None else _default_extract_path()).absolute()
 
     if _has_dataset(root, name):
         try:

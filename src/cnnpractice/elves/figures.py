@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import csv
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,9 @@ def _pyplot():
     return plt
 
 
-def plot_elve_frames(*, shard: str | Path, out: str | Path, settings: Mapping[str, Any],
-                     n_frames: int = 8, seed: int = 0) -> None:
+def plot_elve_frames(
+    *, shard: str | Path, out: str | Path, settings: Mapping[str, Any], n_frames: int = 8, seed: int = 0
+) -> None:
     """Frames of the first elve of a simulated shard as the first eye's six cameras see it,
     at the cameras' own 22 x 120 pixels (no binning): the expected light (left) and one
     noisy readout of it (right), background subtracted."""
@@ -37,8 +39,9 @@ def plot_elve_frames(*, shard: str | Path, out: str | Path, settings: Mapping[st
     native["readout"] = {**settings["readout"], "pixel_binning": 1}
     detector = build_detector(native)
     stroke = detector.stroke_position(data["east_km"][i], data["north_km"][i])
-    signal, _ = elve_signal(detector, native, stroke, float(data["current_ka"][i]),
-                            window_start_us=data["window_start_us"][i])
+    signal, _ = elve_signal(
+        detector, native, stroke, float(data["current_ka"][i]), window_start_us=data["window_start_us"][i]
+    )
     readout = native["readout"]
     background = readout["background_pe_per_us"] * readout["time_bin_us"]
     noisy = add_noise(signal, native, np.random.default_rng(seed)).astype(np.float32) - background
@@ -52,20 +55,28 @@ def plot_elve_frames(*, shard: str | Path, out: str | Path, settings: Mapping[st
         t0 = k * readout["time_bin_us"]
         for col, (movie, name) in enumerate(((signal, "expected"), (noisy, "with noise"))):
             ax = axes[row, col]
-            ax.imshow(movie[0, k], origin="lower", aspect="auto", extent=extent, cmap="magma",
-                      vmin=0, vmax=vmax)
+            ax.imshow(movie[0, k], origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=0, vmax=vmax)
             for edge in np.arange(1, 6) * 30 + extent[0]:
                 ax.axvline(edge, color="white", lw=0.4, alpha=0.5)
             ax.set_yticks([5, 15, 25])
-            ax.text(0.005, 0.85, f"{name}, {t0:.0f}-{t0 + readout['time_bin_us']:.0f} us",
-                    transform=ax.transAxes, color="white", fontsize=8)
+            ax.text(
+                0.005,
+                0.85,
+                f"{name}, {t0:.0f}-{t0 + readout['time_bin_us']:.0f} us",
+                transform=ax.transAxes,
+                color="white",
+                fontsize=8,
+            )
             if row < n_frames - 1:
                 ax.set_xticklabels([])
     axes[-1, 0].set_xlabel("bearing (deg from north)")
     axes[-1, 1].set_xlabel("bearing (deg from north)")
-    fig.suptitle(f"Simulated elve seen by {eye.name} (6 telescopes, 22 x 120 pixels): stroke "
-                 f"{data['distance_km'][i]:.0f} km away at bearing {data['bearing_deg'][i]:.0f} deg, "
-                 f"{data['current_ka'][i]:.0f} kA; elevation (deg) vertical, pe per pixel and bin", fontsize=10)
+    fig.suptitle(
+        f"Simulated elve seen by {eye.name} (6 telescopes, 22 x 120 pixels): stroke "
+        f"{data['distance_km'][i]:.0f} km away at bearing {data['bearing_deg'][i]:.0f} deg, "
+        f"{data['current_ka'][i]:.0f} kA; elevation (deg) vertical, pe per pixel and bin",
+        fontsize=10,
+    )
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110)
@@ -84,8 +95,14 @@ def plot_location_errors(*, events_csv: str | Path, out: str | Path) -> None:
     for method, marker in (("cnn", "o"), ("fit", "x")):
         error = np.array([float(r[f"{method}_error_km"]) for r in rows])
         finite = np.isfinite(error)
-        ax.scatter(distance[finite], np.maximum(error[finite], 1e-2), s=10, marker=marker,
-                   label=f"{method} (median {np.median(np.where(finite, error, np.inf)):.2f} km)", alpha=0.7)
+        ax.scatter(
+            distance[finite],
+            np.maximum(error[finite], 1e-2),
+            s=10,
+            marker=marker,
+            label=f"{method} (median {np.median(np.where(finite, error, np.inf)):.2f} km)",
+            alpha=0.7,
+        )
     ax.set_yscale("log")
     ax.set_xlabel("distance of the stroke from the eye (km)")
     ax.set_ylabel("location error (km)")

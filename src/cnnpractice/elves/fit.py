@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -49,7 +50,7 @@ def first_light(movie: np.ndarray, time_bin_us: float, threshold_sigma: float, m
     above = trace > threshold
     run = above[: len(above) - min_bins + 1].copy()
     for j in range(1, min_bins):
-        run &= above[j: len(above) - min_bins + 1 + j]
+        run &= above[j : len(above) - min_bins + 1 + j]
     seen = run.any(axis=0)
     pixels = np.flatnonzero(seen)
     k = run[:, pixels].argmax(axis=0)
@@ -91,8 +92,9 @@ def _start_grid(model: TimingModel, observations) -> tuple[float, float, float]:
     """Best (east, north, t0) of a bearing x distance grid around the first eye."""
     detector = model.detector
     eye = detector.eyes[0]
-    bearings = np.radians(np.arange(eye.bearing_deg - EYE_FOV_DEG / 2, eye.bearing_deg + EYE_FOV_DEG / 2 + 1e-9,
-                                    GRID_BEARING_STEP_DEG))
+    bearings = np.radians(
+        np.arange(eye.bearing_deg - EYE_FOV_DEG / 2, eye.bearing_deg + EYE_FOV_DEG / 2 + 1e-9, GRID_BEARING_STEP_DEG)
+    )
     b, d = np.meshgrid(bearings, GRID_DISTANCES_KM, indexing="ij")
     strokes = ground_point(eye, (d * np.sin(b)).ravel(), (d * np.cos(b)).ravel())
     residual = np.concatenate([t[None, :] - model.centre_times(e, p, strokes) for e, p, t in observations], axis=1)
@@ -120,17 +122,33 @@ def fit_times(model: TimingModel, observations, sigma_us: float = 1.0) -> dict[s
     start = _start_grid(model, observations)
     # the stroke stays within SEARCH_RADIUS_KM of the first eye (a box around it on the map)
     east0, north0 = map_coordinates(detector.reference, detector.eyes[0].position)
-    bounds = ([east0 - SEARCH_RADIUS_KM, north0 - SEARCH_RADIUS_KM, -np.inf],
-              [east0 + SEARCH_RADIUS_KM, north0 + SEARCH_RADIUS_KM, np.inf])
-    sol = least_squares(residuals, start, x_scale=[10.0, 10.0, 10.0], loss="soft_l1", f_scale=1.0,
-                        diff_step=1e-6, max_nfev=300, bounds=bounds)
-    return {"east_km": float(sol.x[0]), "north_km": float(sol.x[1]), "t0_us": float(sol.x[2]),
-            "rms_us": float(np.sqrt(np.mean(sol.fun ** 2)) * sigma_us), "n_pixels": n_pixels,
-            "success": bool(sol.status > 0)}
+    bounds = (
+        [east0 - SEARCH_RADIUS_KM, north0 - SEARCH_RADIUS_KM, -np.inf],
+        [east0 + SEARCH_RADIUS_KM, north0 + SEARCH_RADIUS_KM, np.inf],
+    )
+    sol = least_squares(
+        residuals,
+        start,
+        x_scale=[10.0, 10.0, 10.0],
+        loss="soft_l1",
+        f_scale=1.0,
+        diff_step=1e-6,
+        max_nfev=300,
+        bounds=bounds,
+    )
+    return {
+        "east_km": float(sol.x[0]),
+        "north_km": float(sol.x[1]),
+        "t0_us": float(sol.x[2]),
+        "rms_us": float(np.sqrt(np.mean(sol.fun**2)) * sigma_us),
+        "n_pixels": n_pixels,
+        "success": bool(sol.status > 0),
+    }
 
 
-def estimate_current(detector: Detector, settings: Mapping[str, Any], movie: np.ndarray, stroke: np.ndarray,
-                     window_start_us: np.ndarray) -> float:
+def estimate_current(
+    detector: Detector, settings: Mapping[str, Any], movie: np.ndarray, stroke: np.ndarray, window_start_us: np.ndarray
+) -> float:
     """Peak current (kA) of a stroke at ``stroke`` firing at absolute time 0 whose readout
     windows opened at ``window_start_us``, from the light in ``movie`` (eyes, T, rows, cols)."""
     from cnnpractice.elves.simulate import elve_signal
@@ -145,8 +163,15 @@ def estimate_current(detector: Detector, settings: Mapping[str, Any], movie: np.
     return REFERENCE_KA * ratio ** (1.0 / settings["emission"]["current_exponent"])
 
 
-def fit_event(model: TimingModel, settings: Mapping[str, Any], movie: np.ndarray, window_start_us: np.ndarray,
-              threshold_sigma: float, min_bins: int, min_pixels: int) -> dict[str, Any]:
+def fit_event(
+    model: TimingModel,
+    settings: Mapping[str, Any],
+    movie: np.ndarray,
+    window_start_us: np.ndarray,
+    threshold_sigma: float,
+    min_bins: int,
+    min_pixels: int,
+) -> dict[str, Any]:
     """First light, timing fit and current of one event (movie: eyes, T, rows, cols)."""
     readout = settings["readout"]
     observations = []
@@ -155,17 +180,32 @@ def fit_event(model: TimingModel, settings: Mapping[str, Any], movie: np.ndarray
         observations.append((e, pixels, times + window_start_us[e]))
     n_pixels = sum(len(p) for _, p, _ in observations)
     if n_pixels < min_pixels:
-        return {"east_km": np.nan, "north_km": np.nan, "t0_us": np.nan, "rms_us": np.nan,
-                "n_pixels": n_pixels, "success": False, "current_ka": np.nan}
+        return {
+            "east_km": np.nan,
+            "north_km": np.nan,
+            "t0_us": np.nan,
+            "rms_us": np.nan,
+            "n_pixels": n_pixels,
+            "success": False,
+            "current_ka": np.nan,
+        }
     result = fit_times(model, observations, sigma_us=readout["time_bin_us"] / 2)
     stroke = ground_point(model.detector.reference, result["east_km"], result["north_km"])
-    result["current_ka"] = estimate_current(model.detector, settings, movie, stroke,
-                                            np.asarray(window_start_us) - result["t0_us"])
+    result["current_ka"] = estimate_current(
+        model.detector, settings, movie, stroke, np.asarray(window_start_us) - result["t0_us"]
+    )
     return result
 
 
-def fit_shard(*, shard: str | Path, out: str | Path, settings: Mapping[str, Any], threshold_sigma: float,
-              min_bins: int, min_pixels: int) -> dict[str, Any]:
+def fit_shard(
+    *,
+    shard: str | Path,
+    out: str | Path,
+    settings: Mapping[str, Any],
+    threshold_sigma: float,
+    min_bins: int,
+    min_pixels: int,
+) -> dict[str, Any]:
     """Fit every elve of a simulated shard; write ``event_id`` and the fitted ``east_km``,
     ``north_km``, ``t0_us``, ``current_ka``, ``rms_us``, ``n_pixels``, ``success`` and
     ``seconds`` (per event) to ``out`` (.npz)."""
@@ -177,16 +217,24 @@ def fit_shard(*, shard: str | Path, out: str | Path, settings: Mapping[str, Any]
     rows = []
     for i in np.flatnonzero(data["label"] == CLASSES.index("elve")):
         t0 = time.perf_counter()
-        result = fit_event(model, settings, data["movies"][i], data["window_start_us"][i],
-                           threshold_sigma, min_bins, min_pixels)
+        result = fit_event(
+            model, settings, data["movies"][i], data["window_start_us"][i], threshold_sigma, min_bins, min_pixels
+        )
         result["seconds"] = time.perf_counter() - t0
         result["event_id"] = int(data["event_id"][i])
         rows.append(result)
     keys = ("event_id", "east_km", "north_km", "t0_us", "current_ka", "rms_us", "n_pixels", "success", "seconds")
     save_npz(out, **{k: np.array([r[k] for r in rows]) for k in keys})
-    error = [math.hypot(r["east_km"] - data["east_km"][data["event_id"] == r["event_id"]][0],
-                        r["north_km"] - data["north_km"][data["event_id"] == r["event_id"]][0]) for r in rows]
+    error = [
+        math.hypot(
+            r["east_km"] - data["east_km"][data["event_id"] == r["event_id"]][0],
+            r["north_km"] - data["north_km"][data["event_id"] == r["event_id"]][0],
+        )
+        for r in rows
+    ]
     seconds = sum(r["seconds"] for r in rows)
-    print(f"[elves] fit {shard}: {len(rows)} elves, {sum(not r['success'] for r in rows)} failed, median "
-          f"location error {np.nanmedian(error) if rows else float('nan'):.2f} km, {seconds:.1f} s")
+    print(
+        f"[elves] fit {shard}: {len(rows)} elves, {sum(not r['success'] for r in rows)} failed, median "
+        f"location error {np.nanmedian(error) if rows else float('nan'):.2f} km, {seconds:.1f} s"
+    )
     return {"events": len(rows), "seconds": seconds}

@@ -36,8 +36,9 @@ The elve's ring on the layer at time tau after the stroke is the circle |S - P| 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -98,9 +99,11 @@ def ground_point(reference: Site, east_km, north_km) -> np.ndarray:
     psi = np.hypot(east_km, north_km) / EARTH_RADIUS_KM
     bearing = np.arctan2(east_km, north_km)
     e, n, u = reference.basis
-    unit = (np.cos(psi)[..., None] * u
-            + (np.sin(psi) * np.sin(bearing))[..., None] * e
-            + (np.sin(psi) * np.cos(bearing))[..., None] * n)
+    unit = (
+        np.cos(psi)[..., None] * u
+        + (np.sin(psi) * np.sin(bearing))[..., None] * e
+        + (np.sin(psi) * np.cos(bearing))[..., None] * n
+    )
     return EARTH_RADIUS_KM * unit
 
 
@@ -125,8 +128,7 @@ def arrival_time(stroke: np.ndarray, points: np.ndarray, eye: np.ndarray, t0=0.0
     """Time (us) at which light from layer ``points`` (..., 3) reaches ``eye`` (3,) when the
     stroke at ``stroke`` fires at ``t0``: t0 + (|S - P| + |P - E|) / c."""
     points = np.asarray(points, dtype=float)
-    return t0 + (np.linalg.norm(points - stroke, axis=-1)
-                 + np.linalg.norm(points - eye, axis=-1)) / C_KM_PER_US
+    return t0 + (np.linalg.norm(points - stroke, axis=-1) + np.linalg.norm(points - eye, axis=-1)) / C_KM_PER_US
 
 
 def ring_radius(tau_us, layer_altitude_km: float) -> np.ndarray:
@@ -152,14 +154,15 @@ def intersect_layer(origin: np.ndarray, dirs: np.ndarray, layer_radius: float):
     looks along the ray).
     """
     b = dirs @ origin
-    c = origin @ origin - layer_radius ** 2
+    c = origin @ origin - layer_radius**2
     s = -b + np.sqrt(b * b - c)
     points = origin + s[..., None] * dirs
     return points, s, (b + s) / layer_radius
 
 
-def slant_optical_depth_table(eye_alt_km: float, layer_altitude_km: float, tau_vertical: float,
-                              scale_height_km: float, step_deg: float = 0.05):
+def slant_optical_depth_table(
+    eye_alt_km: float, layer_altitude_km: float, tau_vertical: float, scale_height_km: float, step_deg: float = 0.05
+):
     """(elevations, optical depths) from an eye up to the layer through an exponential
     atmosphere whose vertical optical depth above the eye is ``tau_vertical``.
 
@@ -213,8 +216,9 @@ class Camera:
         relative = (np.asarray(bearing_deg) - self.site.bearing_deg + 180.0) % 360.0 - 180.0 + EYE_FOV_DEG / 2
         col = np.floor((relative + shift) / PIXEL_DEG).astype(int)
         inside = (row >= 0) & (row < ROWS) & (col >= 0) & (col < EYE_COLUMNS)
-        flat = ((np.clip(row, 0, ROWS - 1) // self.binning) * self.columns
-                + np.clip(col, 0, EYE_COLUMNS - 1) // self.binning)
+        flat = (np.clip(row, 0, ROWS - 1) // self.binning) * self.columns + np.clip(
+            col, 0, EYE_COLUMNS - 1
+        ) // self.binning
         return np.where(inside, flat, -1)
 
     def subrays(self, n: int, rng: np.random.Generator | None = None):
@@ -250,9 +254,16 @@ class Detector:
     pixel_binning : 1 or 2 (see :class:`Camera`).
     """
 
-    def __init__(self, sites: Mapping[str, Mapping[str, Any]], eyes: Sequence[str], reference_site: str,
-                 layer_altitude_km: float, tau_vertical: float, scale_height_km: float,
-                 pixel_binning: int = 1):
+    def __init__(
+        self,
+        sites: Mapping[str, Mapping[str, Any]],
+        eyes: Sequence[str],
+        reference_site: str,
+        layer_altitude_km: float,
+        tau_vertical: float,
+        scale_height_km: float,
+        pixel_binning: int = 1,
+    ):
         for name in [*eyes, reference_site]:
             if name not in sites:
                 raise ValueError(f"elves: site {name!r} is not defined under elves.sites ({sorted(sites)})")
@@ -264,8 +275,10 @@ class Detector:
         self.layer_altitude_km = float(layer_altitude_km)
         self.layer_radius = EARTH_RADIUS_KM + self.layer_altitude_km
         self.cameras = [Camera(eye, pixel_binning) for eye in self.eyes]
-        self._depth = [slant_optical_depth_table(eye.alt_km, self.layer_altitude_km, tau_vertical, scale_height_km)
-                       for eye in self.eyes]
+        self._depth = [
+            slant_optical_depth_table(eye.alt_km, self.layer_altitude_km, tau_vertical, scale_height_km)
+            for eye in self.eyes
+        ]
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -284,9 +297,14 @@ class Detector:
         bearing, elevation, solid, binned = camera.subrays(n, rng)
         dirs = directions(eye.basis, bearing.ravel(), elevation.ravel())
         points, distance, cos_alpha = intersect_layer(eye.position, dirs, self.layer_radius)
-        return {"points": points, "distance": distance, "cos_alpha": cos_alpha,
-                "transmission": np.exp(-self.optical_depth(eye_index, elevation.ravel())),
-                "solid_deg2": solid.ravel(), "pixel": np.repeat(binned, n * n)}
+        return {
+            "points": points,
+            "distance": distance,
+            "cos_alpha": cos_alpha,
+            "transmission": np.exp(-self.optical_depth(eye_index, elevation.ravel())),
+            "solid_deg2": solid.ravel(),
+            "pixel": np.repeat(binned, n * n),
+        }
 
     def stroke_position(self, east_km, north_km) -> np.ndarray:
         return ground_point(self.reference, east_km, north_km)

@@ -12,8 +12,9 @@ standardised with the training split's mean and std.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,15 +27,19 @@ def anscombe(movies: np.ndarray, chunk: int = 512) -> np.ndarray:
     """2 sqrt(max(x, 0) + 3/8) as float32, chunk by chunk (movies are float16 pe)."""
     out = np.empty(movies.shape, dtype=np.float32)
     for start in range(0, len(movies), chunk):
-        block = np.asarray(movies[start:start + chunk], dtype=np.float32)
-        out[start:start + chunk] = 2.0 * np.sqrt(np.maximum(block, 0.0) + 0.375)
+        block = np.asarray(movies[start : start + chunk], dtype=np.float32)
+        out[start : start + chunk] = 2.0 * np.sqrt(np.maximum(block, 0.0) + 0.375)
     return out
 
 
 def net_spec(in_shape: Sequence[int], n_outputs: int, cnn: Mapping[str, Any]) -> dict[str, Any]:
     """Model spec of :class:`~cnnpractice.models.elves.ElvesCNN` from config ``elves.cnn``."""
-    return {"name": "elves_cnn", "in_shape": [int(s) for s in in_shape], "n_outputs": int(n_outputs),
-            **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cnn.items()}}
+    return {
+        "name": "elves_cnn",
+        "in_shape": [int(s) for s in in_shape],
+        "n_outputs": int(n_outputs),
+        **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cnn.items()},
+    }
 
 
 def _split_training(training: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -44,23 +49,47 @@ def _split_training(training: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
     return data, training
 
 
-def train_detector(*, train_shards: Sequence[str], test_shards: Sequence[str], out_dir: str | Path,
-                   settings: Mapping[str, Any], cnn: Mapping[str, Any], training: Mapping[str, Any],
-                   trainer: Mapping[str, Any], seed: int) -> dict[str, Any]:
+def train_detector(
+    *,
+    train_shards: Sequence[str],
+    test_shards: Sequence[str],
+    out_dir: str | Path,
+    settings: Mapping[str, Any],
+    cnn: Mapping[str, Any],
+    training: Mapping[str, Any],
+    trainer: Mapping[str, Any],
+    seed: int,
+) -> dict[str, Any]:
     """Train the elve / shower / noise CNN; write model.ckpt, metrics.csv, test.json."""
     from cnnpractice.training.data import ArrayDataModule
     from cnnpractice.training.runner import train_classifier
 
     train, test = load_shards(train_shards, settings), load_shards(test_shards, settings)
     data, training = _split_training(training)
-    dm = ArrayDataModule(anscombe(train["movies"]), train["label"], anscombe(test["movies"]), test["label"],
-                         seed=seed, standardize="global", **data)
+    dm = ArrayDataModule(
+        anscombe(train["movies"]),
+        train["label"],
+        anscombe(test["movies"]),
+        test["label"],
+        seed=seed,
+        standardize="global",
+        **data,
+    )
     spec = net_spec(train["movies"].shape[1:], len(CLASSES), cnn)
-    print(f"[elves] detector: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test['label'])} test "
-          f"events, spec={spec}")
-    result = train_classifier(net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed, trainer_options=dict(trainer),
-                              class_names=list(CLASSES), extra_info={"event_id": test["event_id"].tolist()},
-                              **training)
+    print(
+        f"[elves] detector: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test['label'])} test "
+        f"events, spec={spec}"
+    )
+    result = train_classifier(
+        net_spec=spec,
+        datamodule=dm,
+        out_dir=out_dir,
+        seed=seed,
+        trainer_options=dict(trainer),
+        class_names=list(CLASSES),
+        extra_info={"event_id": test["event_id"].tolist()},
+        **training,
+    )
     print(f"[elves] detector: test accuracy {result['test_accuracy']:.4f}")
     return result
 
@@ -72,9 +101,18 @@ def locator_targets(data: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
     return elves, targets
 
 
-def train_locator(*, train_shards: Sequence[str], test_shards: Sequence[str], out_dir: str | Path,
-                  settings: Mapping[str, Any], cnn: Mapping[str, Any], training: Mapping[str, Any],
-                  loss: str, trainer: Mapping[str, Any], seed: int) -> dict[str, Any]:
+def train_locator(
+    *,
+    train_shards: Sequence[str],
+    test_shards: Sequence[str],
+    out_dir: str | Path,
+    settings: Mapping[str, Any],
+    cnn: Mapping[str, Any],
+    training: Mapping[str, Any],
+    loss: str,
+    trainer: Mapping[str, Any],
+    seed: int,
+) -> dict[str, Any]:
     """Train the CNN that locates the stroke and measures its current, on elves only;
     write model.ckpt, metrics.csv, test.json (``y_pred``/``y_true`` rows: east_km,
     north_km, ln current_ka; ``event_id`` of each test elve)."""
@@ -86,15 +124,30 @@ def train_locator(*, train_shards: Sequence[str], test_shards: Sequence[str], ou
     if not len(train_idx) or not len(test_idx):
         raise ValueError("elves: the locator needs elves in both splits (elves.events.classes.elve > 0)")
     data, training = _split_training(training)
-    dm = TargetArrayDataModule(anscombe(train["movies"][train_idx]), train_targets,
-                               anscombe(test["movies"][test_idx]), test_targets,
-                               seed=seed, standardize="global", **data)
+    dm = TargetArrayDataModule(
+        anscombe(train["movies"][train_idx]),
+        train_targets,
+        anscombe(test["movies"][test_idx]),
+        test_targets,
+        seed=seed,
+        standardize="global",
+        **data,
+    )
     spec = net_spec(train["movies"].shape[1:], len(TARGETS), cnn)
-    print(f"[elves] locator: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test_idx)} test elves, "
-          f"spec={spec}")
-    result = train_regressor(net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed, loss=loss,
-                             trainer_options=dict(trainer), target_names=TARGETS,
-                             extra_info={"event_id": test["event_id"][test_idx].tolist()}, **training)
+    print(
+        f"[elves] locator: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test_idx)} test elves, spec={spec}"
+    )
+    result = train_regressor(
+        net_spec=spec,
+        datamodule=dm,
+        out_dir=out_dir,
+        seed=seed,
+        loss=loss,
+        trainer_options=dict(trainer),
+        target_names=TARGETS,
+        extra_info={"event_id": test["event_id"][test_idx].tolist()},
+        **training,
+    )
     print(f"[elves] locator: test rmse {result['rmse']}")
     return result
 

@@ -36,8 +36,9 @@ import json
 import math
 import time
 import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.signal import lfilter
@@ -49,16 +50,33 @@ CLASSES = ("elve", "shower", "noise")
 NATIVE_BIN_US = 0.1  # the FD's 100 ns sampling: electronics noise is given per native bin
 TRIGGER_FRACTION = 0.01
 SATURATION_PE = 65000.0
-SHARD_ARRAYS = {"movies": "f", "label": "i", "event_id": "i", "east_km": "f", "north_km": "f",
-                "current_ka": "f", "distance_km": "f", "bearing_deg": "f", "t0_us": "f",
-                "window_start_us": "f", "class_names": "U", "settings_json": "U"}
+SHARD_ARRAYS = {
+    "movies": "f",
+    "label": "i",
+    "event_id": "i",
+    "east_km": "f",
+    "north_km": "f",
+    "current_ka": "f",
+    "distance_km": "f",
+    "bearing_deg": "f",
+    "t0_us": "f",
+    "window_start_us": "f",
+    "class_names": "U",
+    "settings_json": "U",
+}
 
 
 def build_detector(settings: Mapping[str, Any]) -> Detector:
     """The :class:`Detector` of the config section ``elves``."""
-    return Detector(settings["sites"], settings["eyes"], settings["reference_site"],
-                    settings["layer_altitude_km"], settings["atmosphere"]["vertical_optical_depth"],
-                    settings["atmosphere"]["scale_height_km"], settings["readout"]["pixel_binning"])
+    return Detector(
+        settings["sites"],
+        settings["eyes"],
+        settings["reference_site"],
+        settings["layer_altitude_km"],
+        settings["atmosphere"]["vertical_optical_depth"],
+        settings["atmosphere"]["scale_height_km"],
+        settings["readout"]["pixel_binning"],
+    )
 
 
 def movie_shape(detector: Detector, settings: Mapping[str, Any]) -> tuple[int, int, int, int]:
@@ -66,8 +84,7 @@ def movie_shape(detector: Detector, settings: Mapping[str, Any]) -> tuple[int, i
     return (len(detector.eyes), int(settings["readout"]["n_bins"]), *detector.image_shape)
 
 
-def deposit(pixel, t_us, amplitude, n_pixels: int, n_bins: int, bin_us: float,
-            decay_us: float) -> np.ndarray:
+def deposit(pixel, t_us, amplitude, n_pixels: int, n_bins: int, bin_us: float, decay_us: float) -> np.ndarray:
     """Sum light into (pixel, time bin): ``amplitude`` pe that start at ``t_us`` (from the
     window's start) and decay as exp(-t / decay_us), integrated exactly over bins of
     ``bin_us`` (``decay_us`` 0: all at once). Light that started before the window brings
@@ -92,9 +109,15 @@ def deposit(pixel, t_us, amplitude, n_pixels: int, n_bins: int, bin_us: float,
     return direct.reshape(n_pixels, n_bins) + tail
 
 
-def elve_signal(detector: Detector, settings: Mapping[str, Any], stroke: np.ndarray, current_ka: float,
-                window_start_us: np.ndarray | None = None, rng: np.random.Generator | None = None,
-                subrays: int | None = None):
+def elve_signal(
+    detector: Detector,
+    settings: Mapping[str, Any],
+    stroke: np.ndarray,
+    current_ka: float,
+    window_start_us: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+    subrays: int | None = None,
+):
     """Expected pe (eyes, T, rows, columns) of an elve from a ground stroke at ``stroke``
     (Earth-centred km) firing at time 0 with peak current ``current_ka``.
 
@@ -115,9 +138,16 @@ def elve_signal(detector: Detector, settings: Mapping[str, Any], stroke: np.ndar
         v = rays["points"] - stroke
         r = np.linalg.norm(v, axis=1)
         cos_theta = (v @ up) / r
-        sin2 = np.clip(1.0 - cos_theta ** 2, 0.0, None)
-        amplitude = (scale * sin2 * (100.0 / r) ** 2 * (cos_theta > 0)
-                     * rays["transmission"] / rays["cos_alpha"] * rays["solid_deg2"])
+        sin2 = np.clip(1.0 - cos_theta**2, 0.0, None)
+        amplitude = (
+            scale
+            * sin2
+            * (100.0 / r) ** 2
+            * (cos_theta > 0)
+            * rays["transmission"]
+            / rays["cos_alpha"]
+            * rays["solid_deg2"]
+        )
         t_abs = (r + rays["distance"]) / C_KM_PER_US
         if window_start_us is None:
             lit = amplitude > TRIGGER_FRACTION * amplitude.max() if amplitude.max() > 0 else np.ones(len(t_abs), bool)
@@ -125,8 +155,15 @@ def elve_signal(detector: Detector, settings: Mapping[str, Any], stroke: np.ndar
             starts[e] = t_abs[lit].min() - readout["pre_trigger_us"] + jitter
         else:
             starts[e] = window_start_us[e]
-        movie = deposit(rays["pixel"], t_abs - starts[e], amplitude, rows * cols, n_bins,
-                        readout["time_bin_us"], emission["decay_us"])
+        movie = deposit(
+            rays["pixel"],
+            t_abs - starts[e],
+            amplitude,
+            rows * cols,
+            n_bins,
+            readout["time_bin_us"],
+            emission["decay_us"],
+        )
         signal[e] = movie.T.reshape(n_bins, rows, cols)
     return signal, starts
 
@@ -157,8 +194,9 @@ def shower_signal(detector: Detector, settings: Mapping[str, Any], rng: np.rando
     amplitude = _log_uniform(rng, events["shower_pe"]) * profile / profile.sum()
     pixel = camera.pixel_of(bearing, elevation)
     seen = pixel >= 0
-    movie = deposit(pixel[seen], start + u[seen] * duration, amplitude[seen], rows * cols, n_bins,
-                    readout["time_bin_us"], 0.0)
+    movie = deposit(
+        pixel[seen], start + u[seen] * duration, amplitude[seen], rows * cols, n_bins, readout["time_bin_us"], 0.0
+    )
     signal[e] = movie.T.reshape(n_bins, rows, cols)
     return signal
 
@@ -215,15 +253,29 @@ def simulate_events(settings: Mapping[str, Any], n: int, seed: int, split: str, 
     labels = rng.permutation(np.repeat(np.arange(len(CLASSES)), class_counts(n, settings["events"]["classes"])))
     n_eyes = len(detector.eyes)
     for label in labels:
-        event = {"label": int(label), "east_km": np.nan, "north_km": np.nan, "current_ka": np.nan,
-                 "distance_km": np.nan, "bearing_deg": np.nan, "t0_us": np.nan,
-                 "window_start_us": np.zeros(n_eyes)}
+        event = {
+            "label": int(label),
+            "east_km": np.nan,
+            "north_km": np.nan,
+            "current_ka": np.nan,
+            "distance_km": np.nan,
+            "bearing_deg": np.nan,
+            "t0_us": np.nan,
+            "window_start_us": np.zeros(n_eyes),
+        }
         if CLASSES[label] == "elve":
             position, bearing, distance, current = sample_stroke(detector, settings, rng)
             signal, starts = elve_signal(detector, settings, position, current, rng=rng)
             east, north = map_coordinates(detector.reference, position)
-            event.update(east_km=float(east), north_km=float(north), current_ka=current, distance_km=distance,
-                         bearing_deg=bearing, t0_us=-starts[0], window_start_us=starts)
+            event.update(
+                east_km=float(east),
+                north_km=float(north),
+                current_ka=current,
+                distance_km=distance,
+                bearing_deg=bearing,
+                t0_us=-starts[0],
+                window_start_us=starts,
+            )
         elif CLASSES[label] == "shower":
             signal = shower_signal(detector, settings, rng)
         else:
@@ -233,8 +285,9 @@ def simulate_events(settings: Mapping[str, Any], n: int, seed: int, split: str, 
         yield event
 
 
-def simulate_shard(*, out: str | Path, settings: Mapping[str, Any], seed: int, split: str, shard: int,
-                   first_event: int, n_events: int) -> dict[str, Any]:
+def simulate_shard(
+    *, out: str | Path, settings: Mapping[str, Any], seed: int, split: str, shard: int, first_event: int, n_events: int
+) -> dict[str, Any]:
     """Simulate shard ``shard`` of split ``split`` (``n_events`` events, ids from
     ``first_event``) and write it to ``out`` (.npz, atomically). Its random numbers come
     from (``seed``, ``split``, ``shard``) alone.
@@ -258,8 +311,10 @@ def simulate_shard(*, out: str | Path, settings: Mapping[str, Any], seed: int, s
     arrays["settings_json"] = np.array(json.dumps(settings, sort_keys=True))
     save_npz(out, **arrays)
     counts = np.bincount(arrays["label"], minlength=len(CLASSES))
-    print(f"[elves] {split} shard {shard}: {n} events ({dict(zip(CLASSES, counts.tolist()))}), "
-          f"movie {arrays['movies'].shape[1:]}, {seconds:.1f} s = {n / seconds:.1f} events/s")
+    print(
+        f"[elves] {split} shard {shard}: {n} events ({dict(zip(CLASSES, counts.tolist()))}), "
+        f"movie {arrays['movies'].shape[1:]}, {seconds:.1f} s = {n / seconds:.1f} events/s"
+    )
     return {"events": n, "seconds": seconds}
 
 
@@ -270,12 +325,16 @@ def load_shards(paths, settings: Mapping[str, Any] | None = None) -> dict[str, n
     for path in paths:
         data = load_npz(path, SHARD_ARRAYS)
         if settings is not None and json.loads(str(data["settings_json"])) != json.loads(json.dumps(settings)):
-            raise ValueError(f"{path}: simulated with other elves settings than the configured ones; "
-                             "rerun simulate_elves")
+            raise ValueError(
+                f"{path}: simulated with other elves settings than the configured ones; rerun simulate_elves"
+            )
         parts.append(data)
     if not parts:
         raise ValueError("no simulated shards given")
-    out = {key: np.concatenate([p[key] for p in parts]) for key in SHARD_ARRAYS
-           if key not in ("class_names", "settings_json")}
+    out = {
+        key: np.concatenate([p[key] for p in parts])
+        for key in SHARD_ARRAYS
+        if key not in ("class_names", "settings_json")
+    }
     out["class_names"] = parts[0]["class_names"]
     return out

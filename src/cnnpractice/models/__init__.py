@@ -6,7 +6,8 @@ checkpoint so a trained network can be rebuilt without the workflow's config.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch.nn as nn
 
@@ -43,4 +44,13 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
         raise ValueError(f"model {name!r}: bad parameters {sorted(spec)}: {exc}") from exc
 
 
-__all__ = ["REGISTRY", "build_model", "AlexNetStyle", "BrainCNN", "ElvesCNN", "ImageCNN", "LSTMClassifier", "PretrainedCNN"]
+__all__ = [
+    "REGISTRY",
+    "build_model",
+    "AlexNetStyle",
+    "BrainCNN",
+    "ElvesCNN",
+    "ImageCNN",
+    "LSTMClassifier",
+    "PretrainedCNN",
+]

@@ -43,7 +43,7 @@ Shapes: input (batch, in_channels, S, S) -> logits (batch, n_classes).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -147,9 +147,18 @@ class AlexNetStyle(nn.Module):
     ``nn.Sequential(AdaptiveAvgPool2d(p), Flatten, [fc, ReLU, (Dropout)]..., fc)``.
     """
 
-    def __init__(self, in_channels: int, n_classes: int, variant: str = "alexnet",
-                 geometry: str = "imagenet", input_size: int = 227, width: float = 1.0,
-                 n_blocks: int = N_BLOCKS, frozen_blocks: int = 0, dropout: float = 0.5):
+    def __init__(
+        self,
+        in_channels: int,
+        n_classes: int,
+        variant: str = "alexnet",
+        geometry: str = "imagenet",
+        input_size: int = 227,
+        width: float = 1.0,
+        n_blocks: int = N_BLOCKS,
+        frozen_blocks: int = 0,
+        dropout: float = 0.5,
+    ):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(VARIANTS)}")
@@ -200,7 +209,7 @@ class AlexNetStyle(nn.Module):
                 p.requires_grad_(False)
         self.train()
 
-    def train(self, mode: bool = True) -> "AlexNetStyle":
+    def train(self, mode: bool = True) -> AlexNetStyle:
         """Like ``nn.Module.train``, but frozen blocks always stay in eval mode."""
         super().train(mode)
         for block in self.blocks[: self.frozen_blocks]:

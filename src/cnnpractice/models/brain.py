@@ -8,7 +8,7 @@ pixel with the input slice and can be stacked back into a brain volume
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -40,9 +40,17 @@ class BrainCNN(nn.Module):
     :meth:`first_layer`: (batch, in_channels, S, S) -> (batch, first_filters, S, S).
     """
 
-    def __init__(self, in_channels: int = 1, n_classes: int = 2, first_filters: int = 16,
-                 first_kernel: int = 5, widths: Sequence[int] = (32, 64), dropout: float = 0.3,
-                 head: str = "flatten", input_size: int | None = None):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        n_classes: int = 2,
+        first_filters: int = 16,
+        first_kernel: int = 5,
+        widths: Sequence[int] = (32, 64),
+        dropout: float = 0.3,
+        head: str = "flatten",
+        input_size: int | None = None,
+    ):
         super().__init__()
         if head not in ("flatten", "gap"):
             raise ValueError(f"BrainCNN: head must be 'flatten' or 'gap', got {head!r}")
@@ -50,8 +58,7 @@ class BrainCNN(nn.Module):
             raise ValueError("BrainCNN: head 'flatten' needs input_size (the slice side)")
         if first_kernel % 2 != 1:
             raise ValueError(f"BrainCNN: first_kernel must be odd (same padding), got {first_kernel}")
-        self.conv1 = nn.Conv2d(in_channels, first_filters, kernel_size=first_kernel,
-                               padding=first_kernel // 2)
+        self.conv1 = nn.Conv2d(in_channels, first_filters, kernel_size=first_kernel, padding=first_kernel // 2)
         self.after_first = nn.Sequential(nn.BatchNorm2d(first_filters), nn.MaxPool2d(2))
         blocks, prev = [], first_filters
         for width in widths:

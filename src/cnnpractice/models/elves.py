@@ -17,7 +17,7 @@ checkpoints can name it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -50,9 +50,17 @@ class ElvesCNN(nn.Module):
         [-1, 1]), so the convolutions know where on the camera they are ("CoordConv").
     """
 
-    def __init__(self, in_shape: Sequence[int], n_outputs: int, mode: str = "channels",
-                 widths: Sequence[int] = (32, 64, 96), hidden: int = 128,
-                 pooled: Sequence[int] = (2, 6), dropout: float = 0.0, coords: bool = False):
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        n_outputs: int,
+        mode: str = "channels",
+        widths: Sequence[int] = (32, 64, 96),
+        hidden: int = 128,
+        pooled: Sequence[int] = (2, 6),
+        dropout: float = 0.0,
+        coords: bool = False,
+    ):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -79,8 +87,14 @@ class ElvesCNN(nn.Module):
             c_in = int(width)
         self.features = nn.Sequential(*blocks)
         flat = c_in * int(torch.tensor(grid).prod())
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(flat, hidden), nn.ReLU(inplace=True),
-                                  nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(flat, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, n_outputs),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5 or tuple(x.shape[1:]) != self.in_shape:

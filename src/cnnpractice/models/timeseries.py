@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -39,8 +39,7 @@ class ImageCNN(nn.Module):
     Shapes: input (batch, in_channels, S, S) -> logits (batch, n_classes).
     """
 
-    def __init__(self, in_channels: int, n_classes: int, widths: Sequence[int] = (32, 64, 128),
-                 dropout: float = 0.2):
+    def __init__(self, in_channels: int, n_classes: int, widths: Sequence[int] = (32, 64, 128), dropout: float = 0.2):
         super().__init__()
         if not widths:
             raise ValueError("ImageCNN: widths must name at least one conv block")
@@ -77,9 +76,17 @@ class LSTMClassifier(nn.Module):
     Shapes: input (batch, length) or (batch, length, in_channels) -> (batch, n_classes).
     """
 
-    def __init__(self, n_classes: int, hidden_size: int = 64, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, in_channels: int = 1,
-                 pooling: str = "last", window: int = 1):
+    def __init__(
+        self,
+        n_classes: int,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        in_channels: int = 1,
+        pooling: str = "last",
+        window: int = 1,
+    ):
         super().__init__()
         if window < 1:
             raise ValueError(f"LSTMClassifier: window must be >= 1, got {window}")
@@ -87,9 +94,14 @@ class LSTMClassifier(nn.Module):
         if pooling not in ("last", "mean"):
             raise ValueError(f"LSTMClassifier: pooling must be 'last' or 'mean', got {pooling!r}")
         self.pooling = pooling
-        self.lstm = nn.LSTM(in_channels * window, hidden_size, num_layers=num_layers, batch_first=True,
-                            bidirectional=bidirectional,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            in_channels * window,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         out = hidden_size * (2 if bidirectional else 1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(out, n_classes))
 
@@ -141,9 +153,15 @@ class PretrainedCNN(nn.Module):
     Shapes: input (batch, in_channels, S, S) -> (batch, n_classes).
     """
 
-    def __init__(self, in_channels: int, n_classes: int, arch: str = "vgg16",
-                 weights: str | None = None, freeze_features: bool = False,
-                 input_size: int | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        n_classes: int,
+        arch: str = "vgg16",
+        weights: str | None = None,
+        freeze_features: bool = False,
+        input_size: int | None = None,
+    ):
         super().__init__()
         import torchvision  # deferred: only this architecture needs it
 
@@ -166,6 +184,7 @@ class PretrainedCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.adapter(x)
         if self.input_size is not None and x.shape[-1] != self.input_size:
-            x = nn.functional.interpolate(x, size=(self.input_size, self.input_size),
-                                          mode="bilinear", align_corners=False)
+            x = nn.functional.interpolate(
+                x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False
+            )
         return self.net(x)

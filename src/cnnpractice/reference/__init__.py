@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_reference(study: str) -> dict:
     """The reference numbers of ``study`` (e.g. ``"timeseries"``) as a dict."""
     import yaml
@@ -16,4 +16,3 @@ def load_reference(study: str) -> dict:
     except FileNotFoundError as exc:
         raise ValueError(f"no reference numbers for study {study!r}") from exc
     return yaml.safe_load(text)
-

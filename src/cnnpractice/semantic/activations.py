@@ -12,7 +12,7 @@ of the image count is ever kept.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -40,14 +40,14 @@ class ClassMeans:
         features = torch.as_tensor(features)
         labels = torch.as_tensor(labels, device=features.device).long()
         if features.ndim != 2 or labels.shape != features.shape[:1]:
-            raise ValueError(f"expected features (batch, F) and labels (batch,), got "
-                             f"{tuple(features.shape)} and {tuple(labels.shape)}")
+            raise ValueError(
+                f"expected features (batch, F) and labels (batch,), got "
+                f"{tuple(features.shape)} and {tuple(labels.shape)}"
+            )
         if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
-            raise ValueError(f"labels must be in [0, {self.n_classes}), got "
-                             f"{int(labels.min())}..{int(labels.max())}")
+            raise ValueError(f"labels must be in [0, {self.n_classes}), got {int(labels.min())}..{int(labels.max())}")
         if self.sums is None:
-            self.sums = torch.zeros(self.n_classes, features.shape[1], dtype=torch.float64,
-                                    device=features.device)
+            self.sums = torch.zeros(self.n_classes, features.shape[1], dtype=torch.float64, device=features.device)
             self.counts = torch.zeros(self.n_classes, dtype=torch.int64, device=features.device)
         # the batch's per-class sums in float32 (one fast index_add), accumulated in float64
         features = features.float()
@@ -63,8 +63,7 @@ class ClassMeans:
         empty = np.flatnonzero(counts == 0)
         if len(empty):
             names = [class_names[i] if class_names is not None else int(i) for i in empty[:10]]
-            raise ValueError(f"{len(empty)} classes got no images (e.g. {names}); every class "
-                             "needs at least one image")
+            raise ValueError(f"{len(empty)} classes got no images (e.g. {names}); every class needs at least one image")
         return self.sums.cpu().numpy() / counts[:, None]
 
 
@@ -91,8 +90,9 @@ class LayerTaps:
         means = taps.means()   # {"conv5": (10, channels)}
     """
 
-    def __init__(self, net, layers: Mapping[str, str], n_classes: int, pooling: str = "mean",
-                 config_key: str = "layers"):
+    def __init__(
+        self, net, layers: Mapping[str, str], n_classes: int, pooling: str = "mean", config_key: str = "layers"
+    ):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if not layers:
@@ -101,8 +101,9 @@ class LayerTaps:
         bad = {label: path for label, path in layers.items() if path not in modules}
         if bad:
             top = [name for name in modules if name and "." not in name]
-            raise ValueError(f"{config_key}: modules {bad} do not exist in "
-                             f"{type(net).__name__}; its top-level modules are {top}")
+            raise ValueError(
+                f"{config_key}: modules {bad} do not exist in {type(net).__name__}; its top-level modules are {top}"
+            )
         self.net, self.layers, self.pooling = net, dict(layers), pooling
         self.accumulators = {label: ClassMeans(n_classes) for label in layers}
         self._modules = {label: modules[path] for label, path in layers.items()}
@@ -113,11 +114,11 @@ class LayerTaps:
         def hook(module, inputs, output):
             if self._labels is not None:
                 self.accumulators[label].update(pool(output, self.pooling), self._labels)
+
         return hook
 
-    def __enter__(self) -> "LayerTaps":
-        self._handles = [module.register_forward_hook(self._hook(label))
-                         for label, module in self._modules.items()]
+    def __enter__(self) -> LayerTaps:
+        self._handles = [module.register_forward_hook(self._hook(label)) for label, module in self._modules.items()]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -144,9 +145,17 @@ class LayerTaps:
         return first.counts.cpu().numpy() if first.counts is not None else np.zeros(0, np.int64)
 
 
-def stream_class_means(net, batches: Iterable, layers: Mapping[str, str], n_classes: int, *,
-                       pooling: str = "mean", device=None, class_names=None,
-                       config_key: str = "layers") -> tuple[dict[str, np.ndarray], np.ndarray]:
+def stream_class_means(
+    net,
+    batches: Iterable,
+    layers: Mapping[str, str],
+    n_classes: int,
+    *,
+    pooling: str = "mean",
+    device=None,
+    class_names=None,
+    config_key: str = "layers",
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Class means of every tapped layer over ``batches`` of (images, labels).
 
     Returns ``({label: (n_classes, F) float64}, counts (n_classes,))``.

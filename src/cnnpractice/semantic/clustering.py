@@ -8,7 +8,7 @@ there). A class whose vector is all zeros is similar to nothing but itself.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -51,17 +51,16 @@ def k_range(k_min: int, k_max: int, n_classes: int) -> tuple[list[int], str | No
         raise ValueError(f"need 2 <= k_min <= k_max, got k_min={k_min}, k_max={k_max}")
     top = min(k_max, n_classes - 1)
     if k_min > top:
-        raise ValueError(f"k_min {k_min} is more than the {n_classes} classes allow "
-                         f"(at most {n_classes - 1} clusters)")
+        raise ValueError(f"k_min {k_min} is more than the {n_classes} classes allow (at most {n_classes - 1} clusters)")
     note = None
     if top < k_max:
-        note = (f"k_max {k_max} clamped to {top}: {n_classes} classes allow at most "
-                f"{n_classes - 1} clusters")
+        note = f"k_max {k_max} clamped to {top}: {n_classes} classes allow at most {n_classes - 1} clusters"
     return list(range(k_min, top + 1)), note
 
 
-def spectral_clusters(vectors: np.ndarray, ks: Sequence[int], *, seed: int,
-                      assign_labels: str = "kmeans", n_init: int = 10) -> dict[int, np.ndarray]:
+def spectral_clusters(
+    vectors: np.ndarray, ks: Sequence[int], *, seed: int, assign_labels: str = "kmeans", n_init: int = 10
+) -> dict[int, np.ndarray]:
     """Spectral clustering of the rows of ``vectors`` (n_classes, F) for every k in ``ks``.
 
     Each k is clustered independently (as the talk did: 2, 3, ..., 19 clusters) on the
@@ -73,7 +72,8 @@ def spectral_clusters(vectors: np.ndarray, ks: Sequence[int], *, seed: int,
     affinity = cosine_affinity(vectors)
     out = {}
     for k in ks:
-        model = SpectralClustering(n_clusters=int(k), affinity="precomputed", random_state=seed,
-                                   assign_labels=assign_labels, n_init=n_init)
+        model = SpectralClustering(
+            n_clusters=int(k), affinity="precomputed", random_state=seed, assign_labels=assign_labels, n_init=n_init
+        )
         out[int(k)] = model.fit_predict(affinity).astype(np.int64)
     return out

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cnnpractice.io import atomic_path
 
-SCORES = (("mean_f1", "mean F1 of the WordNet names"),
-          ("rank_correlation", "rank correlation with WordNet distances"))
+SCORES = (("mean_f1", "mean F1 of the WordNet names"), ("rank_correlation", "rank correlation with WordNet distances"))
 
 
 def plot_layers(rows: Sequence[dict[str, Any]], out: str | Path) -> None:
@@ -25,8 +25,9 @@ def plot_layers(rows: Sequence[dict[str, Any]], out: str | Path) -> None:
             mine = sorted((r for r in rows if r["model"] == model), key=lambda r: r["depth"])
             ax.plot([r["depth"] for r in mine], [r[key] for r in mine], marker="o", label=model)
             for r in mine:
-                ax.annotate(r["layer"], (r["depth"], r[key]), textcoords="offset points",
-                            xytext=(0, 6), ha="center", fontsize=7)
+                ax.annotate(
+                    r["layer"], (r["depth"], r[key]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7
+                )
         ax.set_xlabel("layer (input -> output)")
         ax.set_title(title)
         ax.grid(alpha=0.3)

@@ -20,7 +20,8 @@ than ``qualifier_share`` of them.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,8 +39,7 @@ def coverage(mask: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.n
     return covered, under, f1
 
 
-def name_cluster(mask: np.ndarray, hierarchy: dict[str, np.ndarray],
-                 qualifier_share: float = 0.5) -> dict[str, Any]:
+def name_cluster(mask: np.ndarray, hierarchy: dict[str, np.ndarray], qualifier_share: float = 0.5) -> dict[str, Any]:
     """The WordNet name of the classes in ``mask`` (see the module docstring).
 
     ``hierarchy``: ``membership``, ``candidates``, ``labels``, ``depth`` arrays.
@@ -69,17 +69,23 @@ def name_cluster(mask: np.ndarray, hierarchy: dict[str, np.ndarray],
     if qualifier is not None:
         label += f" ({str(hierarchy['labels'][qualifier]).lower()})"
     return {
-        "synset": str(names[best]), "name": str(hierarchy["labels"][best]), "label": label,
+        "synset": str(names[best]),
+        "name": str(hierarchy["labels"][best]),
+        "label": label,
         "qualifier": None if qualifier is None else str(names[qualifier]),
-        "precision": float(covered[best] / under[best]), "recall": float(covered[best] / n),
-        "f1": float(f1[best]), "n_classes": n, "n_under": int(under[best]),
+        "precision": float(covered[best] / under[best]),
+        "recall": float(covered[best] / n),
+        "f1": float(f1[best]),
+        "n_classes": n,
+        "n_under": int(under[best]),
         "n_covered": int(covered[best]),
         "equivalent": [str(hierarchy["labels"][j]) for j in sorted(equivalent, key=lambda j: depth[j])],
     }
 
 
-def name_clusters(labels: np.ndarray, hierarchy: dict[str, np.ndarray],
-                  class_names: Sequence[str], qualifier_share: float = 0.5) -> list[dict[str, Any]]:
+def name_clusters(
+    labels: np.ndarray, hierarchy: dict[str, np.ndarray], class_names: Sequence[str], qualifier_share: float = 0.5
+) -> list[dict[str, Any]]:
     """Name every cluster of one clustering; clusters ordered as WordNet orders their classes.
 
     labels (n_classes,) cluster ids. Each returned dict is :func:`name_cluster`'s plus

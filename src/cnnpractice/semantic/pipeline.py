@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +27,14 @@ DATASET_KINDS = ("arrays", "imagenet")
 ACTIVATION_ARRAYS = {"means": "f", "counts": "iu", "classes": "U", "class_ids": "U"}
 
 
-def open_source(dataset: Mapping[str, Any], *, normalization: Mapping[str, Sequence[float]] | None,
-                batch_size: int, workers: int = 0, pin_memory: bool = False):
+def open_source(
+    dataset: Mapping[str, Any],
+    *,
+    normalization: Mapping[str, Sequence[float]] | None,
+    batch_size: int,
+    workers: int = 0,
+    pin_memory: bool = False,
+):
     """The image source described by ``dataset`` (``kind`` ``arrays`` or ``imagenet``)."""
     from cnnpractice.semantic.sources import ArrayImages, ImageFolderImages
 
@@ -35,18 +42,31 @@ def open_source(dataset: Mapping[str, Any], *, normalization: Mapping[str, Seque
     if kind == "arrays":
         if normalization is None:
             raise ValueError("prepared arrays need the network's input normalisation (a workflow checkpoint)")
-        return ArrayImages(dataset["data_dir"], split=dataset.get("split", "test"),
-                           mean=normalization["mean"], std=normalization["std"],
-                           images_per_class=dataset.get("images_per_class"), batch_size=batch_size)
+        return ArrayImages(
+            dataset["data_dir"],
+            split=dataset.get("split", "test"),
+            mean=normalization["mean"],
+            std=normalization["std"],
+            images_per_class=dataset.get("images_per_class"),
+            batch_size=batch_size,
+        )
     if kind == "imagenet":
         if not dataset.get("root"):
-            raise ValueError(f"{dataset.get('config_key', 'semantic.datasets.imagenet.root')} is not set: "
-                             "point it at your local ImageNet copy")
-        return ImageFolderImages(dataset["root"], split=dataset.get("split", "val"),
-                                 resize=dataset.get("resize", 256), crop=dataset.get("crop", 224),
-                                 images_per_class=dataset.get("images_per_class"),
-                                 batch_size=batch_size, workers=workers, pin_memory=pin_memory,
-                                 config_key=dataset.get("config_key", "semantic.datasets.imagenet.root"))
+            raise ValueError(
+                f"{dataset.get('config_key', 'semantic.datasets.imagenet.root')} is not set: "
+                "point it at your local ImageNet copy"
+            )
+        return ImageFolderImages(
+            dataset["root"],
+            split=dataset.get("split", "val"),
+            resize=dataset.get("resize", 256),
+            crop=dataset.get("crop", 224),
+            images_per_class=dataset.get("images_per_class"),
+            batch_size=batch_size,
+            workers=workers,
+            pin_memory=pin_memory,
+            config_key=dataset.get("config_key", "semantic.datasets.imagenet.root"),
+        )
     raise ValueError(f"dataset kind must be one of {DATASET_KINDS}, got {kind!r}")
 
 
@@ -64,11 +84,20 @@ def open_network(network: Mapping[str, Any], ckpt: str | Path | None):
     raise ValueError(f"network kind must be one of {NETWORK_KINDS}, got {kind!r}")
 
 
-def extract_activations(*, out_dir: str | Path, network: Mapping[str, Any], dataset: Mapping[str, Any],
-                        layers: Sequence[str], modules: Mapping[str, str] | None = None,
-                        ckpt: str | Path | None = None, pooling: str = "mean", batch_size: int = 256,
-                        accelerator: str = "auto", workers: int = 0,
-                        config_key: str = "layers") -> dict[str, Any]:
+def extract_activations(
+    *,
+    out_dir: str | Path,
+    network: Mapping[str, Any],
+    dataset: Mapping[str, Any],
+    layers: Sequence[str],
+    modules: Mapping[str, str] | None = None,
+    ckpt: str | Path | None = None,
+    pooling: str = "mean",
+    batch_size: int = 256,
+    accelerator: str = "auto",
+    workers: int = 0,
+    config_key: str = "layers",
+) -> dict[str, Any]:
     """Stream ``dataset`` through ``network`` once; write per-layer class means into ``out_dir``.
 
     ``layers``: names resolved to modules by :func:`cnnpractice.semantic.layers.layer_modules`
@@ -87,36 +116,61 @@ def extract_activations(*, out_dir: str | Path, network: Mapping[str, Any], data
     device = _device(accelerator)
     net, normalization = open_network(network, ckpt)
     net = net.to(device)
-    source = open_source(dataset, normalization=normalization, batch_size=batch_size,
-                         workers=workers, pin_memory=device.type == "cuda")
+    source = open_source(
+        dataset, normalization=normalization, batch_size=batch_size, workers=workers, pin_memory=device.type == "cuda"
+    )
     n_classes = len(source.classes)
-    print(f"[activations] {len(source.labels)} images of {n_classes} classes through "
-          f"{network.get('arch', type(net).__name__)} on {device}; layers {dict(layers)}")
+    print(
+        f"[activations] {len(source.labels)} images of {n_classes} classes through "
+        f"{network.get('arch', type(net).__name__)} on {device}; layers {dict(layers)}"
+    )
     t0 = time.perf_counter()
-    means, counts = stream_class_means(net, source.batches(), layers, n_classes, pooling=pooling,
-                                       device=device, class_names=source.classes, config_key=config_key)
+    means, counts = stream_class_means(
+        net,
+        source.batches(),
+        layers,
+        n_classes,
+        pooling=pooling,
+        device=device,
+        class_names=source.classes,
+        config_key=config_key,
+    )
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    info = {"classes": list(source.classes), "class_ids": list(source.class_ids),
-            "counts": counts.tolist(), "layers": dict(layers), "pooling": pooling,
-            "features": {label: int(m.shape[1]) for label, m in means.items()},
-            "images": int(counts.sum()), "seconds": round(seconds, 3),
-            "images_per_second": round(float(counts.sum()) / max(seconds, 1e-9), 1),
-            "device": str(device)}
+    info = {
+        "classes": list(source.classes),
+        "class_ids": list(source.class_ids),
+        "counts": counts.tolist(),
+        "layers": dict(layers),
+        "pooling": pooling,
+        "features": {label: int(m.shape[1]) for label, m in means.items()},
+        "images": int(counts.sum()),
+        "seconds": round(seconds, 3),
+        "images_per_second": round(float(counts.sum()) / max(seconds, 1e-9), 1),
+        "device": str(device),
+    }
     out_dir = Path(out_dir)
     with staged_dir(out_dir, "activations", replace="classes.json") as stage:
         for label, m in means.items():
-            save_npz(stage / f"{label}.npz", means=m.astype(np.float32), counts=counts,
-                     classes=np.array(source.classes), class_ids=np.array(source.class_ids))
+            save_npz(
+                stage / f"{label}.npz",
+                means=m.astype(np.float32),
+                counts=counts,
+                classes=np.array(source.classes),
+                class_ids=np.array(source.class_ids),
+            )
         write_json(stage / "classes.json", info)
-    print(f"[activations] {info['images']} images in {seconds:.1f} s ({info['images_per_second']} "
-          f"images/s); features per layer {info['features']} -> {out_dir}")
+    print(
+        f"[activations] {info['images']} images in {seconds:.1f} s ({info['images_per_second']} "
+        f"images/s); features per layer {info['features']} -> {out_dir}"
+    )
     return info
 
 
-def map_semantic_classes(*, nltk_data: str | Path, activations: str | Path, dataset: str,
-                         synsets: Mapping[str, str], out: str | Path) -> dict[str, np.ndarray]:
+def map_semantic_classes(
+    *, nltk_data: str | Path, activations: str | Path, dataset: str, synsets: Mapping[str, str], out: str | Path
+) -> dict[str, np.ndarray]:
     """Classes of an extraction (``activations/classes.json``) -> WordNet hierarchy in ``out``.
 
     ``synsets`` (config ``semantic.datasets.<dataset>.synsets``) override the package's
@@ -126,9 +180,13 @@ def map_semantic_classes(*, nltk_data: str | Path, activations: str | Path, data
     from cnnpractice.semantic.wordnet import map_classes
 
     defaults = {"cifar100": CIFAR100_SYNSETS}.get(dataset, {})
-    return map_classes(nltk_data=nltk_data, classes_file=Path(activations) / "classes.json",
-                       mapping={**defaults, **synsets}, out=out,
-                       config_key=f"semantic.datasets.{dataset}.synsets")
+    return map_classes(
+        nltk_data=nltk_data,
+        classes_file=Path(activations) / "classes.json",
+        mapping={**defaults, **synsets},
+        out=out,
+        config_key=f"semantic.datasets.{dataset}.synsets",
+    )
 
 
 def load_activations(path: str | Path) -> dict[str, np.ndarray]:
@@ -149,11 +207,24 @@ def rank_correlation(vectors: np.ndarray, wordnet_distance: np.ndarray) -> tuple
     return float(result.statistic), float(result.pvalue)
 
 
-def induce_taxonomy(*, activations: str | Path, hierarchy: str | Path, model: str, layer: str,
-                    k_min: int, k_max: int, seed: int, out_csv: str | Path, out_md: str | Path,
-                    out_clusters: str | Path, out_scores: str | Path, qualifier_share: float = 0.5,
-                    assign_labels: str = "kmeans", n_init: int = 10,
-                    talk_reference: str | Path | None = None) -> dict[str, Any]:
+def induce_taxonomy(
+    *,
+    activations: str | Path,
+    hierarchy: str | Path,
+    model: str,
+    layer: str,
+    k_min: int,
+    k_max: int,
+    seed: int,
+    out_csv: str | Path,
+    out_md: str | Path,
+    out_clusters: str | Path,
+    out_scores: str | Path,
+    qualifier_share: float = 0.5,
+    assign_labels: str = "kmeans",
+    n_init: int = 10,
+    talk_reference: str | Path | None = None,
+) -> dict[str, Any]:
     """Cluster one layer's class means for k = k_min..k_max, name the clusters, score the layer.
 
     ``talk_reference``: the study's reference YAML, whose ``induced_taxonomy`` (the talk's
@@ -169,8 +240,7 @@ def induce_taxonomy(*, activations: str | Path, hierarchy: str | Path, model: st
     acts = load_activations(activations)
     tree = load_hierarchy(hierarchy)
     if list(acts["class_ids"]) != list(tree["class_ids"]):
-        raise ValueError(f"{activations} and {hierarchy} list different classes; rerun the "
-                         "map_semantic_classes rule")
+        raise ValueError(f"{activations} and {hierarchy} list different classes; rerun the map_semantic_classes rule")
     means = acts["means"]
     classes = [str(c) for c in acts["classes"]]
     ks, note = k_range(k_min, k_max, len(classes))
@@ -179,8 +249,10 @@ def induce_taxonomy(*, activations: str | Path, hierarchy: str | Path, model: st
     labels = spectral_clusters(means, ks, seed=seed, assign_labels=assign_labels, n_init=n_init)
     by_k = {k: name_clusters(labels[k], tree, classes, qualifier_share) for k in ks}
     rho, p = rank_correlation(means, tree["distance"])
-    notes = [f"{model}, layer {layer}: {len(classes)} classes, {means.shape[1]} features per class "
-             f"vector; spectral clustering (cosine affinity, seed {seed}) for k = {ks[0]}..{ks[-1]}."]
+    notes = [
+        f"{model}, layer {layer}: {len(classes)} classes, {means.shape[1]} features per class "
+        f"vector; spectral clustering (cosine affinity, seed {seed}) for k = {ks[0]}..{ks[-1]}."
+    ]
     if note:
         notes.append(f"Note: {note}.")
     talk = {}
@@ -188,19 +260,33 @@ def induce_taxonomy(*, activations: str | Path, hierarchy: str | Path, model: st
         import yaml
 
         talk = yaml.safe_load(Path(talk_reference).read_text())["induced_taxonomy"]
-    write_taxonomy(by_k=by_k, talk={int(k): list(v) for k, v in talk.items()},
-                   out_csv=out_csv, out_md=out_md, out_clusters=out_clusters,
-                   title=f"Taxonomy induced by {model}, layer {layer}", notes=notes)
+    write_taxonomy(
+        by_k=by_k,
+        talk={int(k): list(v) for k, v in talk.items()},
+        out_csv=out_csv,
+        out_md=out_md,
+        out_clusters=out_clusters,
+        title=f"Taxonomy induced by {model}, layer {layer}",
+        notes=notes,
+    )
     per_k = {k: float(np.mean([c["f1"] for c in clusters])) for k, clusters in by_k.items()}
-    scores = {"model": model, "layer": layer, "n_classes": len(classes), "n_features": int(means.shape[1]),
-              "k_min": ks[0], "k_max": ks[-1], "k_note": note, "mean_f1": float(np.mean(list(per_k.values()))),
-              "mean_f1_per_k": {str(k): v for k, v in per_k.items()},
-              "rank_correlation": rho, "rank_correlation_p": p,
-              "k2": [c["label"] for c in by_k[ks[0]]] if ks[0] == 2 else None}
+    scores = {
+        "model": model,
+        "layer": layer,
+        "n_classes": len(classes),
+        "n_features": int(means.shape[1]),
+        "k_min": ks[0],
+        "k_max": ks[-1],
+        "k_note": note,
+        "mean_f1": float(np.mean(list(per_k.values()))),
+        "mean_f1_per_k": {str(k): v for k, v in per_k.items()},
+        "rank_correlation": rho,
+        "rank_correlation_p": p,
+        "k2": [c["label"] for c in by_k[ks[0]]] if ks[0] == 2 else None,
+    }
     write_json(out_scores, scores)
     for k, clusters in by_k.items():
-        print(f"[taxonomy] {model}/{layer} k={k}: " + " | ".join(
-            f"{c['label']} ({c['f1']:.2f})" for c in clusters))
+        print(f"[taxonomy] {model}/{layer} k={k}: " + " | ".join(f"{c['label']} ({c['f1']:.2f})" for c in clusters))
     print(f"[taxonomy] {model}/{layer}: mean F1 {scores['mean_f1']:.3f}, rank correlation {rho:.3f}")
     return scores
 
@@ -214,12 +300,16 @@ def _layer_rows(score_files: Sequence[str | Path], layer_order: Mapping[str, Seq
             raise ValueError(f"{path}: layer {s['layer']!r} of model {s['model']!r} is not configured")
         rows.append({**s, "depth": order.index(s["layer"]) + 1})
     models = list(layer_order)
-    return sorted(rows, key=lambda r: (models.index(r["model"]) if r["model"] in models else len(models),
-                                       r["depth"]))
+    return sorted(rows, key=lambda r: (models.index(r["model"]) if r["model"] in models else len(models), r["depth"]))
 
 
-def tabulate_layers(*, score_files: Sequence[str | Path], layer_order: Mapping[str, Sequence[str]],
-                    out_csv: str | Path, out_md: str | Path) -> list[dict]:
+def tabulate_layers(
+    *,
+    score_files: Sequence[str | Path],
+    layer_order: Mapping[str, Sequence[str]],
+    out_csv: str | Path,
+    out_md: str | Path,
+) -> list[dict]:
     """layers.{csv,md}: the scores of every (model, layer), layers in configured (depth) order."""
     from cnnpractice.semantic.tables import write_layers
 
@@ -229,13 +319,16 @@ def tabulate_layers(*, score_files: Sequence[str | Path], layer_order: Mapping[s
         mine = [r for r in rows if r["model"] == model]
         if mine:
             best = max(mine, key=lambda r: r["mean_f1"])
-            print(f"[layers] {model}: best mean F1 at {best['layer']} ({best['mean_f1']:.3f}); "
-                  f"best rank correlation at {max(mine, key=lambda r: r['rank_correlation'])['layer']}")
+            print(
+                f"[layers] {model}: best mean F1 at {best['layer']} ({best['mean_f1']:.3f}); "
+                f"best rank correlation at {max(mine, key=lambda r: r['rank_correlation'])['layer']}"
+            )
     return rows
 
 
-def plot_layers(*, score_files: Sequence[str | Path], layer_order: Mapping[str, Sequence[str]],
-                out: str | Path) -> None:
+def plot_layers(
+    *, score_files: Sequence[str | Path], layer_order: Mapping[str, Sequence[str]], out: str | Path
+) -> None:
     """layers.png: both scores against depth, one line per model."""
     from cnnpractice.semantic.figures import plot_layers as draw
 

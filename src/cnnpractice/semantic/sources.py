@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,9 @@ class NpyRows:
         with open(self.path, "rb") as fh:
             try:
                 version = np.lib.format.read_magic(fh)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
+                read_header = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
                 shape, fortran, dtype = read_header(fh)
             except ValueError as exc:
                 raise ValueError(f"{self.path}: not a .npy array ({exc})") from exc
@@ -79,7 +81,7 @@ class NpyRows:
                 data = fh.read(len(run) * self.row_bytes)
                 if len(data) != len(run) * self.row_bytes:
                     raise ValueError(f"{self.path}: file ends before row {rows[run[-1]]}")
-                out[run[0]:run[-1] + 1] = np.frombuffer(data, self.dtype).reshape(len(run), *self.shape[1:])
+                out[run[0] : run[-1] + 1] = np.frombuffer(data, self.dtype).reshape(len(run), *self.shape[1:])
         return out
 
 
@@ -89,8 +91,16 @@ class ArrayImages:
     mean, std: per channel (length C) or scalars, as recorded by the training.
     """
 
-    def __init__(self, data_dir: str | Path, *, split: str, mean: Sequence[float],
-                 std: Sequence[float], images_per_class: int | None = None, batch_size: int = 256):
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        split: str,
+        mean: Sequence[float],
+        std: Sequence[float],
+        images_per_class: int | None = None,
+        batch_size: int = 256,
+    ):
         from cnnpractice.smalldata.pipeline import load_prepared
 
         if split not in ("train", "test"):
@@ -106,17 +116,19 @@ class ArrayImages:
         self.mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
         self.std = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
         if self.mean.size not in (1, channels) or self.std.size not in (1, channels):
-            raise ValueError(f"{data_dir}: images have {channels} channels but the network's "
-                             f"normalisation has {self.mean.size} means / {self.std.size} stds")
+            raise ValueError(
+                f"{data_dir}: images have {channels} channels but the network's "
+                f"normalisation has {self.mean.size} means / {self.std.size} stds"
+            )
         self.batch_size = batch_size
 
     def batches(self) -> Iterator[tuple[Any, Any]]:
         import torch
 
         for start in range(0, len(self.index), self.batch_size):
-            rows = self.index[start:start + self.batch_size]
+            rows = self.index[start : start + self.batch_size]
             x = (self.rows.read(rows).astype(np.float32) - self.mean) / self.std
-            yield torch.from_numpy(x), torch.from_numpy(self.labels[start:start + self.batch_size])
+            yield torch.from_numpy(x), torch.from_numpy(self.labels[start : start + self.batch_size])
 
 
 def imagenet_transform(resize: int = 256, crop: int = 224):
@@ -124,12 +136,14 @@ def imagenet_transform(resize: int = 256, crop: int = 224):
     antialiased), centre crop, scale to [0, 1], normalise with ImageNet's mean/std."""
     from torchvision import transforms
 
-    return transforms.Compose([
-        transforms.Resize(resize, interpolation=transforms.InterpolationMode.BILINEAR, antialias=True),
-        transforms.CenterCrop(crop),
-        transforms.ToTensor(),
-        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    return transforms.Compose(
+        [
+            transforms.Resize(resize, interpolation=transforms.InterpolationMode.BILINEAR, antialias=True),
+            transforms.CenterCrop(crop),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
 
 
 def open_imagenet(root: str | Path, split: str, transform, config_key: str):
@@ -141,7 +155,8 @@ def open_imagenet(root: str | Path, split: str, transform, config_key: str):
         raise FileNotFoundError(
             f"{config_key}: ImageNet folder {root} not found. Point {config_key} at a folder "
             "holding ILSVRC2012_devkit_t12.tar.gz and ILSVRC2012_img_val.tar (from "
-            "image-net.org; they cannot be downloaded automatically), or <split>/<wnid>/*.JPEG")
+            "image-net.org; they cannot be downloaded automatically), or <split>/<wnid>/*.JPEG"
+        )
     try:
         dataset = ImageNet(str(root), split=split, transform=transform)
         return dataset, list(dataset.wnids), [names[0] for names in dataset.classes]
@@ -151,7 +166,8 @@ def open_imagenet(root: str | Path, split: str, transform, config_key: str):
         if not wnid_dirs or not all(_WNID.match(name) for name in wnid_dirs):
             raise FileNotFoundError(
                 f"{config_key}: {root} is neither what torchvision.datasets.ImageNet reads "
-                f"({exc}) nor a folder {folder}/<wnid>/ of images") from exc
+                f"({exc}) nor a folder {folder}/<wnid>/ of images"
+            ) from exc
         dataset = ImageFolder(str(folder), transform=transform)
         return dataset, list(dataset.classes), list(dataset.classes)
 
@@ -159,11 +175,20 @@ def open_imagenet(root: str | Path, split: str, transform, config_key: str):
 class ImageFolderImages:
     """An ImageNet split (see :func:`open_imagenet`), decoded by ``workers`` processes."""
 
-    def __init__(self, root: str | Path, *, split: str = "val", resize: int = 256, crop: int = 224,
-                 images_per_class: int | None = None, batch_size: int = 128, workers: int = 0,
-                 pin_memory: bool = False, config_key: str = "semantic.datasets.imagenet.root"):
-        dataset, self.class_ids, self.classes = open_imagenet(
-            root, split, imagenet_transform(resize, crop), config_key)
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        split: str = "val",
+        resize: int = 256,
+        crop: int = 224,
+        images_per_class: int | None = None,
+        batch_size: int = 128,
+        workers: int = 0,
+        pin_memory: bool = False,
+        config_key: str = "semantic.datasets.imagenet.root",
+    ):
+        dataset, self.class_ids, self.classes = open_imagenet(root, split, imagenet_transform(resize, crop), config_key)
         all_labels = np.asarray(dataset.targets, dtype=np.int64)
         self.index = first_per_class(all_labels, images_per_class, len(self.class_ids))
         self.labels = all_labels[self.index]
@@ -173,9 +198,14 @@ class ImageFolderImages:
     def batches(self) -> Iterator[tuple[Any, Any]]:
         from torch.utils.data import DataLoader, Subset
 
-        loader = DataLoader(Subset(self.dataset, self.index.tolist()), batch_size=self.batch_size,
-                            shuffle=False, num_workers=self.workers, pin_memory=self.pin_memory,
-                            persistent_workers=False)
+        loader = DataLoader(
+            Subset(self.dataset, self.index.tolist()),
+            batch_size=self.batch_size,
+            shuffle=False,
+            num_workers=self.workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=False,
+        )
         yield from loader
 
 

@@ -10,14 +10,40 @@ names, and for ImageNet models the talk's names for the same k beside ours.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
 
-CLUSTER_COLUMNS = ("k", "position", "label", "name", "synset", "qualifier", "f1", "precision", "recall",
-                   "n_classes", "n_covered", "n_under", "equivalent", "members")
-LAYER_COLUMNS = ("model", "layer", "depth", "mean_f1", "rank_correlation", "rank_correlation_p", "k2_split",
-                 "n_classes", "n_features", "k_min", "k_max")
+CLUSTER_COLUMNS = (
+    "k",
+    "position",
+    "label",
+    "name",
+    "synset",
+    "qualifier",
+    "f1",
+    "precision",
+    "recall",
+    "n_classes",
+    "n_covered",
+    "n_under",
+    "equivalent",
+    "members",
+)
+LAYER_COLUMNS = (
+    "model",
+    "layer",
+    "depth",
+    "mean_f1",
+    "rank_correlation",
+    "rank_correlation_p",
+    "k2_split",
+    "n_classes",
+    "n_features",
+    "k_min",
+    "k_max",
+)
 MAX_MEMBERS_SHOWN = 12
 
 
@@ -34,8 +60,9 @@ def talk_matches(talk_names: Sequence[str], clusters: Sequence[dict[str, Any]]) 
     return sum(_bare(name) in ours for name in talk_names)
 
 
-def taxonomy_rows(by_k: dict[int, list[dict[str, Any]]], talk: dict[int, list[str]] | None,
-                  k_max: int) -> list[dict[str, Any]]:
+def taxonomy_rows(
+    by_k: dict[int, list[dict[str, Any]]], talk: dict[int, list[str]] | None, k_max: int
+) -> list[dict[str, Any]]:
     """Wide rows: k, cluster_1..cluster_<k_max> (labels), mean_f1, talk, talk_found."""
     rows = []
     for k, clusters in sorted(by_k.items()):
@@ -52,8 +79,11 @@ def taxonomy_rows(by_k: dict[int, list[dict[str, Any]]], talk: dict[int, list[st
 
 def cluster_rows(by_k: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Long rows, one per (k, cluster), lists joined with '; '."""
-    return [{**c, "k": k, "equivalent": "; ".join(c["equivalent"]), "members": "; ".join(c["members"])}
-            for k, clusters in sorted(by_k.items()) for c in clusters]
+    return [
+        {**c, "k": k, "equivalent": "; ".join(c["equivalent"]), "members": "; ".join(c["members"])}
+        for k, clusters in sorted(by_k.items())
+        for c in clusters
+    ]
 
 
 def _members(names: Sequence[str]) -> str:
@@ -61,8 +91,16 @@ def _members(names: Sequence[str]) -> str:
     return shown + (f", ... ({len(names) - MAX_MEMBERS_SHOWN} more)" if len(names) > MAX_MEMBERS_SHOWN else "")
 
 
-def write_taxonomy(*, by_k: dict[int, list[dict[str, Any]]], talk: dict[int, list[str]] | None,
-                   out_csv, out_md, out_clusters, title: str, notes: Sequence[str] = ()) -> list[dict]:
+def write_taxonomy(
+    *,
+    by_k: dict[int, list[dict[str, Any]]],
+    talk: dict[int, list[str]] | None,
+    out_csv,
+    out_md,
+    out_clusters,
+    title: str,
+    notes: Sequence[str] = (),
+) -> list[dict]:
     """Write taxonomy.csv (wide), taxonomy.md and clusters.csv (long); return the wide rows."""
     k_max = max(by_k)
     rows = taxonomy_rows(by_k, talk, k_max)
@@ -76,21 +114,59 @@ def write_taxonomy(*, by_k: dict[int, list[dict[str, Any]]], talk: dict[int, lis
         headers += ["the talk", "talk's names found"]
     details = []
     for k, clusters in sorted(by_k.items()):
-        details.append(f"**k = {k}**\n\n" + markdown_table(
-            [{**c, "members": _members(c["members"]), "equivalent": ", ".join(c["equivalent"]) or None}
-             for c in clusters],
-            ["position", "label", "synset", "f1", "precision", "recall", "n_covered", "n_classes",
-             "n_under", "equivalent", "members"],
-            ["#", "name", "synset", "F1", "precision", "recall", "covered", "in cluster",
-             "under name", "same coverage", "classes"], digits=2))
+        details.append(
+            f"**k = {k}**\n\n"
+            + markdown_table(
+                [
+                    {**c, "members": _members(c["members"]), "equivalent": ", ".join(c["equivalent"]) or None}
+                    for c in clusters
+                ],
+                [
+                    "position",
+                    "label",
+                    "synset",
+                    "f1",
+                    "precision",
+                    "recall",
+                    "n_covered",
+                    "n_classes",
+                    "n_under",
+                    "equivalent",
+                    "members",
+                ],
+                [
+                    "#",
+                    "name",
+                    "synset",
+                    "F1",
+                    "precision",
+                    "recall",
+                    "covered",
+                    "in cluster",
+                    "under name",
+                    "same coverage",
+                    "classes",
+                ],
+                digits=2,
+            )
+        )
     intro = "".join(f"{note}\n\n" for note in notes)
-    write_markdown(out_md, [
-        ("Induced taxonomy", intro + "Named clusters per k, in WordNet order; a name in parentheses "
-         "is the cluster's main narrower group, shown when the name does not fit exactly (F1 < 1).\n\n"
-         + markdown_table(rows, columns, headers, digits=2)),
-        ("Coverage of each name", "precision = covered / under name, recall = covered / in cluster.\n\n"
-         + "\n".join(details)),
-    ], title=title)
+    write_markdown(
+        out_md,
+        [
+            (
+                "Induced taxonomy",
+                intro + "Named clusters per k, in WordNet order; a name in parentheses "
+                "is the cluster's main narrower group, shown when the name does not fit exactly (F1 < 1).\n\n"
+                + markdown_table(rows, columns, headers, digits=2),
+            ),
+            (
+                "Coverage of each name",
+                "precision = covered / under name, recall = covered / in cluster.\n\n" + "\n".join(details),
+            ),
+        ],
+        title=title,
+    )
     return rows
 
 
@@ -98,12 +174,20 @@ def write_layers(rows: Sequence[dict[str, Any]], out_csv, out_md) -> None:
     """Write layers.csv / layers.md (one row per model and layer, in depth order)."""
     rows = [{**r, "k2_split": "; ".join(r["k2"]) if r.get("k2") else None} for r in rows]
     write_csv(out_csv, rows, LAYER_COLUMNS)
-    write_markdown(out_md, [(
-        "Layer representativeness",
-        "mean F1: the WordNet names' F1, averaged over the clusters of each k, then over k. "
-        "rank correlation: Spearman's rho between the class vectors' cosine distances and the "
-        "classes' WordNet path lengths, over all pairs of classes. Higher is better for both.\n\n"
-        + markdown_table([{**r, "rank_correlation_p": f"{r['rank_correlation_p']:.1e}"} for r in rows],
-                         LAYER_COLUMNS[:7], ["model", "layer", "depth", "mean F1",
-                                                   "rank corr.", "p-value", "k = 2 clusters"]))],
-        title="Semantic embeddings: which layers represent WordNet best")
+    write_markdown(
+        out_md,
+        [
+            (
+                "Layer representativeness",
+                "mean F1: the WordNet names' F1, averaged over the clusters of each k, then over k. "
+                "rank correlation: Spearman's rho between the class vectors' cosine distances and the "
+                "classes' WordNet path lengths, over all pairs of classes. Higher is better for both.\n\n"
+                + markdown_table(
+                    [{**r, "rank_correlation_p": f"{r['rank_correlation_p']:.1e}"} for r in rows],
+                    LAYER_COLUMNS[:7],
+                    ["model", "layer", "depth", "mean F1", "rank corr.", "p-value", "k = 2 clusters"],
+                ),
+            )
+        ],
+        title="Semantic embeddings: which layers represent WordNet best",
+    )

@@ -24,8 +24,9 @@ import json
 import re
 import shutil
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,13 +37,25 @@ LEXNAMES_MAN = "/usr/share/man/man5/lexnames.5WN.gz"
 DEBIAN_PACKAGES = ("wordnet-base", "wordnet-sense-index")
 SOURCES = ("auto", "debian", "download")
 #: The files nltk's WordNetCorpusReader opens, apart from ``lexnames``.
-DATABASE_FILES = ("cntlist.rev", "index.sense", *(f"{kind}.{pos}" for kind in ("index", "data")
-                                                  for pos in ("adj", "adv", "noun", "verb")),
-                  *(f"{pos}.exc" for pos in ("adj", "adv", "noun", "verb")))
+DATABASE_FILES = (
+    "cntlist.rev",
+    "index.sense",
+    *(f"{kind}.{pos}" for kind in ("index", "data") for pos in ("adj", "adv", "noun", "verb")),
+    *(f"{pos}.exc" for pos in ("adj", "adv", "noun", "verb")),
+)
 _CATEGORY = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
 _WNID = re.compile(r"^n\d{8}$")
-HIERARCHY_ARRAYS = {"classes": "U", "class_ids": "U", "synsets": "U", "candidates": "U",
-                    "labels": "U", "depth": "iu", "membership": "b", "distance": "iu", "order": "iu"}
+HIERARCHY_ARRAYS = {
+    "classes": "U",
+    "class_ids": "U",
+    "synsets": "U",
+    "candidates": "U",
+    "labels": "U",
+    "depth": "iu",
+    "membership": "b",
+    "distance": "iu",
+    "order": "iu",
+}
 
 
 class WordNetMissing(FileNotFoundError):
@@ -51,10 +64,12 @@ class WordNetMissing(FileNotFoundError):
 
 def _missing_message(why: str) -> str:
     packages = " ".join(DEBIAN_PACKAGES)
-    return (f"WordNet 3.0 is not available: {why}. Install the Debian packages {packages} "
-            f"(`sudo apt-get install {packages}`, or `make setup` as root), or allow network "
-            "access so that nltk.download('wordnet') can fetch it (config key semantic.wordnet: "
-            "auto or download).")
+    return (
+        f"WordNet 3.0 is not available: {why}. Install the Debian packages {packages} "
+        f"(`sudo apt-get install {packages}`, or `make setup` as root), or allow network "
+        "access so that nltk.download('wordnet') can fetch it (config key semantic.wordnet: "
+        "auto or download)."
+    )
 
 
 def lexnames_from_man(man_page: str | Path) -> str:
@@ -78,8 +93,7 @@ def lexnames_from_man(man_page: str | Path) -> str:
                 raise ValueError(f"{man_page}: unexpected lexicographer file {fields[1]!r}")
             lines.append((int(fields[0]), fields[1], _CATEGORY[pos]))
     if [n for n, _, _ in lines] != list(range(len(lines))) or len(lines) < 45:
-        raise ValueError(f"{man_page}: expected lexicographer files numbered 00..44, found "
-                         f"{[n for n, _, _ in lines]}")
+        raise ValueError(f"{man_page}: expected lexicographer files numbered 00..44, found {[n for n, _, _ in lines]}")
     return "".join(f"{n:02d}\t{name}\t{cat}\n" for n, name, cat in lines)
 
 
@@ -105,8 +119,13 @@ def _download_wordnet(nltk_root: Path) -> Path:
     return folder
 
 
-def prepare_wordnet(out_dir: str | Path, *, source: str = "auto", debian_dir: str | Path = DEBIAN_DIR,
-                    lexnames_man: str | Path = LEXNAMES_MAN) -> dict[str, Any]:
+def prepare_wordnet(
+    out_dir: str | Path,
+    *,
+    source: str = "auto",
+    debian_dir: str | Path = DEBIAN_DIR,
+    lexnames_man: str | Path = LEXNAMES_MAN,
+) -> dict[str, Any]:
     """Lay out WordNet 3.0 as an nltk corpus in ``out_dir`` (``<nltk_data>/corpora/wordnet``).
 
     Parameters
@@ -133,8 +152,7 @@ def prepare_wordnet(out_dir: str | Path, *, source: str = "auto", debian_dir: st
     out_dir, debian_dir, lexnames_man = Path(out_dir), Path(debian_dir), Path(lexnames_man)
     missing = _debian_missing(debian_dir, lexnames_man)
     if source == "debian" and missing:
-        raise WordNetMissing(_missing_message(f"missing {', '.join(missing[:4])}"
-                                              f"{' ...' if len(missing) > 4 else ''}"))
+        raise WordNetMissing(_missing_message(f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"))
     use_debian = source == "debian" or (source == "auto" and not missing)
     with staged_dir(out_dir, "wordnet", replace="source.json") as stage:
         if use_debian:
@@ -151,8 +169,11 @@ def prepare_wordnet(out_dir: str | Path, *, source: str = "auto", debian_dir: st
             shutil.rmtree(download_root)
             origin = {"source": "download", "from": "nltk.download('wordnet')"}
         reader = _open_reader(stage)
-        info = {**origin, "version": reader.get_version(),
-                "files": sorted(p.name for p in stage.iterdir() if p.is_file())}
+        info = {
+            **origin,
+            "version": reader.get_version(),
+            "files": sorted(p.name for p in stage.iterdir() if p.is_file()),
+        }
         write_json(stage / "source.json", info)
     print(f"[wordnet] WordNet {info['version']} ({info['source']}) in {out_dir}")
     return info
@@ -185,8 +206,9 @@ def _open_reader(corpus_dir: Path):
             warnings.simplefilter("ignore", UserWarning)
             return EnglishWordNet(str(corpus_dir), None)
     except (OSError, LookupError, AssertionError, ValueError) as exc:
-        raise WordNetMissing(_missing_message(f"{corpus_dir} is not a readable WordNet corpus "
-                                              f"({type(exc).__name__}: {exc})")) from exc
+        raise WordNetMissing(
+            _missing_message(f"{corpus_dir} is not a readable WordNet corpus ({type(exc).__name__}: {exc})")
+        ) from exc
 
 
 def load_wordnet(nltk_data: str | Path):
@@ -198,9 +220,11 @@ def load_wordnet(nltk_data: str | Path):
     nltk_data = Path(nltk_data)
     corpus = nltk_data / "corpora" / "wordnet"
     if not (corpus / "data.noun").is_file() or not (corpus / "lexnames").is_file():
-        raise WordNetMissing(_missing_message(
-            f"{corpus} has no WordNet corpus (data.noun, lexnames); the workflow's prepare_wordnet "
-            "rule writes it"))
+        raise WordNetMissing(
+            _missing_message(
+                f"{corpus} has no WordNet corpus (data.noun, lexnames); the workflow's prepare_wordnet rule writes it"
+            )
+        )
     return _open_reader(corpus)
 
 
@@ -210,8 +234,9 @@ def display_name(synset) -> str:
     return name[:1].upper() + name[1:]
 
 
-def resolve_synsets(wn, classes: Sequence[str], class_ids: Sequence[str],
-                    mapping: Mapping[str, str], config_key: str) -> list:
+def resolve_synsets(
+    wn, classes: Sequence[str], class_ids: Sequence[str], mapping: Mapping[str, str], config_key: str
+) -> list:
     """The WordNet noun synset of every class.
 
     A class named in ``mapping`` (class name -> synset name such as ``boot.n.01``)
@@ -223,8 +248,9 @@ def resolve_synsets(wn, classes: Sequence[str], class_ids: Sequence[str],
 
     unknown = sorted(set(mapping) - set(classes))
     if unknown:
-        raise ValueError(f"{config_key} names classes the dataset does not have: {unknown}; "
-                         f"its classes are {list(classes)}")
+        raise ValueError(
+            f"{config_key} names classes the dataset does not have: {unknown}; its classes are {list(classes)}"
+        )
     synsets = []
     for name, cid in zip(classes, class_ids):
         try:
@@ -232,20 +258,23 @@ def resolve_synsets(wn, classes: Sequence[str], class_ids: Sequence[str],
                 synset = wn.synset(mapping[name])
             elif _WNID.match(cid):
                 if wn.get_version() != "3.0":
-                    raise ValueError(f"ImageNet wnids are WordNet 3.0 offsets, but this WordNet "
-                                     f"is {wn.get_version()}")
+                    raise ValueError(f"ImageNet wnids are WordNet 3.0 offsets, but this WordNet is {wn.get_version()}")
                 synset = wn.synset_from_pos_and_offset("n", int(cid[1:]))
             else:
-                raise ValueError(f"class {name!r} has no WordNet synset: add it under {config_key} "
-                                 "(class name -> synset name, e.g. boot.n.01)")
+                raise ValueError(
+                    f"class {name!r} has no WordNet synset: add it under {config_key} "
+                    "(class name -> synset name, e.g. boot.n.01)"
+                )
         except WordNetError as exc:
             raise ValueError(f"{config_key}.{name}: {exc}") from exc
         if synset.pos() != "n":
             raise ValueError(f"{config_key}.{name}: {synset.name()} is not a noun synset")
         if synset in synsets:
             other = classes[synsets.index(synset)]
-            raise ValueError(f"{config_key}: classes {other!r} and {name!r} both map to "
-                             f"{synset.name()}; give each class its own synset")
+            raise ValueError(
+                f"{config_key}: classes {other!r} and {name!r} both map to "
+                f"{synset.name()}; give each class its own synset"
+            )
         synsets.append(synset)
     return synsets
 
@@ -273,7 +302,7 @@ def path_distances(steps: np.ndarray, max_cells: int = 1 << 23) -> np.ndarray:
     chunk = max(1, max_cells // max(1, n * m))
     out = np.empty((n, n), dtype=np.int64)
     for start in range(0, n, chunk):
-        out[start:start + chunk] = (steps[start:start + chunk, None, :] + steps[None, :, :]).min(axis=2)
+        out[start : start + chunk] = (steps[start : start + chunk, None, :] + steps[None, :, :]).min(axis=2)
     return out
 
 
@@ -317,8 +346,9 @@ def paths_key(paths: Sequence[tuple[str, ...]]) -> np.ndarray:
     return rank
 
 
-def map_classes(*, nltk_data: str | Path, classes_file: str | Path, mapping: Mapping[str, str],
-                config_key: str, out: str | Path) -> dict[str, np.ndarray]:
+def map_classes(
+    *, nltk_data: str | Path, classes_file: str | Path, mapping: Mapping[str, str], config_key: str, out: str | Path
+) -> dict[str, np.ndarray]:
     """Map the classes listed in ``classes_file`` (``classes``, ``class_ids``) to WordNet and
     write their hierarchy (:func:`class_hierarchy`) to ``out`` (``.npz``)."""
     info = json.loads(Path(classes_file).read_text())
@@ -337,11 +367,12 @@ def map_classes(*, nltk_data: str | Path, classes_file: str | Path, mapping: Map
         j = np.flatnonzero(arrays["candidates"] == synset)[0]
         if alone[j] and not _WNID.match(name):
             labels[j] = name
-    arrays.update(labels=labels.astype(str), classes=np.array(info["classes"]),
-                  class_ids=np.array(info["class_ids"]))
+    arrays.update(labels=labels.astype(str), classes=np.array(info["classes"]), class_ids=np.array(info["class_ids"]))
     save_npz(out, **arrays)
-    print(f"[wordnet] {len(synsets)} classes, {len(arrays['candidates'])} candidate hypernyms "
-          f"(WordNet {wn.get_version()}) -> {out}")
+    print(
+        f"[wordnet] {len(synsets)} classes, {len(arrays['candidates'])} candidate hypernyms "
+        f"(WordNet {wn.get_version()}) -> {out}"
+    )
     for name, synset in zip(info["classes"], synsets):
         print(f"[wordnet]   {name} -> {synset.name()}: {synset.definition()}")
     return arrays

@@ -23,8 +23,9 @@ import tempfile
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -81,8 +82,9 @@ def hash_file(path: Path) -> dict[str, Any]:
     return {"size": path.stat().st_size, "md5": md5.hexdigest(), "sha256": sha.hexdigest()}
 
 
-def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
-             md5: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+def download(
+    url: str, dest: str | os.PathLike, *, sha256: str | None = None, md5: str | None = None, timeout: float = 60.0
+) -> dict[str, Any]:
     """Stream ``url`` into the file ``dest``, checking its size and checksums.
 
     The data go to a temporary file beside ``dest``, renamed onto it only once
@@ -115,16 +117,15 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
                     for d in digests.values():
                         d.update(chunk)
         except Exception as exc:
-            raise RuntimeError(f"could not download {url} to {dest}: "
-                               f"{type(exc).__name__}: {exc}") from exc
+            raise RuntimeError(f"could not download {url} to {dest}: {type(exc).__name__}: {exc}") from exc
         if length is not None and length.isdigit() and int(length) != size:
-            raise RuntimeError(f"download of {url} to {dest} was cut short: got {size} of "
-                               f"{length} bytes")
+            raise RuntimeError(f"download of {url} to {dest} was cut short: got {size} of {length} bytes")
         got = {k: d.hexdigest() for k, d in digests.items()}
         for kind, want in expected.items():
             if got[kind] != want:
-                raise ValueError(f"{url}: {kind} of the downloaded file is {got[kind]}, "
-                                 f"expected {want}; the file was not kept")
+                raise ValueError(
+                    f"{url}: {kind} of the downloaded file is {got[kind]}, expected {want}; the file was not kept"
+                )
     return {"url": url, "size": size, **got, "verified": sorted(expected)}
 
 
@@ -165,14 +166,14 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> int:
                     _safe_target(dest, m.name, archive)
                     if not (m.isfile() or m.isdir()):
                         raise ValueError(f"{archive}: member {m.name!r} is not a regular file")
-                    tf.extract(m, dest, set_attrs=False, **({"filter": "data"} if hasattr(
-                        tarfile, "data_filter") else {}))
+                    tf.extract(
+                        m, dest, set_attrs=False, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {})
+                    )
                     n += m.isfile()
                 return n
         raise ValueError(f"{archive}: not a zip or tar archive")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise ValueError(f"{archive}: corrupt or truncated archive "
-                         f"({type(exc).__name__}: {exc})") from exc
+        raise ValueError(f"{archive}: corrupt or truncated archive ({type(exc).__name__}: {exc})") from exc
 
 
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -205,10 +206,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, 4))
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
-        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes) but the "
-                         f"file holds {len(data)} bytes; it is truncated or corrupt")
-    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="),
-                                                                          copy=False)
+        raise ValueError(
+            f"{path}: IDX header says shape {shape} ({expected} bytes) but the "
+            f"file holds {len(data)} bytes; it is truncated or corrupt"
+        )
+    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
 __all__ = ["download", "extract", "gunzip", "hash_file", "read_idx", "staged_dir"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -62,8 +62,7 @@ def _check_inputs(x_train, y_train, x_test, y_test):
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if x.ndim != 2 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
-            raise ValueError(f"x_{name} must be (n, d) and y_{name} (n,) with n >= 1; "
-                             f"got {x.shape} and {y.shape}")
+            raise ValueError(f"x_{name} must be (n, d) and y_{name} (n,) with n >= 1; got {x.shape} and {y.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError(f"x_{name} holds NaN or infinite values")
     if x_train.shape[1] != x_test.shape[1]:
@@ -80,15 +79,29 @@ def _check_options(classifiers, cv_folds, c_grid, max_iter) -> None:
     if unknown:
         raise ValueError(f"unknown classifier(s) {unknown}; accepted: {list(CLASSIFIERS)}")
     for name, value in (("cv_folds", cv_folds), ("max_iter", max_iter)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < (2 if name == "cv_folds" else 1):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or value < (2 if name == "cv_folds" else 1)
+        ):
             raise ValueError(f"{name} must be an integer >= {2 if name == 'cv_folds' else 1}, got {value!r}")
     if len(c_grid) == 0 or not all(isinstance(c, numbers.Real) and np.isfinite(c) and c > 0 for c in c_grid):
         raise ValueError(f"c_grid must be a non-empty list of positive numbers, got {c_grid!r}")
 
 
-def evaluate_features(x_train, y_train, x_test, y_test, *, classifiers: Sequence[str] = ("svm", "logreg"),
-                      cv_folds: int = 3, seed: int = 0, c_grid: Sequence[float] = (0.01, 0.1, 1.0, 10.0),
-                      max_iter: int = 5000, n_jobs: int | None = 1) -> list[dict]:
+def evaluate_features(
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    *,
+    classifiers: Sequence[str] = ("svm", "logreg"),
+    cv_folds: int = 3,
+    seed: int = 0,
+    c_grid: Sequence[float] = (0.01, 0.1, 1.0, 10.0),
+    max_iter: int = 5000,
+    n_jobs: int | None = 1,
+) -> list[dict]:
     """Test scores of linear classifiers on features, ``C`` picked by CV on the training split.
 
     Per classifier, the model is ``Pipeline(StandardScaler, clf)`` with ``clf``
@@ -144,8 +157,10 @@ def evaluate_features(x_train, y_train, x_test, y_test, *, classifiers: Sequence
     note = None
     if smallest < 2:
         folds = 0
-        note = (f"the smallest training class has {smallest} example: no cross-validation, "
-                f"C fixed to the middle of the grid")
+        note = (
+            f"the smallest training class has {smallest} example: no cross-validation, "
+            f"C fixed to the middle of the grid"
+        )
     elif folds < cv_folds:
         note = f"cv_folds reduced from {cv_folds} to {folds}: the smallest training class has {smallest} examples"
 
@@ -154,9 +169,12 @@ def evaluate_features(x_train, y_train, x_test, y_test, *, classifiers: Sequence
         start = time.perf_counter()
         if folds:
             search = GridSearchCV(
-                _pipeline(name, 1.0, max_iter, seed), {"clf__C": [float(c) for c in c_grid]},
-                scoring={"accuracy": "accuracy", "warnings": _warning_count}, refit="accuracy",
-                cv=StratifiedKFold(folds, shuffle=True, random_state=seed), n_jobs=n_jobs,
+                _pipeline(name, 1.0, max_iter, seed),
+                {"clf__C": [float(c) for c in c_grid]},
+                scoring={"accuracy": "accuracy", "warnings": _warning_count},
+                refit="accuracy",
+                cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                n_jobs=n_jobs,
             ).fit(x_train, y_train)
             model, best_c = search.best_estimator_, float(search.best_params_["clf__C"])
             cv_accuracy = float(search.best_score_)
@@ -169,22 +187,27 @@ def evaluate_features(x_train, y_train, x_test, y_test, *, classifiers: Sequence
 
         auc = None
         if len(classes) == 2 and len(np.unique(y_test)) == 2 and set(np.unique(y_test)) <= set(classes):
-            score = (model.decision_function(x_test) if hasattr(model, "decision_function")
-                     else model.predict_proba(x_test)[:, 1])
+            score = (
+                model.decision_function(x_test)
+                if hasattr(model, "decision_function")
+                else model.predict_proba(x_test)[:, 1]
+            )
             auc = float(roc_auc_score(y_test == model.classes_[1], score))
-        results.append({
-            "classifier": name,
-            "accuracy": float(accuracy_score(y_test, model.predict(x_test))),
-            "auc": auc,
-            "best_C": best_c,
-            "cv_accuracy": cv_accuracy,
-            "cv_folds": folds,
-            "n_train": int(len(y_train)),
-            "n_test": int(len(y_test)),
-            "n_features": int(x_train.shape[1]),
-            "n_classes": int(len(classes)),
-            "fit_seconds": float(fit_seconds),
-            "convergence_warnings": int(n_warnings),
-            "note": note,
-        })
+        results.append(
+            {
+                "classifier": name,
+                "accuracy": float(accuracy_score(y_test, model.predict(x_test))),
+                "auc": auc,
+                "best_C": best_c,
+                "cv_accuracy": cv_accuracy,
+                "cv_folds": folds,
+                "n_train": int(len(y_train)),
+                "n_test": int(len(y_test)),
+                "n_features": int(x_train.shape[1]),
+                "n_classes": int(len(classes)),
+                "fit_seconds": float(fit_seconds),
+                "convergence_warnings": int(n_warnings),
+                "note": note,
+            }
+        )
     return results

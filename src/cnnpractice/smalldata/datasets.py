@@ -53,13 +53,9 @@ from typing import Any
 import numpy as np
 
 from cnnpractice.io import write_json
-from cnnpractice.smalldata.archives import (download, extract, gunzip, hash_file, read_idx,
-                                            staged_dir)
-from cnnpractice.smalldata.preprocess import (Arrays, Files, per_class, stratified_split,
-                                              write_split)
-
-from cnnpractice.smalldata.registry import (DATASETS, DEFAULT_SHIPPED_DIR, FMNIST_FILES, RESIZE_MODES,
-                                            SOURCES)
+from cnnpractice.smalldata.archives import download, extract, gunzip, hash_file, read_idx, staged_dir
+from cnnpractice.smalldata.preprocess import Arrays, Files, per_class, stratified_split, write_split
+from cnnpractice.smalldata.registry import DATASETS, DEFAULT_SHIPPED_DIR, FMNIST_FILES, RESIZE_MODES, SOURCES
 
 _IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".ppm"}
 
@@ -79,9 +75,9 @@ def _check_name(name: str) -> dict[str, Any]:
             "dataset 'oasis': the OASIS brain slices come from the brain-MRI study "
             "(results/brain/slices/<input>/, config section brain), which the small-data study "
             "does not read yet. Remove 'oasis' from the small-data study's dataset list (config "
-            "key smalldata.datasets).")
+            "key smalldata.datasets)."
+        )
     return DATASETS[name]
-
 
 
 # ---------------------------------------------------------------------------
@@ -99,10 +95,19 @@ def _fetch_shipped(name: str, spec: dict, shipped_dir: Path, stage: Path) -> lis
         except (OSError, ValueError) as exc:
             raise RuntimeError(f"could not copy {src}: {exc}") from exc
         if content != spec["content_md5"][fname]:
-            raise ValueError(f"{src}: md5 of the decompressed data is {content}, expected "
-                             f"{spec['content_md5'][fname]} (published Fashion-MNIST)")
-        files.append({"path": fname, "origin": str(src), **hash_file(stage / fname),
-                      "content_md5": content, "verified": ["content_md5"]})
+            raise ValueError(
+                f"{src}: md5 of the decompressed data is {content}, expected "
+                f"{spec['content_md5'][fname]} (published Fashion-MNIST)"
+            )
+        files.append(
+            {
+                "path": fname,
+                "origin": str(src),
+                **hash_file(stage / fname),
+                "content_md5": content,
+                "verified": ["content_md5"],
+            }
+        )
     return files
 
 
@@ -132,8 +137,9 @@ def _fetch_downloads(spec: dict, stage: Path) -> list[dict]:
     return files
 
 
-def fetch(name: str, raw_dir: str | os.PathLike, *, source: str = "auto",
-          shipped_dir: str | os.PathLike = DEFAULT_SHIPPED_DIR) -> dict[str, Any]:
+def fetch(
+    name: str, raw_dir: str | os.PathLike, *, source: str = "auto", shipped_dir: str | os.PathLike = DEFAULT_SHIPPED_DIR
+) -> dict[str, Any]:
     """Put the raw files of dataset ``name`` into ``raw_dir`` (see :data:`DATASETS`).
 
     Parameters
@@ -176,19 +182,21 @@ def fetch(name: str, raw_dir: str | os.PathLike, *, source: str = "auto",
     if source not in SOURCES:
         raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
     raw_dir, shipped_dir = Path(raw_dir), Path(shipped_dir)
-    has_shipped = name == "fashion_mnist" and all((shipped_dir / f).is_file()
-                                                  for f in FMNIST_FILES)
+    has_shipped = name == "fashion_mnist" and all((shipped_dir / f).is_file() for f in FMNIST_FILES)
     if source == "shipped" and name == "fashion_mnist" and not has_shipped:
-        raise ValueError(f"dataset {name!r}: no shipped copy in {shipped_dir} (Debian package "
-                         "dataset-fashion-mnist); install it, or use source='download' or 'auto'")
+        raise ValueError(
+            f"dataset {name!r}: no shipped copy in {shipped_dir} (Debian package "
+            "dataset-fashion-mnist); install it, or use source='download' or 'auto'"
+        )
     record = raw_dir / "fetch.json"
     with contextlib.suppress(OSError, ValueError):
         old = json.loads(record.read_text())
         if old.get("name") == name:
             return old
     if raw_dir.is_dir() and any(raw_dir.iterdir()):
-        raise FileExistsError(f"dataset {name!r}: {raw_dir} exists and holds no fetch.json of "
-                              f"{name!r}; delete it and rerun")
+        raise FileExistsError(
+            f"dataset {name!r}: {raw_dir} exists and holds no fetch.json of {name!r}; delete it and rerun"
+        )
     used = "shipped" if has_shipped and source != "download" else "download"
     try:
         with staged_dir(raw_dir, "fetch") as stage:
@@ -196,14 +204,18 @@ def fetch(name: str, raw_dir: str | os.PathLike, *, source: str = "auto",
                 files = _fetch_shipped(name, spec, shipped_dir, stage)
             else:
                 files = _fetch_downloads(spec, stage)
-            info = {"name": name, "talk_key": spec["talk_key"], "description": spec["description"],
-                    "source": used, "files": files}
+            info = {
+                "name": name,
+                "talk_key": spec["talk_key"],
+                "description": spec["description"],
+                "source": used,
+                "files": files,
+            }
             write_json(stage / "fetch.json", info)
     except FileExistsError:
         raise
     except Exception as exc:
-        raise RuntimeError(f"could not fetch dataset {name!r} into {raw_dir} "
-                           f"(source {used!r}): {exc}") from exc
+        raise RuntimeError(f"could not fetch dataset {name!r} into {raw_dir} (source {used!r}): {exc}") from exc
     return info
 
 
@@ -218,16 +230,17 @@ def _read_fashion_mnist(raw: Path) -> tuple[list[str], dict[str, Any]]:
         images = read_idx(raw / f"{prefix}-images-idx3-ubyte.gz")
         labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte.gz")
         if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
-            raise ValueError(f"{raw}: {prefix} images {images.shape} {images.dtype} do not match "
-                             f"labels {labels.shape}")
+            raise ValueError(f"{raw}: {prefix} images {images.shape} {images.dtype} do not match labels {labels.shape}")
         splits[split] = Arrays(images, labels)
     return DATASETS["fashion_mnist"]["classes"], splits
 
 
 def _require(path: Path, name: str) -> Path:
     if not path.exists():
-        raise FileNotFoundError(f"dataset {name!r}: expected {path}; run fetch first or check "
-                                "the raw layout (see cnnpractice.smalldata.datasets)")
+        raise FileNotFoundError(
+            f"dataset {name!r}: expected {path}; run fetch first or check "
+            "the raw layout (see cnnpractice.smalldata.datasets)"
+        )
     return path
 
 
@@ -241,22 +254,19 @@ def _read_flowers102(raw: Path) -> tuple[list[str], dict[str, Any]]:
     splits = {}
     for split, keys in (("train", ("trnid", "valid")), ("test", ("tstid",))):
         image_ids = np.sort(np.concatenate([np.atleast_1d(ids[k]) for k in keys]))
-        splits[split] = Files([base / "jpg" / f"image_{i:05d}.jpg" for i in image_ids],
-                              labels[image_ids - 1] - 1)
+        splits[split] = Files([base / "jpg" / f"image_{i:05d}.jpg" for i in image_ids], labels[image_ids - 1] - 1)
     return list(Flowers102.classes), splits
 
 
 def _read_food101(raw: Path) -> tuple[list[str], dict[str, Any]]:
     base = _require(raw / "food-101", "food101")
-    meta = {s: json.loads(_require(base / "meta" / f"{s}.json", "food101").read_text())
-            for s in ("train", "test")}
+    meta = {s: json.loads(_require(base / "meta" / f"{s}.json", "food101").read_text()) for s in ("train", "test")}
     classes = sorted(meta["train"])
     if sorted(meta["test"]) != classes:
         raise ValueError(f"{base / 'meta'}: train.json and test.json list different classes")
     splits = {}
     for split, lists in meta.items():
-        items = [(base / "images" / f"{rel}.jpg", c) for c, cls in enumerate(classes)
-                 for rel in sorted(lists[cls])]
+        items = [(base / "images" / f"{rel}.jpg", c) for c, cls in enumerate(classes) for rel in sorted(lists[cls])]
         splits[split] = Files([p for p, _ in items], [c for _, c in items])
     return classes, splits
 
@@ -289,36 +299,51 @@ def _read_brazilian_coffee(raw: Path) -> tuple[list[str], dict[str, Any]]:
         for line in lst.read_text().split():
             cls, _, stem = line.partition(".")
             if cls not in classes or not stem:
-                raise ValueError(f"{lst}: entry {line!r} is not 'coffee.<name>' or "
-                                 "'noncoffee.<name>'")
+                raise ValueError(f"{lst}: entry {line!r} is not 'coffee.<name>' or 'noncoffee.<name>'")
             paths.append(_require(root / lst.stem / f"{stem}.jpg", "brazilian_coffee"))
             labels.append(classes.index(cls))
     return classes, {"all": Files(paths, labels)}
 
 
-_READERS = {"fashion_mnist": _read_fashion_mnist, "flowers102": _read_flowers102,
-            "food101": _read_food101, "uc_merced": _read_uc_merced,
-            "brazilian_coffee": _read_brazilian_coffee}
+_READERS = {
+    "fashion_mnist": _read_fashion_mnist,
+    "flowers102": _read_flowers102,
+    "food101": _read_food101,
+    "uc_merced": _read_uc_merced,
+    "brazilian_coffee": _read_brazilian_coffee,
+}
 # ---------------------------------------------------------------------------
 # prepare
 # ---------------------------------------------------------------------------
 
 
-def _check_int(value: Any, key: str, low: int, high: int | None = None,
-               none: bool = False) -> None:
+def _check_int(value: Any, key: str, low: int, high: int | None = None, none: bool = False) -> None:
     if value is None and none:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
-            high is not None and value > high):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+        or (high is not None and value > high)
+    ):
         rng = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{key} must be an integer {rng}{' or None' if none else ''}, "
-                         f"got {value!r}")
+        raise ValueError(f"{key} must be an integer {rng}{' or None' if none else ''}, got {value!r}")
 
 
-def prepare(name: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
-            image_size: int, channels: int, train_per_class: int | None,
-            test_per_class: int | None = None, test_fraction: float = 0.2, seed: int = 0,
-            resize: str = "squash", threads: int = 1) -> dict[str, Any]:
+def prepare(
+    name: str,
+    raw_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    image_size: int,
+    channels: int,
+    train_per_class: int | None,
+    test_per_class: int | None = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    resize: str = "squash",
+    threads: int = 1,
+) -> dict[str, Any]:
     """Decode, convert, resize and subsample a fetched dataset into ``.npy`` arrays.
 
     Parameters
@@ -393,40 +418,60 @@ def prepare(name: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike, *
     if (raw_dir / "fetch.json").is_file():
         fetched = json.loads((raw_dir / "fetch.json").read_text())
         if fetched.get("name") != name:
-            raise ValueError(f"{raw_dir / 'fetch.json'} is for dataset {fetched.get('name')!r}, "
-                             f"not {name!r}")
+            raise ValueError(f"{raw_dir / 'fetch.json'} is for dataset {fetched.get('name')!r}, not {name!r}")
         source = fetched.get("source", source)
 
     classes, splits = _READERS[name](raw_dir)
     if spec["split"] == "none":
         everything = splits.pop("all")
-        train_idx, test_idx = stratified_split(everything.labels, test_fraction,
-                                               np.random.default_rng([seed, 0]), classes, name)
+        train_idx, test_idx = stratified_split(
+            everything.labels, test_fraction, np.random.default_rng([seed, 0]), classes, name
+        )
         splits = {"train": everything.take(train_idx), "test": everything.take(test_idx)}
     for split, k, stream in (("train", train_per_class, 1), ("test", test_per_class, 2)):
-        idx = per_class(splits[split].labels, k, np.random.default_rng([seed, stream]),
-                        classes, f"dataset {name!r}, {split} split")
+        idx = per_class(
+            splits[split].labels, k, np.random.default_rng([seed, stream]), classes, f"dataset {name!r}, {split} split"
+        )
         splits[split] = splits[split].take(idx)
 
     info = {
-        "name": name, "talk_key": spec["talk_key"], "source": source, "classes": list(classes),
-        "counts": {s: {cls: int(np.sum(items.labels == c)) for c, cls in enumerate(classes)}
-                   for s, items in splits.items()},
-        "n_train": len(splits["train"].labels), "n_test": len(splits["test"].labels),
-        "image_size": image_size, "channels": channels, "resize": resize, "seed": seed,
-        "train_per_class": train_per_class, "test_per_class": test_per_class,
+        "name": name,
+        "talk_key": spec["talk_key"],
+        "source": source,
+        "classes": list(classes),
+        "counts": {
+            s: {cls: int(np.sum(items.labels == c)) for c, cls in enumerate(classes)} for s, items in splits.items()
+        },
+        "n_train": len(splits["train"].labels),
+        "n_test": len(splits["test"].labels),
+        "image_size": image_size,
+        "channels": channels,
+        "resize": resize,
+        "seed": seed,
+        "train_per_class": train_per_class,
+        "test_per_class": test_per_class,
         "split": "official" if spec["split"] == "official" else "stratified",
         "test_fraction": None if spec["split"] == "official" else test_fraction,
     }
     with staged_dir(out_dir, "prepare", replace="classes.json") as stage:
         for split, items in splits.items():
-            write_split(items, stage / f"{split}_x.npy", stage / f"{split}_y.npy", name=name,
-                         size=image_size, channels=channels, mode=resize, threads=threads)
+            write_split(
+                items,
+                stage / f"{split}_x.npy",
+                stage / f"{split}_y.npy",
+                name=name,
+                size=image_size,
+                channels=channels,
+                mode=resize,
+                threads=threads,
+            )
         write_json(stage / "classes.json", info)
-    print(f"prepared {name}: {info['n_train']} train, {info['n_test']} test images of "
-          f"{channels}x{image_size}x{image_size} in {out_dir}", file=sys.stderr)
+    print(
+        f"prepared {name}: {info['n_train']} train, {info['n_test']} test images of "
+        f"{channels}x{image_size}x{image_size} in {out_dir}",
+        file=sys.stderr,
+    )
     return info
 
 
-__all__ = ["DATASETS", "RESIZE_MODES", "SOURCES", "download", "extract", "fetch", "prepare",
-           "read_idx"]
+__all__ = ["DATASETS", "RESIZE_MODES", "SOURCES", "download", "extract", "fetch", "prepare", "read_idx"]

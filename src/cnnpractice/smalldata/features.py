@@ -15,8 +15,8 @@ from __future__ import annotations
 import inspect
 import numbers
 import warnings
+from collections.abc import Callable, Mapping
 from math import pi
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -27,9 +27,23 @@ HGD_EPS = 1e-6  # gradient magnitudes at or below this (image in [0, 1]) have no
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 
 HCFEATS_NAMES = (
-    "mean", "std", "skewness", "kurtosis", "entropy", "p10", "p90",
-    "glcm_contrast", "glcm_dissimilarity", "glcm_homogeneity", "glcm_energy", "glcm_correlation", "glcm_asm",
-    "fg_area_fraction", "fg_eccentricity", "fg_solidity", "fg_extent",
+    "mean",
+    "std",
+    "skewness",
+    "kurtosis",
+    "entropy",
+    "p10",
+    "p90",
+    "glcm_contrast",
+    "glcm_dissimilarity",
+    "glcm_homogeneity",
+    "glcm_energy",
+    "glcm_correlation",
+    "glcm_asm",
+    "fg_area_fraction",
+    "fg_eccentricity",
+    "fg_solidity",
+    "fg_extent",
 )
 GLCM_PROPS = ("contrast", "dissimilarity", "homogeneity", "energy", "correlation", "ASM")
 
@@ -83,18 +97,19 @@ def _apply(arr: np.ndarray, chunk_size, per_chunk: Callable[[np.ndarray], np.nda
         return per_chunk(np.zeros((1, *arr.shape[2:]), np.uint8))[:0].astype(np.float32)
     out = None
     for start in range(0, n, chunk_size):
-        feats = per_chunk(_gray(np.asarray(arr[start:start + chunk_size])))
+        feats = per_chunk(_gray(np.asarray(arr[start : start + chunk_size])))
         if out is None:
             out = np.empty((n, feats.shape[1]), np.float32)
-        out[start:start + len(feats)] = feats
+        out[start : start + len(feats)] = feats
     return out
 
 
 # --------------------------------------------------------------------------- #
 # HOG
 # --------------------------------------------------------------------------- #
-def hog_features(images, *, orientations=9, pixels_per_cell=(4, 4), cells_per_block=(2, 2),
-                 block_norm="L2-Hys", chunk_size=512) -> np.ndarray:
+def hog_features(
+    images, *, orientations=9, pixels_per_cell=(4, 4), cells_per_block=(2, 2), block_norm="L2-Hys", chunk_size=512
+) -> np.ndarray:
     """Histograms of oriented gradients (``skimage.feature.hog``, one image at a time).
 
     The defaults suit 28x28 images (Fashion-MNIST): 4x4-pixel cells give a 7x7
@@ -131,13 +146,23 @@ def hog_features(images, *, orientations=9, pixels_per_cell=(4, 4), cells_per_bl
     arr = _check_images(images)
     height, width = arr.shape[2:]
     if height < ppc[0] * cpb[0] or width < ppc[1] * cpb[1]:
-        raise ValueError(f"images of {height}x{width} pixels hold no HOG block of "
-                         f"{cpb} cells of {ppc} pixels")
+        raise ValueError(f"images of {height}x{width} pixels hold no HOG block of {cpb} cells of {ppc} pixels")
     from skimage.feature import hog
 
     def per_chunk(gray):
-        return np.stack([hog(im, orientations=orientations, pixels_per_cell=ppc, cells_per_block=cpb,
-                             block_norm=block_norm, feature_vector=True) for im in gray])
+        return np.stack(
+            [
+                hog(
+                    im,
+                    orientations=orientations,
+                    pixels_per_cell=ppc,
+                    cells_per_block=cpb,
+                    block_norm=block_norm,
+                    feature_vector=True,
+                )
+                for im in gray
+            ]
+        )
 
     return _apply(arr, chunk_size, per_chunk)
 
@@ -220,8 +245,10 @@ def hgd_features(images, *, bins=16, cells=(4, 4), value_range=None, chunk_size=
     arr = _check_images(images)
     height, width = arr.shape[2:]
     if height < max(2, cells[0]) or width < max(2, cells[1]):
-        raise ValueError(f"images of {height}x{width} pixels are too small for {cells} HGD cells "
-                         "(need at least 2 pixels and one pixel per cell along each axis)")
+        raise ValueError(
+            f"images of {height}x{width} pixels are too small for {cells} HGD cells "
+            "(need at least 2 pixels and one pixel per cell along each axis)"
+        )
     return _apply(arr, chunk_size, lambda gray: _hgd_chunk(gray, bins, cells, low, high))
 
 
@@ -246,11 +273,11 @@ def _intensity_stats(gray: np.ndarray) -> np.ndarray:
     x = flat / 255.0
     mean = flat.sum(axis=1, dtype=np.int64) / (255.0 * size)  # exact for constant images
     z = x - mean[:, None]
-    var = (z ** 2).mean(axis=1)
+    var = (z**2).mean(axis=1)
     varies = flat.min(axis=1) != flat.max(axis=1)
     safe_var = np.where(varies, var, 1.0)
-    skew = np.where(varies, (z ** 3).mean(axis=1) / safe_var ** 1.5, 0.0)
-    kurt = np.where(varies, (z ** 4).mean(axis=1) / safe_var ** 2 - 3.0, 0.0)
+    skew = np.where(varies, (z**3).mean(axis=1) / safe_var**1.5, 0.0)
+    kurt = np.where(varies, (z**4).mean(axis=1) / safe_var**2 - 3.0, 0.0)
     counts = np.bincount((flat + 256 * np.arange(n)[:, None]).ravel(), minlength=256 * n).reshape(n, 256)
     p = counts / size
     entropy = 0.0 - np.sum(p * np.log2(np.where(p > 0, p, 1.0)), axis=1)  # 0.0 - : no -0.0
@@ -275,8 +302,9 @@ def _shape_stats(image: np.ndarray, threshold_otsu, label, regionprops) -> list[
     return [float(mask.mean())] + [v if np.isfinite(v) else 0.0 for v in values]
 
 
-def hcfeats_features(images, *, glcm_distances=(1,), glcm_angles=(0, pi / 4, pi / 2, 3 * pi / 4),
-                     levels=32, chunk_size=512) -> np.ndarray:
+def hcfeats_features(
+    images, *, glcm_distances=(1,), glcm_angles=(0, pi / 4, pi / 2, 3 * pi / 4), levels=32, chunk_size=512
+) -> np.ndarray:
     """Seventeen hand-crafted features (HCFeats): intensity statistics, GLCM texture, foreground shape.
 
     Computed on the gray image ``I`` (uint8) and ``x = I / 255``. Columns, in
@@ -402,6 +430,7 @@ def extract(name: str, images, params: dict | None = None) -> np.ndarray:
         raise ValueError(f"params must be a dict of keyword arguments for {name!r}, got {params!r}")
     unknown = sorted(set(params) - set(_allowed_params(name)))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for feature extractor {name!r}; "
-                         f"accepted: {_allowed_params(name)}")
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for feature extractor {name!r}; accepted: {_allowed_params(name)}"
+        )
     return EXTRACTORS[name](images, **params)

@@ -35,7 +35,9 @@ def filter_grid(weights: np.ndarray, columns: int | None = None, pad: int = 1) -
     out = np.ones((w.shape[1], rows * (kh + pad) + pad, columns * (kw + pad) + pad), dtype=np.float32)
     for i in range(n):
         r, col = divmod(i, columns)
-        out[:, pad + r * (kh + pad): pad + r * (kh + pad) + kh, pad + col * (kw + pad): pad + col * (kw + pad) + kw] = w[i]
+        out[
+            :, pad + r * (kh + pad) : pad + r * (kh + pad) + kh, pad + col * (kw + pad) : pad + col * (kw + pad) + kw
+        ] = w[i]
     return out[0] if out.shape[0] == 1 else out.transpose(1, 2, 0)
 
 
@@ -48,8 +50,10 @@ def plot_filters(*, greedy_ckpt: str | Path, full_ckpt: str | Path, out: str | P
 
     from cnnpractice.io import atomic_path
 
-    panels = [("greedy (stage L1, frozen afterwards)", first_layer_filters(greedy_ckpt)),
-              ("end to end (Full L5)", first_layer_filters(full_ckpt))]
+    panels = [
+        ("greedy (stage L1, frozen afterwards)", first_layer_filters(greedy_ckpt)),
+        ("end to end (Full L5)", first_layer_filters(full_ckpt)),
+    ]
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.5))
     for ax, (name, weights) in zip(axes, panels):
         grid = filter_grid(weights)

@@ -15,8 +15,9 @@ activations at once) and write ``.npz`` files with ``train``, ``test``,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ def _device(accelerator: str):
 def _stream(images: np.ndarray, fn: Callable, batch_size: int) -> list[dict[Any, np.ndarray]]:
     parts = []
     for start in range(0, len(images), batch_size):
-        parts.append(fn(np.asarray(images[start:start + batch_size])))
+        parts.append(fn(np.asarray(images[start : start + batch_size])))
     return parts
 
 
@@ -44,8 +45,9 @@ def _concat(parts: list[dict[Any, np.ndarray]], key) -> np.ndarray:
     return np.concatenate([p[key] for p in parts]).astype(np.float32, copy=False)
 
 
-def _extract_and_save(data: dict[str, Any], fn: Callable, out_paths: dict[Any, str | Path],
-                      batch_size: int, label: str) -> dict[Any, tuple[int, ...]]:
+def _extract_and_save(
+    data: dict[str, Any], fn: Callable, out_paths: dict[Any, str | Path], batch_size: int, label: str
+) -> dict[Any, tuple[int, ...]]:
     """Run ``fn`` (a batch of uint8 images -> {key: features}) over both splits and write
     one ``.npz`` per key of ``out_paths`` (train/test features and labels)."""
     import torch
@@ -55,16 +57,26 @@ def _extract_and_save(data: dict[str, Any], fn: Callable, out_paths: dict[Any, s
         test = _stream(data["test_x"], fn, batch_size)
     shapes = {}
     for key, path in out_paths.items():
-        arrays = {"train": _concat(train, key), "test": _concat(test, key),
-                  "train_y": np.asarray(data["train_y"]), "test_y": np.asarray(data["test_y"])}
+        arrays = {
+            "train": _concat(train, key),
+            "test": _concat(test, key),
+            "train_y": np.asarray(data["train_y"]),
+            "test_y": np.asarray(data["test_y"]),
+        }
         save_npz(path, **arrays)
         shapes[key] = arrays["train"].shape
         print(f"[features] {label} {key}: train {arrays['train'].shape} test {arrays['test'].shape} -> {path}")
     return shapes
 
 
-def cnn_block_features(*, data_dir: str | Path, ckpt: str | Path, out_paths: dict[int, str | Path],
-                       batch_size: int = 256, accelerator: str = "auto") -> dict[int, tuple[int, ...]]:
+def cnn_block_features(
+    *,
+    data_dir: str | Path,
+    ckpt: str | Path,
+    out_paths: dict[int, str | Path],
+    batch_size: int = 256,
+    accelerator: str = "auto",
+) -> dict[int, tuple[int, ...]]:
     """GAP activations of blocks ``out_paths.keys()`` (1-based) of a trained checkpoint.
 
     Inputs are standardised exactly as in training (the checkpoint's ``test.json``
@@ -102,9 +114,15 @@ def decaf_net(weights: str | None):
     return torchvision.models.alexnet(weights=weights)
 
 
-def decaf_features(*, data_dir: str | Path, out_paths: dict[str, str | Path], weights: str | None,
-                   batch_size: int = 128, input_size: int = 224,
-                   accelerator: str = "auto") -> dict[str, tuple[int, ...]]:
+def decaf_features(
+    *,
+    data_dir: str | Path,
+    out_paths: dict[str, str | Path],
+    weights: str | None,
+    batch_size: int = 128,
+    input_size: int = 224,
+    accelerator: str = "auto",
+) -> dict[str, tuple[int, ...]]:
     """DeCAF features (``out_paths``: layer name in ``fc6``/``fc7`` -> ``.npz`` path)."""
     import torch
     import torch.nn.functional as F
@@ -140,31 +158,53 @@ def decaf_features(*, data_dir: str | Path, out_paths: dict[str, str | Path], we
     return _extract_and_save(data, run, out_paths, batch_size, label="DeCAF")
 
 
-def engineered_features(*, data_dir: str | Path, out: str | Path, name: str,
-                        params: dict[str, Any] | None = None) -> tuple[int, ...]:
+def engineered_features(
+    *, data_dir: str | Path, out: str | Path, name: str, params: dict[str, Any] | None = None
+) -> tuple[int, ...]:
     """One engineered feature set (``hog``, ``hgd``, ``hcfeats``) of both splits as ``.npz``."""
     from cnnpractice.smalldata.features import extract
     from cnnpractice.smalldata.pipeline import load_prepared
 
     data = load_prepared(data_dir)
-    arrays = {"train": extract(name, data["train_x"], params), "test": extract(name, data["test_x"], params),
-              "train_y": np.asarray(data["train_y"]), "test_y": np.asarray(data["test_y"])}
+    arrays = {
+        "train": extract(name, data["train_x"], params),
+        "test": extract(name, data["test_x"], params),
+        "train_y": np.asarray(data["train_y"]),
+        "test_y": np.asarray(data["test_y"]),
+    }
     save_npz(out, **arrays)
     print(f"[features] {name}: train {arrays['train'].shape} test {arrays['test'].shape} -> {out}")
     return arrays["train"].shape
 
 
-def classify(*, features: str | Path, out: str | Path, classifiers: Sequence[str],
-             cv_folds: int, c_grid: Sequence[float], seed: int, dataset: str,
-             feature_set: str, n_jobs: int = 1) -> list[dict[str, Any]]:
+def classify(
+    *,
+    features: str | Path,
+    out: str | Path,
+    classifiers: Sequence[str],
+    cv_folds: int,
+    c_grid: Sequence[float],
+    seed: int,
+    dataset: str,
+    feature_set: str,
+    n_jobs: int = 1,
+) -> list[dict[str, Any]]:
     """Score one feature set with every classifier; write a JSON list of results."""
     from cnnpractice.io import load_npz, write_json
     from cnnpractice.smalldata.classify import evaluate_features
 
     arrays = load_npz(features, required={"train": "f", "test": "f", "train_y": "iu", "test_y": "iu"})
-    rows = evaluate_features(arrays["train"], arrays["train_y"], arrays["test"], arrays["test_y"],
-                             classifiers=tuple(classifiers), cv_folds=cv_folds, seed=seed,
-                             c_grid=tuple(c_grid), n_jobs=n_jobs)
+    rows = evaluate_features(
+        arrays["train"],
+        arrays["train_y"],
+        arrays["test"],
+        arrays["test_y"],
+        classifiers=tuple(classifiers),
+        cv_folds=cv_folds,
+        seed=seed,
+        c_grid=tuple(c_grid),
+        n_jobs=n_jobs,
+    )
     for row in rows:
         row.update(dataset=dataset, feature_set=feature_set)
         print(f"[classify] {dataset} {feature_set} {row['classifier']}: accuracy {row['accuracy']:.4f}")

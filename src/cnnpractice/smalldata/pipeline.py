@@ -44,8 +44,9 @@ def load_prepared(data_dir: str | Path) -> dict[str, Any]:
     for split in ("train", "test"):
         x, y = arrays[f"{split}_x"], arrays[f"{split}_y"]
         if x.dtype != np.uint8 or x.ndim != 4:
-            raise ValueError(f"{data_dir / f'{split}_x.npy'}: expected uint8 images (N, C, S, S), "
-                             f"got {x.dtype} {x.shape}")
+            raise ValueError(
+                f"{data_dir / f'{split}_x.npy'}: expected uint8 images (N, C, S, S), got {x.dtype} {x.shape}"
+            )
         if len(x) != len(y):
             raise ValueError(f"{data_dir}: {split} has {len(x)} images but {len(y)} labels")
     classes_file = data_dir / "classes.json"
@@ -67,16 +68,23 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def stage_spec(arch_params: dict[str, Any], *, kind: str, stage: int, in_channels: int,
-               n_classes: int, input_size: int) -> dict[str, Any]:
+def stage_spec(
+    arch_params: dict[str, Any], *, kind: str, stage: int, in_channels: int, n_classes: int, input_size: int
+) -> dict[str, Any]:
     """Model spec of stage ``stage`` (1..5) of ``kind`` training for one architecture."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if not 1 <= stage <= 5:
         raise ValueError(f"stage must be in 1..5, got {stage}")
-    return {"name": "alexnet", **arch_params, "in_channels": in_channels, "n_classes": n_classes,
-            "input_size": input_size, "n_blocks": stage,
-            "frozen_blocks": stage - 1 if kind == "greedy" else 0}
+    return {
+        "name": "alexnet",
+        **arch_params,
+        "in_channels": in_channels,
+        "n_classes": n_classes,
+        "input_size": input_size,
+        "n_blocks": stage,
+        "frozen_blocks": stage - 1 if kind == "greedy" else 0,
+    }
 
 
 def frozen_state(previous_ckpt: str | Path, n_blocks: int) -> dict[str, Any]:
@@ -85,18 +93,30 @@ def frozen_state(previous_ckpt: str | Path, n_blocks: int) -> dict[str, Any]:
 
     state = torch.load(previous_ckpt, map_location="cpu", weights_only=False)["state_dict"]
     wanted = tuple(f"net.blocks.{i}." for i in range(n_blocks))
-    picked = {k[len("net."):]: v for k, v in state.items() if k.startswith(wanted)}
+    picked = {k[len("net.") :]: v for k, v in state.items() if k.startswith(wanted)}
     have = {k.split(".")[1] for k in picked}
     if len(have) != n_blocks:
-        raise ValueError(f"{previous_ckpt}: expected conv blocks 1..{n_blocks}, found "
-                         f"{sorted(int(b) + 1 for b in have)}")
+        raise ValueError(
+            f"{previous_ckpt}: expected conv blocks 1..{n_blocks}, found {sorted(int(b) + 1 for b in have)}"
+        )
     return picked
 
 
-def train_stage(*, data_dir: str | Path, out_dir: str | Path, dataset: str, arch: str,
-                arch_params: dict[str, Any], kind: str, stage: int, training: dict[str, Any],
-                trainer: dict[str, Any], seed: int, previous_ckpt: str | Path | None = None,
-                full_epochs: str = "per_update") -> dict[str, Any]:
+def train_stage(
+    *,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    dataset: str,
+    arch: str,
+    arch_params: dict[str, Any],
+    kind: str,
+    stage: int,
+    training: dict[str, Any],
+    trainer: dict[str, Any],
+    seed: int,
+    previous_ckpt: str | Path | None = None,
+    full_epochs: str = "per_update",
+) -> dict[str, Any]:
     """Train stage ``stage`` of ``kind`` training; write model.ckpt, metrics.csv, test.json."""
     from cnnpractice.training.data import ArrayDataModule
     from cnnpractice.training.runner import train_classifier
@@ -106,8 +126,7 @@ def train_stage(*, data_dir: str | Path, out_dir: str | Path, dataset: str, arch
     data = load_prepared(data_dir)
     n_classes = len(data["classes"])
     _, channels, size, _ = data["train_x"].shape
-    spec = stage_spec(arch_params, kind=kind, stage=stage, in_channels=channels,
-                      n_classes=n_classes, input_size=size)
+    spec = stage_spec(arch_params, kind=kind, stage=stage, in_channels=channels, n_classes=n_classes, input_size=size)
     init_state = init_id = None
     if kind == "greedy" and stage > 1:
         if previous_ckpt is None:
@@ -118,39 +137,86 @@ def train_stage(*, data_dir: str | Path, out_dir: str | Path, dataset: str, arch
     max_epochs = int(training.pop("max_epochs"))
     if kind == "full" and full_epochs == "total":
         max_epochs *= stage
-    dm = ArrayDataModule(data["train_x"], data["train_y"], data["test_x"], data["test_y"],
-                         val_fraction=training.pop("val_fraction"),
-                         batch_size=training.pop("batch_size"), seed=seed, standardize="channel")
+    dm = ArrayDataModule(
+        data["train_x"],
+        data["train_y"],
+        data["test_x"],
+        data["test_y"],
+        val_fraction=training.pop("val_fraction"),
+        batch_size=training.pop("batch_size"),
+        seed=seed,
+        standardize="channel",
+    )
     monitor = training.pop("monitor")
-    print(f"[smalldata] {dataset} {arch} {kind} L{stage}: {len(dm.train_idx)} train / "
-          f"{len(dm.val_idx)} val / {len(data['test_y'])} test, {max_epochs} epochs, spec={spec}")
+    print(
+        f"[smalldata] {dataset} {arch} {kind} L{stage}: {len(dm.train_idx)} train / "
+        f"{len(dm.val_idx)} val / {len(data['test_y'])} test, {max_epochs} epochs, spec={spec}"
+    )
     result = train_classifier(
-        net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed, max_epochs=max_epochs,
-        monitor=monitor, trainer_options=trainer, class_names=data["classes"],
-        init_state=init_state, init_id=init_id,
-        extra_info={"dataset": dataset, "arch": arch, "kind": kind, "stage": stage,
-                    "previous_ckpt_sha256": init_id,
-                    "normalization": {"mean": dm.mean.ravel().tolist(), "std": dm.std.ravel().tolist()}},
+        net_spec=spec,
+        datamodule=dm,
+        out_dir=out_dir,
+        seed=seed,
+        max_epochs=max_epochs,
+        monitor=monitor,
+        trainer_options=trainer,
+        class_names=data["classes"],
+        init_state=init_state,
+        init_id=init_id,
+        extra_info={
+            "dataset": dataset,
+            "arch": arch,
+            "kind": kind,
+            "stage": stage,
+            "previous_ckpt_sha256": init_id,
+            "normalization": {"mean": dm.mean.ravel().tolist(), "std": dm.std.ravel().tolist()},
+        },
         **training,
     )
     print(f"[smalldata] {dataset} {arch} {kind} L{stage}: test accuracy {result['test_accuracy']:.4f}")
     return result
 
 
-def finetune(*, data_dir: str | Path, out_dir: str | Path, dataset: str, params: dict[str, Any],
-             training: dict[str, Any], trainer: dict[str, Any], seed: int) -> dict[str, Any]:
+def finetune(
+    *,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    dataset: str,
+    params: dict[str, Any],
+    training: dict[str, Any],
+    trainer: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
     """The talk's fine-tuning baseline: a torchvision (ImageNet) model, last layer replaced,
     trained on the small dataset (``params``: arch, weights, freeze_features, input_size)."""
     from cnnpractice.training.data import ArrayDataModule
     from cnnpractice.training.runner import train_classifier
 
     data = load_prepared(data_dir)
-    spec = {"name": "pretrained", "in_channels": int(data["train_x"].shape[1]),
-            "n_classes": len(data["classes"]), **params}
+    spec = {
+        "name": "pretrained",
+        "in_channels": int(data["train_x"].shape[1]),
+        "n_classes": len(data["classes"]),
+        **params,
+    }
     training = dict(training)
-    dm = ArrayDataModule(data["train_x"], data["train_y"], data["test_x"], data["test_y"],
-                         val_fraction=training.pop("val_fraction"),
-                         batch_size=training.pop("batch_size"), seed=seed, standardize="channel")
-    return train_classifier(net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed,
-                            trainer_options=trainer, class_names=data["classes"],
-                            extra_info={"dataset": dataset, "kind": "finetune", "arch": params.get("arch")}, **training)
+    dm = ArrayDataModule(
+        data["train_x"],
+        data["train_y"],
+        data["test_x"],
+        data["test_y"],
+        val_fraction=training.pop("val_fraction"),
+        batch_size=training.pop("batch_size"),
+        seed=seed,
+        standardize="channel",
+    )
+    return train_classifier(
+        net_spec=spec,
+        datamodule=dm,
+        out_dir=out_dir,
+        seed=seed,
+        trainer_options=trainer,
+        class_names=data["classes"],
+        extra_info={"dataset": dataset, "kind": "finetune", "arch": params.get("arch")},
+        **training,
+    )

@@ -14,9 +14,10 @@ Only numpy is imported at import time (Pillow inside the functions).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class Arrays:
     def __init__(self, images: np.ndarray, labels: np.ndarray):
         self.images, self.labels = images, np.asarray(labels, np.int64)
 
-    def take(self, idx: np.ndarray) -> "Arrays":
+    def take(self, idx: np.ndarray) -> Arrays:
         return Arrays(self.images[idx], self.labels[idx])
 
     def load(self, i: int) -> np.ndarray:
@@ -43,7 +44,7 @@ class Files:
     def __init__(self, paths: Sequence[Path], labels: Sequence[int]):
         self.paths, self.labels = list(paths), np.asarray(labels, np.int64)
 
-    def take(self, idx: np.ndarray) -> "Files":
+    def take(self, idx: np.ndarray) -> Files:
         return Files([self.paths[i] for i in idx], self.labels[idx])
 
     def load(self, i: int) -> Image.Image:
@@ -52,8 +53,9 @@ class Files:
         return Image.open(self.paths[i])
 
 
-def per_class(labels: np.ndarray, k: int | None, rng: np.random.Generator,
-              classes: Sequence[str], what: str) -> np.ndarray:
+def per_class(
+    labels: np.ndarray, k: int | None, rng: np.random.Generator, classes: Sequence[str], what: str
+) -> np.ndarray:
     """Sorted indices of ``k`` random items of each class (all when ``k`` is None).
 
     Each class's items are permuted and the first ``k`` kept, so for one seed
@@ -65,22 +67,24 @@ def per_class(labels: np.ndarray, k: int | None, rng: np.random.Generator,
     for c, cls in enumerate(classes):
         idx = np.flatnonzero(labels == c)
         if len(idx) < k:
-            raise ValueError(f"{what}: class {cls!r} has {len(idx)} images, fewer than the "
-                             f"{k} asked for")
+            raise ValueError(f"{what}: class {cls!r} has {len(idx)} images, fewer than the {k} asked for")
         keep.append(rng.permutation(idx)[:k])
     return np.sort(np.concatenate(keep))
 
 
-def stratified_split(labels: np.ndarray, fraction: float, rng: np.random.Generator,
-                     classes: Sequence[str], name: str) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, fraction: float, rng: np.random.Generator, classes: Sequence[str], name: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) sorted indices; ``round(n_c * fraction)`` test items per class."""
     test = []
     for c, cls in enumerate(classes):
         idx = np.flatnonzero(labels == c)
         n_test = int(np.floor(len(idx) * fraction + 0.5))
         if not 0 < n_test < len(idx):
-            raise ValueError(f"dataset {name!r}: test_fraction={fraction} leaves class {cls!r} "
-                             f"({len(idx)} images) with {n_test} test images")
+            raise ValueError(
+                f"dataset {name!r}: test_fraction={fraction} leaves class {cls!r} "
+                f"({len(idx)} images) with {n_test} test images"
+            )
         test.append(rng.permutation(idx)[:n_test])
     test = np.sort(np.concatenate(test))
     return np.setdiff1d(np.arange(len(labels)), test), test
@@ -104,24 +108,23 @@ def _convert(img: Image.Image | np.ndarray, size: int, channels: int, mode: str)
     if isinstance(img, np.ndarray):
         from PIL import Image
 
-        arr = img if img.shape == (size, size) else np.asarray(
-            _resize(Image.fromarray(img, "L"), size, mode))
+        arr = img if img.shape == (size, size) else np.asarray(_resize(Image.fromarray(img, "L"), size, mode))
         return np.broadcast_to(arr, (channels, size, size))
     img = _resize(img.convert("L" if channels == 1 else "RGB"), size, mode)
     arr = np.asarray(img)
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
-def write_split(items, x_path: Path, y_path: Path, *, name: str, size: int, channels: int,
-                mode: str, threads: int) -> None:
+def write_split(
+    items, x_path: Path, y_path: Path, *, name: str, size: int, channels: int, mode: str, threads: int
+) -> None:
     """Write ``items`` (:class:`Arrays` or :class:`Files`) as ``x_path`` (uint8
     ``(n, channels, size, size)``, resized with ``mode``) and ``y_path`` (int64 labels),
     decoding with ``threads`` threads; ValueError naming an undecodable image."""
     from PIL import Image
 
     n = len(items.labels)
-    x = np.lib.format.open_memmap(x_path, mode="w+", dtype=np.uint8,
-                                  shape=(n, channels, size, size)) if n else None
+    x = np.lib.format.open_memmap(x_path, mode="w+", dtype=np.uint8, shape=(n, channels, size, size)) if n else None
 
     def work(i: int) -> np.ndarray:
         if isinstance(items, Arrays):
@@ -131,8 +134,7 @@ def write_split(items, x_path: Path, y_path: Path, *, name: str, size: int, chan
             with items.load(i) as img:
                 return _convert(img, size, channels, mode)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            raise ValueError(f"dataset {name!r}: cannot decode image {path}: "
-                             f"{type(exc).__name__}: {exc}") from exc
+            raise ValueError(f"dataset {name!r}: cannot decode image {path}: {type(exc).__name__}: {exc}") from exc
 
     if n and isinstance(items, Arrays) and items.images.shape[1:] == (size, size):
         x[:] = items.images[:, None]  # no resampling: byte-identical to the source

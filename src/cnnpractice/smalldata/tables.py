@@ -13,15 +13,26 @@ with the talk's number beside ours where the talk has that dataset. The gain is
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cnnpractice.reference import load_reference
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
 
 GREEDY_COLUMNS = ("arch", "row", "dataset", "accuracy", "talk_accuracy", "n_train", "n_test", "epochs_run")
-FEATURE_COLUMNS = ("dataset", "feature_set", "classifier", "accuracy", "auc", "best_C", "cv_accuracy",
-                   "n_features", "n_train", "n_test")
+FEATURE_COLUMNS = (
+    "dataset",
+    "feature_set",
+    "classifier",
+    "accuracy",
+    "auc",
+    "best_C",
+    "cv_accuracy",
+    "n_features",
+    "n_train",
+    "n_test",
+)
 ENGINEERED_ORDER = ("hog", "hgd", "hcfeats", "decaf_fc6", "decaf_fc7")
 
 
@@ -73,14 +84,21 @@ def greedy_rows(results: list[dict], talk_keys: dict[str, str | None], ref: dict
             for ds in datasets:
                 talk = (ref["greedy"].get(arch, {}).get(_talk_key(name), {}) or {}).get(talk_keys.get(ds) or "")
                 if name == "gain":
-                    rows.append({"arch": arch, "row": name, "dataset": ds, "accuracy": gains[ds],
-                                 "talk_accuracy": talk})
+                    rows.append(
+                        {"arch": arch, "row": name, "dataset": ds, "accuracy": gains[ds], "talk_accuracy": talk}
+                    )
                     continue
                 res = table[name].get(ds)
-                rows.append({"arch": arch, "row": name, "dataset": ds, "talk_accuracy": talk,
-                             **({} if res is None else {k: res.get(k) for k in
-                                                        ("n_train", "n_test", "epochs_run")}),
-                             "accuracy": None if res is None else res["test_accuracy"]})
+                rows.append(
+                    {
+                        "arch": arch,
+                        "row": name,
+                        "dataset": ds,
+                        "talk_accuracy": talk,
+                        **({} if res is None else {k: res.get(k) for k in ("n_train", "n_test", "epochs_run")}),
+                        "accuracy": None if res is None else res["test_accuracy"],
+                    }
+                )
     return rows
 
 
@@ -112,27 +130,50 @@ def greedy_markdown(rows: list[dict], finetune: list[dict]) -> list[tuple[str, s
         sections.append((arch, markdown_table(table, columns)))
     if finetune:
         table = [{"dataset": f["dataset"], "arch": f.get("arch"), "accuracy": f["test_accuracy"]} for f in finetune]
-        sections.append(("Fine-tuned ImageNet model (the talk's finetuning baseline)",
-                         markdown_table(table, ["dataset", "arch", "accuracy"])))
+        sections.append(
+            (
+                "Fine-tuned ImageNet model (the talk's finetuning baseline)",
+                markdown_table(table, ["dataset", "arch", "accuracy"]),
+            )
+        )
     return sections
 
 
-def tabulate_greedy(*, results: Sequence[str | Path], out_csv: str | Path, out_md: str | Path,
-                    talk_keys: dict[str, str | None], finetune: Sequence[str | Path] = (),
-                    reference: str | Path | None = None) -> list[dict]:
+def tabulate_greedy(
+    *,
+    results: Sequence[str | Path],
+    out_csv: str | Path,
+    out_md: str | Path,
+    talk_keys: dict[str, str | None],
+    finetune: Sequence[str | Path] = (),
+    reference: str | Path | None = None,
+) -> list[dict]:
     """Write ``greedy.{csv,md}`` from the stage ``test.json`` files (and fine-tuning runs)."""
     ref = load_reference("smalldata") if reference is None else _yaml(reference)
     rows = greedy_rows(_load(results), talk_keys, ref)
     ft = _load(finetune)
     for f in ft:
-        rows.append({"arch": "finetune", "row": f"Finetuned {f.get('arch', '')}".strip(), "dataset": f["dataset"],
-                     "accuracy": f["test_accuracy"], "n_train": f.get("n_train"), "n_test": f.get("n_test")})
+        rows.append(
+            {
+                "arch": "finetune",
+                "row": f"Finetuned {f.get('arch', '')}".strip(),
+                "dataset": f["dataset"],
+                "accuracy": f["test_accuracy"],
+                "n_train": f.get("n_train"),
+                "n_test": f.get("n_test"),
+            }
+        )
     write_csv(out_csv, rows, GREEDY_COLUMNS)
-    intro = ("Test accuracy of greedy layer-wise training (L1..L5: conv blocks 1..k, blocks 1..k-1 frozen "
-             "from stage k-1) and end-to-end training (Full Lk). gain = best L / best Full L - 1. "
-             "'(talk)' columns: the talk's numbers for the same dataset.\n\n")
-    write_markdown(out_md, [("About", intro)] + greedy_markdown([r for r in rows if r["arch"] != "finetune"], ft),
-                   title="Small datasets: greedy layer-wise vs end-to-end training")
+    intro = (
+        "Test accuracy of greedy layer-wise training (L1..L5: conv blocks 1..k, blocks 1..k-1 frozen "
+        "from stage k-1) and end-to-end training (Full Lk). gain = best L / best Full L - 1. "
+        "'(talk)' columns: the talk's numbers for the same dataset.\n\n"
+    )
+    write_markdown(
+        out_md,
+        [("About", intro)] + greedy_markdown([r for r in rows if r["arch"] != "finetune"], ft),
+        title="Small datasets: greedy layer-wise vs end-to-end training",
+    )
     return rows
 
 
@@ -146,8 +187,9 @@ def _feature_order(name: str) -> tuple:
     return (0, ENGINEERED_ORDER.index(name), "") if name in ENGINEERED_ORDER else (1, 0, name)
 
 
-def tabulate_features(*, scores: Sequence[str | Path], out_csv: str | Path, out_md: str | Path,
-                      reference: str | Path | None = None) -> list[dict]:
+def tabulate_features(
+    *, scores: Sequence[str | Path], out_csv: str | Path, out_md: str | Path, reference: str | Path | None = None
+) -> list[dict]:
     """Write ``features.{csv,md}`` from the per-feature-set score files of ``classify``."""
     ref = load_reference("smalldata") if reference is None else _yaml(reference)
     rows = sorted(_load(scores), key=lambda r: (r["dataset"], _feature_order(r["feature_set"]), r["classifier"]))
@@ -167,13 +209,21 @@ def tabulate_features(*, scores: Sequence[str | Path], out_csv: str | Path, out_
         entry[f"{r['dataset']} {r['classifier']}"] = r["accuracy"]
         entry[f"{r['dataset']} {r['classifier']} AUC"] = r.get("auc")
     ordered = [table[k] for k in sorted(table, key=_feature_order)]
-    notes = ("Test accuracy of linear classifiers (C chosen by cross-validation on the training split "
-             "only) on each feature set. Learned sets are named <arch>_<greedy|full>_conv<b>: the "
-             "global-average-pooled output of conv block b.\n\n")
+    notes = (
+        "Test accuracy of linear classifiers (C chosen by cross-validation on the training split "
+        "only) on each feature set. Learned sets are named <arch>_<greedy|full>_conv<b>: the "
+        "global-average-pooled output of conv block b.\n\n"
+    )
     published = ref.get("fashion_mnist", {})
     if "fashion_mnist" in datasets and published:
-        notes += ("Published Fashion-MNIST results on the full 60k training set (zalandoresearch README): "
-                  + ", ".join(f"{k} {v:.3f}" for k, v in published.items()) + ".\n\n")
-    write_markdown(out_md, [("About", notes), ("Accuracy", markdown_table(ordered, columns))],
-                   title="Small datasets: learned vs engineered features")
+        notes += (
+            "Published Fashion-MNIST results on the full 60k training set (zalandoresearch README): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in published.items())
+            + ".\n\n"
+        )
+    write_markdown(
+        out_md,
+        [("About", notes), ("Accuracy", markdown_table(ordered, columns))],
+        title="Small datasets: learned vs engineered features",
+    )
     return rows

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -22,8 +22,9 @@ def _pyplot():
     return plt
 
 
-def plot_transforms(*, train: str, out_png: str, image_size: int = 64,
-                    transform_params: dict | None = None, dataset: str | None = None) -> None:
+def plot_transforms(
+    *, train: str, out_png: str, image_size: int = 64, transform_params: dict | None = None, dataset: str | None = None
+) -> None:
     """One series per class (the first of each in the training split) and its four images."""
     from cnnpractice.data.ucr import load_split
     from cnnpractice.timeseries.transforms import make_images

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 IMAGE_MODELS = {"cnn": "cnn", "vgg": "pretrained"}
 
 
-def transform_dataset(*, train: str, test: str, out_train: str, out_test: str,
-                      channels: Sequence[str], image_size: int, transform_params: dict | None = None,
-                      chunk_size: int = 256, accelerator: str = "auto") -> None:
+def transform_dataset(
+    *,
+    train: str,
+    test: str,
+    out_train: str,
+    out_test: str,
+    channels: Sequence[str],
+    image_size: int,
+    transform_params: dict | None = None,
+    chunk_size: int = 256,
+    accelerator: str = "auto",
+) -> None:
     """Turn both splits of a materialised UCR dataset into image arrays (``.npy``, (n, C, S, S)).
 
     ``S`` is ``image_size``, or the series length when that is shorter (PAA cannot lengthen).
     ``accelerator`` is the config's ``trainer.accelerator``: ``cpu`` keeps the
     transforms on the CPU, anything else uses a GPU when there is one.
     """
+    import torch
+
     from cnnpractice.data.ucr import load_split
     from cnnpractice.timeseries.transforms import transform_to_npy
-
-    import torch
 
     device = "cuda" if accelerator != "cpu" and torch.cuda.is_available() else "cpu"
     for src, dst in ((train, out_train), (test, out_test)):
@@ -30,13 +39,21 @@ def transform_dataset(*, train: str, test: str, out_train: str, out_test: str,
         size = min(image_size, X.shape[1])  # PAA only shortens: short series keep their length
         if size < image_size:
             print(f"[transform] series of length {X.shape[1]} < image_size {image_size}: images are {size}x{size}")
-        shape = transform_to_npy(X, dst, channels=list(channels), image_size=size,
-                                 params=transform_params, chunk_size=chunk_size, device=device)
+        shape = transform_to_npy(
+            X,
+            dst,
+            channels=list(channels),
+            image_size=size,
+            params=transform_params,
+            chunk_size=chunk_size,
+            device=device,
+        )
         print(f"[transform] {src} -> {dst} {tuple(shape)} channels={list(channels)}")
 
 
-def model_spec(model: str, image: str, model_params: dict[str, Any], n_classes: int,
-               input_shape: tuple[int, ...]) -> dict[str, Any]:
+def model_spec(
+    model: str, image: str, model_params: dict[str, Any], n_classes: int, input_shape: tuple[int, ...]
+) -> dict[str, Any]:
     """The architecture spec of one time-series run.
 
     ``lstm`` runs on the raw series (``image == "raw"``); ``cnn`` and ``vgg``
@@ -50,14 +67,24 @@ def model_spec(model: str, image: str, model_params: dict[str, Any], n_classes: 
         raise ValueError(f"unknown time-series model {model!r}; expected cnn, lstm or vgg")
     if image == "raw":
         raise ValueError(f"model {model!r} needs images; 'raw' is for the lstm only")
-    return {"name": IMAGE_MODELS[model], "in_channels": int(input_shape[0]), "n_classes": n_classes,
-            **model_params}
+    return {"name": IMAGE_MODELS[model], "in_channels": int(input_shape[0]), "n_classes": n_classes, **model_params}
 
 
-def train_model(*, dataset: str, model: str, image: str, train: str, test: str,
-                out_dir: str, model_params: dict[str, Any], training: dict[str, Any],
-                trainer: dict[str, Any], seed: int, images_train: str | None = None,
-                images_test: str | None = None) -> dict[str, Any]:
+def train_model(
+    *,
+    dataset: str,
+    model: str,
+    image: str,
+    train: str,
+    test: str,
+    out_dir: str,
+    model_params: dict[str, Any],
+    training: dict[str, Any],
+    trainer: dict[str, Any],
+    seed: int,
+    images_train: str | None = None,
+    images_test: str | None = None,
+) -> dict[str, Any]:
     """Train and test one (dataset, model, image) combination; outputs as in
     :func:`cnnpractice.training.runner.train_classifier`."""
     from cnnpractice.data.ucr import load_split
@@ -72,15 +99,26 @@ def train_model(*, dataset: str, model: str, image: str, train: str, test: str,
         X_train = np.load(images_train, mmap_mode="r")
         X_test = np.load(images_test, mmap_mode="r")
     training = dict(training)
-    dm = ArrayDataModule(X_train, y_train, X_test, y_test,
-                         val_fraction=training.pop("val_fraction"),
-                         batch_size=training.pop("batch_size"), seed=seed,
-                         standardize="global" if image == "raw" else "channel")
+    dm = ArrayDataModule(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        val_fraction=training.pop("val_fraction"),
+        batch_size=training.pop("batch_size"),
+        seed=seed,
+        standardize="global" if image == "raw" else "channel",
+    )
     spec = model_spec(model, image, model_params, len(classes), dm.input_shape)
     check_deterministic_support(spec, trainer)
     return train_classifier(
-        net_spec=spec, datamodule=dm, out_dir=out_dir, seed=seed, trainer_options=trainer,
-        class_names=list(classes), extra_info={"dataset": dataset, "model": model, "image": image},
+        net_spec=spec,
+        datamodule=dm,
+        out_dir=out_dir,
+        seed=seed,
+        trainer_options=trainer,
+        class_names=list(classes),
+        extra_info={"dataset": dataset, "model": model, "image": image},
         **training,
     )
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -14,8 +14,18 @@ from cnnpractice.tables import markdown_table, write_csv, write_markdown
 PUBLISHED = ("fcn", "resnet", "nn_dtw", "inceptiontime")
 KEY = ("dataset", "model", "image")
 RUN_COLUMNS = (*KEY, "seed", "test_accuracy", "n_train", "n_val", "n_test", "best_epoch", "epochs_run")
-COLUMNS = (*KEY, "test_accuracy", "test_accuracy_std", "runs", "vs_fcn", "talk_val_accuracy",
-           *PUBLISHED, "n_train", "n_val", "n_test")
+COLUMNS = (
+    *KEY,
+    "test_accuracy",
+    "test_accuracy_std",
+    "runs",
+    "vs_fcn",
+    "talk_val_accuracy",
+    *PUBLISHED,
+    "n_train",
+    "n_val",
+    "n_test",
+)
 
 
 def _reference(path: str | Path | None) -> dict:
@@ -50,9 +60,12 @@ def summarize(runs: list[dict], ref: dict) -> list[dict]:
     for key, members in sorted(groups.items()):
         acc = np.array([m["test_accuracy"] for m in members], dtype=float)
         row = dict(zip(KEY, key))
-        row.update(test_accuracy=float(acc.mean()),
-                   test_accuracy_std=float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                   runs=len(acc), **{k: members[0].get(k) for k in ("n_train", "n_val", "n_test")})
+        row.update(
+            test_accuracy=float(acc.mean()),
+            test_accuracy_std=float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+            runs=len(acc),
+            **{k: members[0].get(k) for k in ("n_train", "n_val", "n_test")},
+        )
         published = ref["published"].get(row["dataset"], {})
         row["talk_val_accuracy"] = ref["talk_validation"].get(row["dataset"], {}).get(row["model"])
         row.update({k: published.get(k) for k in PUBLISHED})
@@ -75,9 +88,14 @@ def pivot(rows: list[dict]) -> tuple[list[dict], list[str]]:
     return [table[d] for d in sorted(table)], ["dataset", *names, *PUBLISHED]
 
 
-def tabulate_accuracy(*, results: Sequence[str | Path], out_csv: str | Path, out_md: str | Path,
-                      out_runs_csv: str | Path | None = None,
-                      reference: str | Path | None = None) -> list[dict]:
+def tabulate_accuracy(
+    *,
+    results: Sequence[str | Path],
+    out_csv: str | Path,
+    out_md: str | Path,
+    out_runs_csv: str | Path | None = None,
+    reference: str | Path | None = None,
+) -> list[dict]:
     """Write ``accuracy.csv`` (one row per dataset, model and image: mean and std over
     repeats), ``accuracy.md`` (pivot + long table) and, if asked, every run's row."""
     runs = read_runs(results)
@@ -93,16 +111,21 @@ def tabulate_accuracy(*, results: Sequence[str | Path], out_csv: str | Path, out
     talk_rows = [{"dataset": d, **v} for d, v in sorted(talk.items())]
     n_runs = sorted({r["runs"] for r in rows})
     sections = [
-        ("Test accuracy by dataset and run (model/image), published results beside",
-         markdown_table(prow, pcols)
-         + f"\nOurs: mean{' ± std' if max(n_runs) > 1 else ''} of {'/'.join(map(str, n_runs))} "
-           "training run(s) with different seeds. Published: fcn, resnet = Fawaz et al. "
-           "(dl-4-tsc, mean of 5 runs); nn_dtw = UCR archive 1NN-DTW; inceptiontime = Fawaz et "
-           "al. 2020. All on the default UCR train/test split.\n"),
-        ("Every dataset, model and image", markdown_table(rows, COLUMNS)
-         + "\n`vs_fcn` = our mean test accuracy minus the published FCN's. `talk_val_accuracy` is "
-           "the talk's *validation* accuracy for that model (TensorBoard, last step), not a test "
-           "score.\n"),
+        (
+            "Test accuracy by dataset and run (model/image), published results beside",
+            markdown_table(prow, pcols)
+            + f"\nOurs: mean{' ± std' if max(n_runs) > 1 else ''} of {'/'.join(map(str, n_runs))} "
+            "training run(s) with different seeds. Published: fcn, resnet = Fawaz et al. "
+            "(dl-4-tsc, mean of 5 runs); nn_dtw = UCR archive 1NN-DTW; inceptiontime = Fawaz et "
+            "al. 2020. All on the default UCR train/test split.\n",
+        ),
+        (
+            "Every dataset, model and image",
+            markdown_table(rows, COLUMNS)
+            + "\n`vs_fcn` = our mean test accuracy minus the published FCN's. `talk_val_accuracy` is "
+            "the talk's *validation* accuracy for that model (TensorBoard, last step), not a test "
+            "score.\n",
+        ),
         ("The talk's numbers (validation accuracy)", markdown_table(talk_rows, ["dataset", "cnn", "lstm", "vgg"])),
     ]
     write_markdown(out_md, sections, title="Time series as images: accuracy")

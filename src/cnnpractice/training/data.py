@@ -35,12 +35,13 @@ class EpochSeededSampler(Sampler[int]):
     every process runs the same number of steps.
     """
 
-    def __init__(self, n: int, seed: int, num_replicas: int = 1, rank: int = 0,
-                 batch_size: int | None = None):
+    def __init__(self, n: int, seed: int, num_replicas: int = 1, rank: int = 0, batch_size: int | None = None):
         if num_replicas > 1 and (not batch_size or batch_size % num_replicas):
-            raise ValueError(f"batch_size {batch_size} is the batch of one optimizer step over "
-                             f"all {num_replicas} training processes: it must be a multiple of "
-                             f"{num_replicas}")
+            raise ValueError(
+                f"batch_size {batch_size} is the batch of one optimizer step over "
+                f"all {num_replicas} training processes: it must be a multiple of "
+                f"{num_replicas}"
+            )
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
         self.n, self.seed, self.epoch = n, seed, 0
@@ -57,11 +58,11 @@ class EpochSeededSampler(Sampler[int]):
             return iter(order)
         shard = []
         for start in range(0, self.n, self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             pad = -len(batch) % self.num_replicas
             batch += [order[i % self.n] for i in range(pad)]
             share = len(batch) // self.num_replicas
-            shard += batch[self.rank * share:(self.rank + 1) * share]
+            shard += batch[self.rank * share : (self.rank + 1) * share]
         return iter(shard)
 
     def __len__(self) -> int:
@@ -152,9 +153,20 @@ class ArrayDataModule(pl.LightningDataModule):
     float32 once, in memory.
     """
 
-    def __init__(self, x_train, y_train, x_test, y_test, *, val_fraction: float = 0.2,
-                 batch_size: int = 32, seed: int = 0, standardize: str = "channel",
-                 num_workers: int = 0, split: tuple[np.ndarray, np.ndarray] | None = None):
+    def __init__(
+        self,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        *,
+        val_fraction: float = 0.2,
+        batch_size: int = 32,
+        seed: int = 0,
+        standardize: str = "channel",
+        num_workers: int = 0,
+        split: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         super().__init__()
         if standardize not in ("channel", "global", "none"):
             raise ValueError(f"standardize must be 'channel', 'global' or 'none', got {standardize!r}")
@@ -171,8 +183,12 @@ class ArrayDataModule(pl.LightningDataModule):
             self.train_idx, self.val_idx = (np.sort(np.asarray(i, dtype=np.int64)) for i in split)
             if np.intersect1d(self.train_idx, self.val_idx).size:
                 raise ValueError("split: the train and validation indices overlap")
-            if len(self.train_idx) == 0 or max(self.train_idx.max(initial=-1), self.val_idx.max(initial=-1)) >= len(self.y_train):
-                raise ValueError(f"split: indices must be a non-empty training part within the {len(self.y_train)} training examples")
+            if len(self.train_idx) == 0 or max(self.train_idx.max(initial=-1), self.val_idx.max(initial=-1)) >= len(
+                self.y_train
+            ):
+                raise ValueError(
+                    f"split: indices must be a non-empty training part within the {len(self.y_train)} training examples"
+                )
         self.mean, self.std = self._statistics()
 
     @property
@@ -205,12 +221,12 @@ class ArrayDataModule(pl.LightningDataModule):
         total = total_sq = 0
         count = 0
         for start in range(0, len(self.train_idx), chunk):
-            x = np.asarray(self.x_train[self.train_idx[start:start + chunk]], dtype=np.int64)
+            x = np.asarray(self.x_train[self.train_idx[start : start + chunk]], dtype=np.int64)
             total = total + x.sum(axis=axes)
             total_sq = total_sq + (x * x).sum(axis=axes)
             count += x.size // np.size(x.sum(axis=axes))
         mean = np.asarray(total, dtype=np.float64) / count
-        std = np.sqrt(np.maximum(np.asarray(total_sq, dtype=np.float64) / count - mean ** 2, 0.0))
+        std = np.sqrt(np.maximum(np.asarray(total_sq, dtype=np.float64) / count - mean**2, 0.0))
         if self.standardize == "channel":
             shape = (1, -1) + (1,) * (ndim - 2)
             mean, std = mean.reshape(shape), std.reshape(shape)
@@ -223,8 +239,9 @@ class ArrayDataModule(pl.LightningDataModule):
         if idx is not None:
             x, y = x[idx], y[idx]
         x = (np.asarray(x, dtype=np.float32) - self.mean) / self.std
-        return TensorDataset(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                             torch.from_numpy(np.asarray(y, dtype=np.int64)))
+        return TensorDataset(
+            torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(np.asarray(y, dtype=np.int64))
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and not hasattr(self, "train_set"):
@@ -246,7 +263,7 @@ class ArrayDataModule(pl.LightningDataModule):
             flat = arr.reshape(-1)
             step = max(1, (64 << 20) // max(1, arr.itemsize))  # 64 MB at a time
             for start in range(0, flat.size, step):
-                digest.update(np.ascontiguousarray(flat[start:start + step]).tobytes())
+                digest.update(np.ascontiguousarray(flat[start : start + step]).tobytes())
         return digest.hexdigest()
 
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
@@ -258,12 +275,19 @@ class ArrayDataModule(pl.LightningDataModule):
         if shuffle:
             trainer = getattr(self, "trainer", None)
             replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
-            sampler = EpochSeededSampler(len(dataset), self.seed, num_replicas=replicas, rank=rank,
-                                         batch_size=self.batch_size)
+            sampler = EpochSeededSampler(
+                len(dataset), self.seed, num_replicas=replicas, rank=rank, batch_size=self.batch_size
+            )
             batch_size //= replicas
         collate = collate_batch if isinstance(dataset, LazyImageDataset) else None
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            collate_fn=collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

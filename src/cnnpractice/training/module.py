@@ -30,9 +30,16 @@ class ClassificationModule(pl.LightningModule):
     ``prob`` (class probabilities) as CPU tensors.
     """
 
-    def __init__(self, net: nn.Module | None = None, model_spec: dict[str, Any] | None = None,
-                 lr: float = 1e-3, weight_decay: float = 0.0, scheduler: str = "none",
-                 max_epochs: int | None = None, label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        net: nn.Module | None = None,
+        model_spec: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        scheduler: str = "none",
+        max_epochs: int | None = None,
+        label_smoothing: float = 0.0,
+    ):
         super().__init__()
         self.save_hyperparameters(ignore=["net"])
         if net is None:
@@ -57,10 +64,24 @@ class ClassificationModule(pl.LightningModule):
         acc = (logits.argmax(dim=1) == y).float().mean()
         # sync_dist: under DDP the epoch value is the mean over the processes' equal shards
         # (the single-process value); a no-op in one process
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test",
-                 batch_size=len(y), sync_dist=True)
-        self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=stage != "train",
-                 batch_size=len(y), sync_dist=True)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage != "test",
+            batch_size=len(y),
+            sync_dist=True,
+        )
+        self.log(
+            f"{stage}_acc",
+            acc,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage != "train",
+            batch_size=len(y),
+            sync_dist=True,
+        )
         return loss, logits
 
     def training_step(self, batch, batch_idx):
@@ -92,6 +113,6 @@ class ClassificationModule(pl.LightningModule):
         return opt
 
     @classmethod
-    def from_checkpoint(cls, path, map_location="cpu") -> "ClassificationModule":
+    def from_checkpoint(cls, path, map_location="cpu") -> ClassificationModule:
         """Rebuild a trained module from a checkpoint written by the workflow."""
         return cls.load_from_checkpoint(path, map_location=map_location, weights_only=False)

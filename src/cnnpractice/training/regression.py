@@ -14,8 +14,9 @@ resume, history, random state and Trainer), with outputs ``model.ckpt``, ``metri
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -25,8 +26,7 @@ from torch.utils.data import TensorDataset
 
 from cnnpractice.training.data import ArrayDataModule
 from cnnpractice.training.module import ClassificationModule
-from cnnpractice.training.runner import (EpochHistory, RandomState, _prepare_work_dir, build_trainer,
-                                         publish_run)
+from cnnpractice.training.runner import EpochHistory, RandomState, _prepare_work_dir, build_trainer, publish_run
 
 LOSSES = {"mse": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
 
@@ -45,8 +45,15 @@ class RegressionModule(ClassificationModule):
     holds ``y`` and ``pred`` (N, targets) in the targets' units.
     """
 
-    def __init__(self, net=None, model_spec=None, target_mean: Sequence[float] = (0.0,),
-                 target_std: Sequence[float] = (1.0,), loss: str = "mse", **kwargs):
+    def __init__(
+        self,
+        net=None,
+        model_spec=None,
+        target_mean: Sequence[float] = (0.0,),
+        target_std: Sequence[float] = (1.0,),
+        loss: str = "mse",
+        **kwargs,
+    ):
         super().__init__(net=net, model_spec=model_spec, **kwargs)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
@@ -59,8 +66,15 @@ class RegressionModule(ClassificationModule):
         x, y = batch
         pred = self(x)
         loss = LOSSES[self.hparams.loss](pred, (y - self.target_mean) / self.target_std)
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test",
-                 batch_size=len(y), sync_dist=True)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage != "test",
+            batch_size=len(y),
+            sync_dist=True,
+        )
         return loss, pred
 
     def test_step(self, batch, batch_idx):
@@ -69,8 +83,10 @@ class RegressionModule(ClassificationModule):
         self._test_parts.append((batch[1].detach().cpu(), pred.cpu()))
 
     def on_test_epoch_end(self) -> None:
-        self.test_outputs = {"y": torch.cat([p[0] for p in self._test_parts]),
-                             "pred": torch.cat([p[1] for p in self._test_parts])}
+        self.test_outputs = {
+            "y": torch.cat([p[0] for p in self._test_parts]),
+            "pred": torch.cat([p[1] for p in self._test_parts]),
+        }
 
 
 class TargetArrayDataModule(ArrayDataModule):
@@ -88,14 +104,24 @@ class TargetArrayDataModule(ArrayDataModule):
         return TensorDataset(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.asarray(y, np.float32)))
 
 
-def train_regressor(*, net_spec: dict[str, Any], datamodule: TargetArrayDataModule, out_dir: str | Path,
-                    work_dir: str | Path | None = None, seed: int = 0, max_epochs: int = 50,
-                    lr: float = 1e-3, weight_decay: float = 0.0, scheduler: str = "none",
-                    loss: str = "mse", monitor: str = "val_loss",
-                    trainer_options: dict[str, Any] | None = None,
-                    target_names: Sequence[str] | None = None,
-                    extra_info: dict[str, Any] | None = None,
-                    label_smoothing: float = 0.0) -> dict[str, Any]:
+def train_regressor(
+    *,
+    net_spec: dict[str, Any],
+    datamodule: TargetArrayDataModule,
+    out_dir: str | Path,
+    work_dir: str | Path | None = None,
+    seed: int = 0,
+    max_epochs: int = 50,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    scheduler: str = "none",
+    loss: str = "mse",
+    monitor: str = "val_loss",
+    trainer_options: dict[str, Any] | None = None,
+    target_names: Sequence[str] | None = None,
+    extra_info: dict[str, Any] | None = None,
+    label_smoothing: float = 0.0,
+) -> dict[str, Any]:
     """Train ``net_spec`` to regress ``datamodule``'s targets, resumably; test the best
     checkpoint (lowest ``val_loss``, or ``train_loss`` without a validation split) once.
 
@@ -112,22 +138,48 @@ def train_regressor(*, net_spec: dict[str, Any], datamodule: TargetArrayDataModu
     work_dir = Path(work_dir) if work_dir else out_dir.parent / f"{out_dir.name}.work"
     monitor = "val_loss" if len(datamodule.val_idx) else "train_loss"
     targets = datamodule.y_train[datamodule.train_idx]
-    hparams = dict(lr=lr, weight_decay=weight_decay, scheduler=scheduler, max_epochs=max_epochs, loss=loss,
-                   target_mean=targets.mean(axis=0).tolist(), target_std=np.maximum(targets.std(axis=0), 1e-6).tolist())
+    hparams = dict(
+        lr=lr,
+        weight_decay=weight_decay,
+        scheduler=scheduler,
+        max_epochs=max_epochs,
+        loss=loss,
+        target_mean=targets.mean(axis=0).tolist(),
+        target_std=np.maximum(targets.std(axis=0), 1e-6).tolist(),
+    )
     trainer_options = dict(trainer_options or {})
-    settings = {"task": "regression", "net_spec": net_spec, "seed": seed, "monitor": monitor, **hparams,
-                "batch_size": datamodule.batch_size, "val_fraction": datamodule.val_fraction,
-                "data_sha256": datamodule.fingerprint(),
-                "trainer": {k: v for k, v in trainer_options.items() if k != "progress_bar"}}
+    settings = {
+        "task": "regression",
+        "net_spec": net_spec,
+        "seed": seed,
+        "monitor": monitor,
+        **hparams,
+        "batch_size": datamodule.batch_size,
+        "val_fraction": datamodule.val_fraction,
+        "data_sha256": datamodule.fingerprint(),
+        "trainer": {k: v for k, v in trainer_options.items() if k != "progress_bar"},
+    }
     resume_from = _prepare_work_dir(work_dir, settings)
     pl.seed_everything(seed, workers=True)
     module = RegressionModule(model_spec=net_spec, **hparams)
     history = EpochHistory(work_dir / "metrics.csv")
-    best = ModelCheckpoint(dirpath=work_dir / "checkpoints", filename="best", monitor=monitor, mode="min",
-                           save_top_k=1, save_last=True, save_on_train_epoch_end=True)
+    best = ModelCheckpoint(
+        dirpath=work_dir / "checkpoints",
+        filename="best",
+        monitor=monitor,
+        mode="min",
+        save_top_k=1,
+        save_last=True,
+        save_on_train_epoch_end=True,
+    )
     logger = TensorBoardLogger(save_dir=str(work_dir), name="tensorboard", version=0, default_hp_metric=False)
-    trainer = build_trainer(work_dir=work_dir, max_epochs=max_epochs, callbacks=[history, RandomState(), best],
-                            logger=logger, **trainer_options)
+    trainer = build_trainer(
+        work_dir=work_dir,
+        max_epochs=max_epochs,
+        callbacks=[history, RandomState(), best],
+        logger=logger,
+        **trainer_options,
+    )
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
     fit_seconds = time.perf_counter() - t0
@@ -137,15 +189,25 @@ def train_regressor(*, net_spec: dict[str, Any], datamodule: TargetArrayDataModu
     tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path, verbose=False)[0]
     y, pred = module.test_outputs["y"].numpy(), module.test_outputs["pred"].numpy()
     scores = np.array([row[monitor] for row in rows], dtype=float)
-    result = {"test_loss": float(tested["test_loss"]),
-              "rmse": dict(zip(target_names or range(y.shape[1]), np.sqrt(((pred - y) ** 2).mean(axis=0)).tolist())),
-              "target_names": list(target_names or []), "n_test": int(len(y)),
-              "n_train": int(len(datamodule.train_idx)), "n_val": int(len(datamodule.val_idx)),
-              "best_epoch": int(rows[int(np.nanargmin(scores))]["epoch"]), "epochs_run": len(rows),
-              "monitor": monitor, "fit_seconds_this_run": round(fit_seconds, 3), "resumed": resume_from is not None,
-              "device": str(trainer.strategy.root_device), "processes": trainer.world_size, "seed": seed,
-              "y_true": y.tolist(), "y_pred": pred.tolist(), **(extra_info or {})}
+    result = {
+        "test_loss": float(tested["test_loss"]),
+        "rmse": dict(zip(target_names or range(y.shape[1]), np.sqrt(((pred - y) ** 2).mean(axis=0)).tolist())),
+        "target_names": list(target_names or []),
+        "n_test": int(len(y)),
+        "n_train": int(len(datamodule.train_idx)),
+        "n_val": int(len(datamodule.val_idx)),
+        "best_epoch": int(rows[int(np.nanargmin(scores))]["epoch"]),
+        "epochs_run": len(rows),
+        "monitor": monitor,
+        "fit_seconds_this_run": round(fit_seconds, 3),
+        "resumed": resume_from is not None,
+        "device": str(trainer.strategy.root_device),
+        "processes": trainer.world_size,
+        "seed": seed,
+        "y_true": y.tolist(),
+        "y_pred": pred.tolist(),
+        **(extra_info or {}),
+    }
     if trainer.is_global_zero:
-        publish_run(trainer, out_dir=out_dir, work_dir=work_dir, best_path=best_path, rows=rows,
-                    result=result)
+        publish_run(trainer, out_dir=out_dir, work_dir=work_dir, best_path=best_path, rows=rows, result=result)
     return result

@@ -143,10 +143,20 @@ def _distributed_options(accelerator: str, devices: int | str) -> dict[str, Any]
     return {"use_distributed_sampler": False, "plugins": [environment], "sync_batchnorm": on_gpu}
 
 
-def build_trainer(*, work_dir: str | Path, max_epochs: int, accelerator: str = "auto",
-                  devices: int | str = 1, strategy: str = "auto", precision: str = "32-true",
-                  deterministic: bool | str = True, progress_bar: bool = True,
-                  callbacks: list | None = None, logger=None, **kwargs) -> pl.Trainer:
+def build_trainer(
+    *,
+    work_dir: str | Path,
+    max_epochs: int,
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    strategy: str = "auto",
+    precision: str = "32-true",
+    deterministic: bool | str = True,
+    progress_bar: bool = True,
+    callbacks: list | None = None,
+    logger=None,
+    **kwargs,
+) -> pl.Trainer:
     """The one place the project builds a ``pl.Trainer`` (settings come from config).
 
     ``devices`` > 1 trains with one process per device (``strategy`` ``auto`` or
@@ -156,9 +166,17 @@ def build_trainer(*, work_dir: str | Path, max_epochs: int, accelerator: str = "
     options.update(_distributed_options(accelerator, devices))
     options.update(kwargs)
     return pl.Trainer(
-        default_root_dir=str(work_dir), max_epochs=max_epochs, accelerator=accelerator,
-        devices=devices, strategy=strategy, precision=precision, deterministic=deterministic,
-        enable_progress_bar=progress_bar, callbacks=callbacks or [], logger=logger, **options,
+        default_root_dir=str(work_dir),
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        precision=precision,
+        deterministic=deterministic,
+        enable_progress_bar=progress_bar,
+        callbacks=callbacks or [],
+        logger=logger,
+        **options,
     )
 
 
@@ -213,16 +231,26 @@ def _prepare_work_dir(work_dir: Path, settings: dict[str, Any]) -> Path | None:
     return None
 
 
-def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Path,
-                     work_dir: str | Path | None = None, seed: int = 0, max_epochs: int = 50,
-                     lr: float = 1e-3, weight_decay: float = 0.0, scheduler: str = "none",
-                     label_smoothing: float = 0.0, monitor: str = "val_loss",
-                     trainer_options: dict[str, Any] | None = None,
-                     class_names: list[str] | None = None,
-                     extra_info: dict[str, Any] | None = None,
-                     init_state: dict[str, Any] | None = None,
-                     init_id: str | None = None,
-                     save_probabilities: bool = False) -> dict[str, Any]:
+def train_classifier(
+    *,
+    net_spec: dict[str, Any],
+    datamodule,
+    out_dir: str | Path,
+    work_dir: str | Path | None = None,
+    seed: int = 0,
+    max_epochs: int = 50,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    scheduler: str = "none",
+    label_smoothing: float = 0.0,
+    monitor: str = "val_loss",
+    trainer_options: dict[str, Any] | None = None,
+    class_names: list[str] | None = None,
+    extra_info: dict[str, Any] | None = None,
+    init_state: dict[str, Any] | None = None,
+    init_id: str | None = None,
+    save_probabilities: bool = False,
+) -> dict[str, Any]:
     """Train ``net_spec`` on ``datamodule``, resumably; test the best checkpoint once.
 
     Parameters
@@ -258,20 +286,27 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         raise ValueError(f"monitor must be 'val_loss' or 'val_acc', got {monitor!r}")
     if len(getattr(datamodule, "val_idx", [1])) == 0:
         monitor = monitor.replace("val_", "train_")
-    hparams = dict(lr=lr, weight_decay=weight_decay, scheduler=scheduler, max_epochs=max_epochs,
-                   label_smoothing=label_smoothing)
+    hparams = dict(
+        lr=lr, weight_decay=weight_decay, scheduler=scheduler, max_epochs=max_epochs, label_smoothing=label_smoothing
+    )
     trainer_options = dict(trainer_options or {})
     fingerprint = getattr(datamodule, "fingerprint", None)
-    settings = {"net_spec": net_spec, "seed": seed, "monitor": monitor, **hparams,
-                "batch_size": getattr(datamodule, "batch_size", None),
-                "val_fraction": getattr(datamodule, "val_fraction", None),
-                "data_sha256": fingerprint() if callable(fingerprint) else None,
-                # an explicit split (e.g. by subject) can change while the data stays the same
-                "val_idx_sha256": hashlib.sha256(np.asarray(getattr(datamodule, "val_idx", []), dtype=np.int64)
-                                                 .tobytes()).hexdigest(),
-                "init_id": init_id if init_state is not None else None,
-                # the progress bar changes nothing computed: toggling it keeps the run resumable
-                "trainer": {k: v for k, v in trainer_options.items() if k != "progress_bar"}}
+    settings = {
+        "net_spec": net_spec,
+        "seed": seed,
+        "monitor": monitor,
+        **hparams,
+        "batch_size": getattr(datamodule, "batch_size", None),
+        "val_fraction": getattr(datamodule, "val_fraction", None),
+        "data_sha256": fingerprint() if callable(fingerprint) else None,
+        # an explicit split (e.g. by subject) can change while the data stays the same
+        "val_idx_sha256": hashlib.sha256(
+            np.asarray(getattr(datamodule, "val_idx", []), dtype=np.int64).tobytes()
+        ).hexdigest(),
+        "init_id": init_id if init_state is not None else None,
+        # the progress bar changes nothing computed: toggling it keeps the run resumable
+        "trainer": {k: v for k, v in trainer_options.items() if k != "progress_bar"},
+    }
     resume_from = _prepare_work_dir(work_dir, settings)
     if resume_from:
         print(f"[train] resuming from {resume_from}")
@@ -284,14 +319,23 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
             raise ValueError(f"init_state has keys the network {net_spec.get('name')!r} lacks: {unexpected[:5]}")
         module.net.load_state_dict(init_state, strict=False)
     history = EpochHistory(work_dir / "metrics.csv")
-    best = ModelCheckpoint(dirpath=work_dir / "checkpoints", filename="best", monitor=monitor,
-                           mode="min" if monitor.endswith("loss") else "max", save_top_k=1,
-                           save_last=True, save_on_train_epoch_end=True)
-    logger = TensorBoardLogger(save_dir=str(work_dir), name="tensorboard", version=0,
-                               default_hp_metric=False)
-    trainer = build_trainer(work_dir=work_dir, max_epochs=max_epochs,
-                            callbacks=[history, RandomState(), best],
-                            logger=logger, **trainer_options)
+    best = ModelCheckpoint(
+        dirpath=work_dir / "checkpoints",
+        filename="best",
+        monitor=monitor,
+        mode="min" if monitor.endswith("loss") else "max",
+        save_top_k=1,
+        save_last=True,
+        save_on_train_epoch_end=True,
+    )
+    logger = TensorBoardLogger(save_dir=str(work_dir), name="tensorboard", version=0, default_hp_metric=False)
+    trainer = build_trainer(
+        work_dir=work_dir,
+        max_epochs=max_epochs,
+        callbacks=[history, RandomState(), best],
+        logger=logger,
+        **trainer_options,
+    )
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
     fit_seconds = time.perf_counter() - t0
@@ -331,13 +375,19 @@ def train_classifier(*, net_spec: dict[str, Any], datamodule, out_dir: str | Pat
         **(extra_info or {}),
     }
     if trainer.is_global_zero:  # DDP: every process tested all of the test set; rank 0 writes
-        publish_run(trainer, out_dir=out_dir, work_dir=work_dir, best_path=best_path, rows=rows,
-                    result=result)
+        publish_run(trainer, out_dir=out_dir, work_dir=work_dir, best_path=best_path, rows=rows, result=result)
     return result
 
 
-def publish_run(trainer: pl.Trainer, *, out_dir: Path, work_dir: Path, best_path: str | Path,
-                rows: list[dict[str, float]], result: dict[str, Any]) -> None:
+def publish_run(
+    trainer: pl.Trainer,
+    *,
+    out_dir: Path,
+    work_dir: Path,
+    best_path: str | Path,
+    rows: list[dict[str, float]],
+    result: dict[str, Any],
+) -> None:
     """Turn a finished fit's work dir into the declared outputs (rank 0 only): the best
     checkpoint, the epoch history, the TensorBoard logs and ``test.json``; then drop the
     work dir. ``test.json`` is written last, so its presence means the run is complete."""

@@ -42,7 +42,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -80,14 +80,12 @@ TRANSFORMS: dict[str, Callable[..., torch.Tensor]] = {
 
 # Same transforms on a 2D floating batch, writing into `out` (used by make_images).
 _IMPLEMENTATIONS: dict[str, Callable[..., torch.Tensor]] = {
-    "gasf": lambda X, size, out, sample_range=(-1, 1): _gaf(
-        X, size, "summation", sample_range, out.dtype, out),
-    "gadf": lambda X, size, out, sample_range=(-1, 1): _gaf(
-        X, size, "difference", sample_range, out.dtype, out),
-    "mtf": lambda X, size, out, n_bins=8, strategy="quantile": _mtf(
-        X, size, n_bins, strategy, out.dtype, out),
+    "gasf": lambda X, size, out, sample_range=(-1, 1): _gaf(X, size, "summation", sample_range, out.dtype, out),
+    "gadf": lambda X, size, out, sample_range=(-1, 1): _gaf(X, size, "difference", sample_range, out.dtype, out),
+    "mtf": lambda X, size, out, n_bins=8, strategy="quantile": _mtf(X, size, n_bins, strategy, out.dtype, out),
     "rp": lambda X, size, out, dimension=1, time_delay=1, threshold=None, percentage=10: _rp(
-        X, size, dimension, time_delay, threshold, percentage, out.dtype, out),
+        X, size, dimension, time_delay, threshold, percentage, out.dtype, out
+    ),
 }
 
 
@@ -119,8 +117,7 @@ def _check_channels(channels, params) -> list[tuple[str, dict]]:
         unknown = sorted(set(kwargs) - _allowed_params(name))
         if unknown:
             raise ValueError(
-                f"unknown parameter(s) {unknown} for transform {name!r}; "
-                f"allowed: {sorted(_allowed_params(name))}"
+                f"unknown parameter(s) {unknown} for transform {name!r}; allowed: {sorted(_allowed_params(name))}"
             )
         plan.append((name, dict(kwargs)))
     return plan
@@ -161,8 +158,16 @@ def make_images(X, channels, image_size, params=None) -> torch.Tensor:
     return out
 
 
-def transform_to_npy(X, out_path: str | os.PathLike, channels, image_size, params=None, chunk_size: int = 256,
-                     device="cpu", progress: bool = True) -> tuple[int, int, int, int]:
+def transform_to_npy(
+    X,
+    out_path: str | os.PathLike,
+    channels,
+    image_size,
+    params=None,
+    chunk_size: int = 256,
+    device="cpu",
+    progress: bool = True,
+) -> tuple[int, int, int, int]:
     """Compute :func:`make_images` chunk by chunk and write them to a ``.npy`` file.
 
     The file is filled through a memory map, so peak memory is bounded by one
@@ -204,10 +209,15 @@ def transform_to_npy(X, out_path: str | os.PathLike, channels, image_size, param
     with atomic_path(out_path, suffix=".npy") as tmp:
         out = open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
         try:
-            for start in tqdm(starts, desc=f"images -> {os.path.basename(out_path)}", unit="chunk",
-                              disable=not progress, file=sys.stderr):
-                chunk = torch.as_tensor(X[start:start + chunk_size]).to(device)
-                out[start:start + chunk_size] = make_images(chunk, channels, size, params).cpu().numpy()
+            for start in tqdm(
+                starts,
+                desc=f"images -> {os.path.basename(out_path)}",
+                unit="chunk",
+                disable=not progress,
+                file=sys.stderr,
+            ):
+                chunk = torch.as_tensor(X[start : start + chunk_size]).to(device)
+                out[start : start + chunk_size] = make_images(chunk, channels, size, params).cpu().numpy()
             out.flush()
         finally:
             del out

@@ -8,7 +8,7 @@ edges, RP 'point' thresholds) and output dtypes/buffers.
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -42,9 +42,7 @@ def _as_2d(X, name: str = "X") -> torch.Tensor:
     if X.is_complex() or X.dtype == torch.bool:
         raise ValueError(f"{name} must hold real numbers, got dtype {X.dtype}")
     if X.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2D with shape (n_samples, n_timestamps), got shape {tuple(X.shape)}"
-        )
+        raise ValueError(f"{name} must be 2D with shape (n_samples, n_timestamps), got shape {tuple(X.shape)}")
     if X.shape[1] < 1:
         raise ValueError(f"{name} must have at least one timestamp, got shape {tuple(X.shape)}")
     return X if X.is_floating_point() else X.to(torch.float64)
@@ -89,9 +87,7 @@ def _check_image_size(image_size, n_timestamps: int) -> int:
     """Validate an output size against the series length."""
     size = _check_int(image_size, "image_size", 1)
     if size > n_timestamps:
-        raise ValueError(
-            f"image_size must be <= n_timestamps ({n_timestamps}), got {size}"
-        )
+        raise ValueError(f"image_size must be <= n_timestamps ({n_timestamps}), got {size}")
     return size
 
 

@@ -29,8 +29,9 @@ def _minmax_scale(X64: torch.Tensor, low: float, high: float) -> torch.Tensor:
     return (X64 * scale).add_(offset)  # not addcmul: a fused multiply-add rounds differently
 
 
-def _gaf(X: torch.Tensor, image_size, method: str, sample_range, out_dtype: torch.dtype,
-         out: torch.Tensor | None = None) -> torch.Tensor:
+def _gaf(
+    X: torch.Tensor, image_size, method: str, sample_range, out_dtype: torch.dtype, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """GASF/GADF of a 2D floating batch; see :func:`gramian_angular_field`.
 
     ``out`` (optional): an (n, S, S) tensor of dtype ``out_dtype`` to write into.
@@ -43,9 +44,7 @@ def _gaf(X: torch.Tensor, image_size, method: str, sample_range, out_dtype: torc
     _check_finite(reduced, X)
     if sample_range is None:
         if reduced.numel() and (reduced.min() < -1 or reduced.max() > 1):
-            raise ValueError(
-                "with sample_range=None every (PAA-reduced) value of X must lie in [-1, 1]"
-            )
+            raise ValueError("with sample_range=None every (PAA-reduced) value of X must lie in [-1, 1]")
         cos = reduced
     else:
         cos = _minmax_scale(reduced, *sample_range)

@@ -56,8 +56,9 @@ def _quantile_edges(X64: torch.Tensor, n_bins: int) -> torch.Tensor:
     lower, upper, weight = _percentile_positions(X64.shape[1], fractions)
     ordered = _sorted_rows(X64)
     device = X64.device
-    edges = _interpolate(ordered[:, torch.as_tensor(lower, device=device)],
-                         ordered[:, torch.as_tensor(upper, device=device)], weight)
+    edges = _interpolate(
+        ordered[:, torch.as_tensor(lower, device=device)], ordered[:, torch.as_tensor(upper, device=device)], weight
+    )
     close = (edges[:, 1:] - edges[:, :-1]).abs() <= _EDGE_ATOL
     last = torch.zeros((edges.shape[0], 1), dtype=torch.bool, device=device)  # the last edge is always kept
     dropped = torch.cat((close, last), dim=1)
@@ -101,7 +102,7 @@ def _count_below(edges: torch.Tensor, X64: torch.Tensor) -> torch.Tensor:
     n_edges = edges.shape[-1]
     counts = torch.zeros(X64.shape, dtype=torch.uint8 if n_edges < 256 else torch.int32, device=X64.device)
     for k in range(n_edges):  # a handful of bins: one vectorized comparison per edge
-        counts += X64 > edges[..., k: k + 1]
+        counts += X64 > edges[..., k : k + 1]
     return counts.to(torch.int32)
 
 
@@ -177,8 +178,9 @@ def _window_bin_fractions(bins: torch.Tensor, n_bins: int, image_size: int) -> t
 # --------------------------------------------------------------------------- #
 # Markov transition field
 # --------------------------------------------------------------------------- #
-def _mtf(X: torch.Tensor, image_size, n_bins, strategy, out_dtype: torch.dtype,
-         out: torch.Tensor | None = None) -> torch.Tensor:
+def _mtf(
+    X: torch.Tensor, image_size, n_bins, strategy, out_dtype: torch.dtype, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """MTF of a 2D floating batch; see :func:`markov_transition_field`.
 
     ``out`` (optional): an (n, S, S) tensor of dtype ``out_dtype`` to write into.

@@ -49,7 +49,7 @@ def _paa64(X: torch.Tensor, n_segments: int, exact: bool = True) -> torch.Tensor
     else:
         short = torch.as_tensor(seg_len[:-1] < width, device=device)
         totals = windows.sum(dim=-1) - windows[..., -1] * short
-    last = X64[:, int(start[-1]):].cumsum(dim=1)[:, -1:]
+    last = X64[:, int(start[-1]) :].cumsum(dim=1)[:, -1:]
     totals = torch.cat((totals, last), dim=1)
     return totals / torch.as_tensor(seg_len, dtype=torch.float64, device=device)
 

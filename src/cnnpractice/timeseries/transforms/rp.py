@@ -19,8 +19,9 @@ from ._common import (
 from .paa import _paa64
 
 
-def _trajectory_distances(series: torch.Tensor, image_size: int, dimension: int, time_delay: int,
-                          out: torch.Tensor | None = None) -> torch.Tensor:
+def _trajectory_distances(
+    series: torch.Tensor, image_size: int, dimension: int, time_delay: int, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Euclidean distances between the delay-embedded trajectories.
 
     Parameters
@@ -39,7 +40,7 @@ def _trajectory_distances(series: torch.Tensor, image_size: int, dimension: int,
     if dimension == 1:
         return torch.sub(series[:, :, None], series[:, None, :], out=dist).abs_()
     for d in range(dimension):
-        coord = series[:, d * time_delay: d * time_delay + image_size]
+        coord = series[:, d * time_delay : d * time_delay + image_size]
         if d == 0:
             torch.sub(coord[:, :, None], coord[:, None, :], out=dist).square_()
         else:
@@ -57,8 +58,16 @@ def _point_threshold(dist: torch.Tensor, percentage) -> torch.Tensor:
     return _interpolate(low, high, weight[0])
 
 
-def _rp(X: torch.Tensor, image_size, dimension, time_delay, threshold, percentage, out_dtype,
-        out: torch.Tensor | None = None) -> torch.Tensor:
+def _rp(
+    X: torch.Tensor,
+    image_size,
+    dimension,
+    time_delay,
+    threshold,
+    percentage,
+    out_dtype,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """RP of a 2D floating batch; see :func:`recurrence_plot`.
 
     ``out`` (optional): an (n, S, S) tensor of dtype ``out_dtype`` to write into.
@@ -70,10 +79,7 @@ def _rp(X: torch.Tensor, image_size, dimension, time_delay, threshold, percentag
     percentage = _check_percentage(percentage)
     needed = size + (dimension - 1) * time_delay
     if needed > X.shape[1]:
-        raise ValueError(
-            f"image_size + (dimension - 1) * time_delay = {needed} must be <= n_timestamps "
-            f"({X.shape[1]})"
-        )
+        raise ValueError(f"image_size + (dimension - 1) * time_delay = {needed} must be <= n_timestamps ({X.shape[1]})")
     # pyts's exact window sums matter only where distances are compared.
     series = _paa64(X, needed, exact=threshold is not None)
     _check_finite(series, X)
@@ -96,8 +102,9 @@ def _rp(X: torch.Tensor, image_size, dimension, time_delay, threshold, percentag
     return image.copy_(dist < limit)
 
 
-def recurrence_plot(X, image_size, dimension: int = 1, time_delay: int = 1, threshold=None,
-                    percentage=10, dtype=None) -> torch.Tensor:
+def recurrence_plot(
+    X, image_size, dimension: int = 1, time_delay: int = 1, threshold=None, percentage=10, dtype=None
+) -> torch.Tensor:
     """Recurrence plot of the PAA-reduced series, as ``pyts.image.RecurrencePlot``.
 
     Each series is first reduced by :func:`paa` to
@@ -130,5 +137,4 @@ def recurrence_plot(X, image_size, dimension: int = 1, time_delay: int = 1, thre
     torch.Tensor, shape (n_samples, S, S), on ``X``'s device.
     """
     X = _as_2d(X)
-    return _rp(X, image_size, dimension, time_delay, threshold, percentage,
-               _out_dtype(X, dtype))
+    return _rp(X, image_size, dimension, time_delay, threshold, percentage, _out_dtype(X, dtype))
