@@ -36,7 +36,9 @@ wildcard_constraints:
     feature_set=r"[a-z][a-z0-9_]*",
     sem_model=r"[a-z][a-z0-9_]*",
     sem_layer=r"[a-z][a-z0-9_]*",
-    el_split="train|test",
+    el_split="train|test|nominal",
+    el_test="test|nominal",
+    el_eyes="mono|stereo",
     el_shard=r"\d+",
     br_input=r"[a-z][a-z0-9_]*",
     br_fold=r"\d+",
@@ -169,17 +171,7 @@ def all_targets():
             for ext in ("csv", "md")
         ]
     if EL.get("enabled"):
-        targets += [
-            f"results/elves/{name}"
-            for name in (
-                "detection.csv",
-                "detection.md",
-                "reconstruction.csv",
-                "reconstruction.md",
-                "elve_frames.png",
-                "location_errors.png",
-            )
-        ]
+        targets += el_targets()
     if BR.get("enabled"):
         targets += br_targets()
     return targets

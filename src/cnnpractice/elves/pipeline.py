@@ -21,6 +21,7 @@ import numpy as np
 from cnnpractice.elves.simulate import CLASSES, load_shards
 
 TARGETS = ("east_km", "north_km", "log_current_ka")
+OFFSET_SCALE_US = 10.0
 
 
 def anscombe(movies: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -94,6 +95,23 @@ def train_detector(
     return result
 
 
+def locator_inputs(data: Mapping[str, np.ndarray], idx: np.ndarray, eyes: Sequence[int] | None) -> np.ndarray:
+    """The locator's input for events ``idx``: the Anscombe movies of the eyes ``eyes`` (all
+    by default) and, with several eyes, one more "frame" per eye holding (its window start
+    - the first eye's) / OFFSET_SCALE_US everywhere: the eyes' GPS clocks, which say when
+    each eye saw the light relative to the others (the timing fit gets them too)."""
+    movies = data["movies"][idx]
+    if eyes is not None:
+        movies = movies[:, list(eyes)]
+    x = anscombe(movies)
+    if x.shape[1] == 1:
+        return x
+    starts = data["window_start_us"][idx] if eyes is None else data["window_start_us"][idx][:, list(eyes)]
+    offsets = (starts - starts[:, :1]).astype(np.float32) / OFFSET_SCALE_US
+    plane = np.broadcast_to(offsets[:, :, None, None, None], (*x.shape[:2], 1, *x.shape[3:]))
+    return np.concatenate([x, plane], axis=2)
+
+
 def locator_targets(data: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the elves and their targets (n, 3): east, north (km), ln(current / kA)."""
     elves = np.flatnonzero(data["label"] == CLASSES.index("elve"))
@@ -112,30 +130,38 @@ def train_locator(
     loss: str,
     trainer: Mapping[str, Any],
     seed: int,
+    eyes: Sequence[int] | None = None,
+    nominal_shards: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Train the CNN that locates the stroke and measures its current, on elves only;
-    write model.ckpt, metrics.csv, test.json (``y_pred``/``y_true`` rows: east_km,
-    north_km, ln current_ka; ``event_id`` of each test elve)."""
+    """Train the CNN that locates the stroke and measures its current, on elves only, from
+    the eyes ``eyes`` (all by default; see :func:`locator_inputs`); test it on the elves of
+    ``test_shards`` and of ``nominal_shards`` (simulated without nuisances). Writes
+    model.ckpt, metrics.csv, test.json (``y_pred``/``y_true`` rows: east_km, north_km,
+    ln current_ka; ``event_id`` and ``split`` (``test`` or ``nominal``) of each test elve)."""
     from cnnpractice.training.regression import TargetArrayDataModule, train_regressor
 
-    train, test = load_shards(train_shards, settings), load_shards(test_shards, settings)
+    train = load_shards(train_shards, settings)
+    tests = {"test": load_shards(test_shards, settings)}
+    if nominal_shards:
+        tests["nominal"] = load_shards(nominal_shards, settings)
     train_idx, train_targets = locator_targets(train)
-    test_idx, test_targets = locator_targets(test)
-    if not len(train_idx) or not len(test_idx):
-        raise ValueError("elves: the locator needs elves in both splits (elves.events.classes.elve > 0)")
+    parts = {name: locator_targets(data) for name, data in tests.items()}
+    if not len(train_idx) or not all(len(idx) for idx, _ in parts.values()):
+        raise ValueError("elves: the locator needs elves in every split (elves.events.classes.elve > 0)")
     data, training = _split_training(training)
     dm = TargetArrayDataModule(
-        anscombe(train["movies"][train_idx]),
+        locator_inputs(train, train_idx, eyes),
         train_targets,
-        anscombe(test["movies"][test_idx]),
-        test_targets,
+        np.concatenate([locator_inputs(tests[name], idx, eyes) for name, (idx, _) in parts.items()]),
+        np.concatenate([targets for _, targets in parts.values()]),
         seed=seed,
         standardize="global",
         **data,
     )
-    spec = net_spec(train["movies"].shape[1:], len(TARGETS), cnn)
+    spec = net_spec(dm.input_shape, len(TARGETS), cnn)
     print(
-        f"[elves] locator: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test_idx)} test elves, spec={spec}"
+        f"[elves] locator (eyes {eyes or 'all'}): {len(dm.train_idx)} train / {len(dm.val_idx)} val / "
+        f"{', '.join(f'{len(idx)} {name}' for name, (idx, _) in parts.items())} test elves, spec={spec}"
     )
     result = train_regressor(
         net_spec=spec,
@@ -145,16 +171,22 @@ def train_locator(
         loss=loss,
         trainer_options=dict(trainer),
         target_names=TARGETS,
-        extra_info={"event_id": test["event_id"][test_idx].tolist()},
+        extra_info={
+            "event_id": np.concatenate([tests[name]["event_id"][idx] for name, (idx, _) in parts.items()]).tolist(),
+            "split": [name for name, (idx, _) in parts.items() for _ in idx],
+            "eyes": None if eyes is None else list(eyes),
+        },
         **training,
     )
     print(f"[elves] locator: test rmse {result['rmse']}")
     return result
 
 
-def train_network(*, task: str, **kwargs) -> dict[str, Any]:
-    """:func:`train_detector` (``task="detector"``) or :func:`train_locator` (``"locator"``)."""
-    trainers = {"detector": train_detector, "locator": train_locator}
-    if task not in trainers:
-        raise ValueError(f"task must be one of {sorted(trainers)}, got {task!r}")
-    return trainers[task](**kwargs)
+def train_network(*, task: str, nominal_shards: Sequence[str] = (), **kwargs) -> dict[str, Any]:
+    """:func:`train_detector` (``task="detector"``, scored on the test split) or
+    :func:`train_locator` (``"locator"``, scored on the test and the nominal splits)."""
+    if task == "locator":
+        return train_locator(nominal_shards=nominal_shards, **kwargs)
+    if task == "detector":
+        return train_detector(**kwargs)
+    raise ValueError(f"task must be one of ['detector', 'locator'], got {task!r}")
