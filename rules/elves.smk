@@ -44,12 +44,12 @@ rule train_elves_detector:
         **training_resources(runtime_min=60, mem_mb=6000),
     params:
         settings=el_simulation,
-        cnn=el_cnn,
+        cnn=el_detector_cnn,
         training=el_detector_training,
         trainer=trainer_settings(),
         seed=config["seed"],
         task="detector",
-        options={},
+        options=el_detector_options,
     script:
         "../scripts/train_elves.py"
 
@@ -75,7 +75,7 @@ rule train_elves_locator:
         **training_resources(runtime_min=60, mem_mb=6000),
     params:
         settings=el_simulation,
-        cnn=el_cnn,
+        cnn=el_locator_cnn,
         training=el_locator_training,
         trainer=trainer_settings(),
         seed=config["seed"],

@@ -58,12 +58,14 @@ def test_lint_is_clean():
                 "induce_semantic_taxonomy": 7,
                 "tabulate_semantic": 1,
                 "plot_semantic_layers": 1,
-                # elves: 6 training shards + 1 test shard of 1,000 events; the fit per test shard
+                # elves: 5 training shards + a test and a nominal test shard of 1,000 events; the
+                # fit per held-out shard; a locator for the first eye and one for both eyes
                 "simulate_elves": 7,
-                "fit_elves": 1,
+                "fit_elves": 2,
                 "train_elves_detector": 1,
-                "train_elves_locator": 1,
+                "train_elves_locator": 2,
                 "tabulate_elves": 1,
+                "check_elves_physics": 1,
                 "plot_elve_frames": 1,
                 "plot_elves_errors": 1,
                 # brain: synthetic cohort, 4 alignment shards, 4 slice configurations x 5 folds,
@@ -96,9 +98,9 @@ def test_lint_is_clean():
                 "extract_semantic_activations": 3,
                 "map_semantic_classes": 3,
                 "induce_semantic_taxonomy": 23,
-                # elves: 20,000 + 4,000 events in shards of 2,000
-                "simulate_elves": 12,
-                "fit_elves": 2,
+                # elves: 20,000 + 4,000 + 4,000 (nominal) events in shards of 2,000
+                "simulate_elves": 14,
+                "fit_elves": 4,
                 # brain: OASIS-1 downloaded, 16 alignment shards
                 "fetch_oasis": 1,
                 "make_brain_cohort": 1,
@@ -265,18 +267,31 @@ def check_semantic_outputs(wf):
 def check_elves_outputs(wf):
     with open(wf / "results/elves/detection.csv") as fh:
         rows = {r["class"]: r for r in csv.DictReader(fh)}
-    assert set(rows) == {"elve", "shower", "noise"}
-    # 30 test events: 0.7 / 0.15 / 0.15 of them
-    assert [rows[c]["n_true"] for c in ("elve", "shower", "noise")] == ["21", "5", "4"]
+    assert set(rows) == {"elve", "shower", "noise", "laser", "lightning"}
+    # 30 test events: 0.6 / 0.1 / 0.1 / 0.1 / 0.1 of them
+    assert [rows[c]["n_true"] for c in ("elve", "shower", "noise", "laser", "lightning")] == ["18", "3", "3", "3", "3"]
+    assert all(float(r["recall_ci_low"]) <= float(r["recall"]) <= float(r["recall_ci_high"]) for r in rows.values())
+    detection = (wf / "results/elves/detection.md").read_text()
+    assert "Chance (always" in detection and "Null (predictions shuffled" in detection
     with open(wf / "results/elves/reconstruction.csv") as fh:
         summary = list(csv.DictReader(fh))
-    assert [r["distance"] for r in summary] == ["150-300 km", "300-450 km", "450-700 km", "all"]
-    assert summary[-1]["n"] == "21" and float(summary[-1]["cnn_median_km"]) > 0
-    assert float(summary[-1]["fit_median_km"]) < 100  # the fit works on tiny movies too
-    assert "fit median km" in (wf / "results/elves/reconstruction.md").read_text()
+    keys = {(r["nuisances"], r["eyes"], r["method"]) for r in summary}
+    for nuisances in ("mismatched", "matched"):
+        for eyes in ("mono", "stereo"):
+            assert {(nuisances, eyes, "cnn"), (nuisances, eyes, "fit")} <= keys
+        assert (nuisances, "-", "null (constant guess)") in keys
+    assert [r["distance"] for r in summary[:5]] == ["150-300 km"] * 5
+    overall = [r for r in summary if r["distance"] == "all" and r["method"] == "fit"]
+    assert all(r["location_km_median_n"] == "18" for r in overall)
+    assert all(float(r["location_km_median"]) < 1000 for r in overall if r["nuisances"] == "matched")
+    text = (wf / "results/elves/reconstruction.md").read_text()
+    for heading in ("Who wins", "degeneracy", "Which nuisance hurts", "WWLLN"):
+        assert heading in text
+    sanity = (wf / "results/elves/sanity.md").read_text()
+    assert "Ring radius vs time" in sanity and "250 km" in sanity
     for png, size in (("elve_frames.png", 50_000), ("location_errors.png", 10_000)):
         assert (wf / "results/elves" / png).stat().st_size > size
-    assert "events/s" in (wf / "logs/simulate_elves/test/shard0.log").read_text()
+    assert "events/s" in (wf / "logs/simulate_elves/nominal/shard0.log").read_text()
 
 
 def check_brain_outputs(wf):

@@ -110,8 +110,17 @@ def el_targets():
     return [f"results/elves/{name}" for name in (*names, "elve_frames.png", "location_errors.png")]
 
 
-def el_cnn(wildcards=None):
-    return EL["cnn"]
+def el_task_cnn(task):
+    """The CNN of the detector or the locator: elves.cnn updated by its own."""
+    return {**EL["cnn"], **(EL[task].get("cnn") or {})}
+
+
+def el_detector_cnn(wildcards=None):
+    return el_task_cnn("detector")
+
+
+def el_locator_cnn(wildcards=None):
+    return el_task_cnn("locator")
 
 
 def el_task_training(task):
@@ -131,9 +140,22 @@ def el_locator_training(wildcards=None):
     return el_task_training("locator")
 
 
+def el_detector_options(wildcards=None):
+    """The detector's own arguments: how many training events of each class it may use."""
+    return {"max_per_class": EL["detector"].get("max_per_class"), "inputs": EL["detector"].get("inputs", "movies")}
+
+
 def el_locator_options(wildcards):
-    """The locator's own arguments (the detector has none): its loss and which eyes it sees."""
-    return {"loss": EL["locator"].get("loss", "mse"), "eyes": [0] if wildcards.el_eyes == "mono" else None}
+    """The locator's own arguments (the detector has none): its loss, which eyes it sees,
+    and the first-light rule when it gets first-light frames."""
+    options = {
+        "loss": EL["locator"].get("loss", "mse"),
+        "eyes": [0] if wildcards.el_eyes == "mono" else None,
+        "inputs": EL["locator"].get("inputs", "movies"),
+    }
+    if EL["locator"].get("first_light", False):
+        options["first_light"] = {k: EL["fit"][k] for k in ("threshold_sigma", "min_bins")}
+    return options
 
 
 def el_fit_settings(wildcards=None):

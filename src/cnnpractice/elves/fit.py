@@ -61,6 +61,31 @@ def first_light(movie: np.ndarray, time_bin_us: float, threshold_sigma: float, m
     return pixels, times
 
 
+def first_light_maps(movies: np.ndarray, time_bin_us: float, threshold_sigma: float, min_bins: int) -> np.ndarray:
+    """:func:`first_light` of many movies (N, T, rows, columns) at once: the time of first
+    light (us from the window's start) of every pixel, NaN where there is none; (N, rows,
+    columns). Model-free: it reads the movie only."""
+    movies = np.asarray(movies, dtype=np.float32)
+    n, steps = movies.shape[:2]
+    trace = movies.reshape(n, steps, -1)
+    level = np.median(trace.reshape(n, -1), axis=1)[:, None, None]
+    sigma = 1.4826 * np.median(np.abs(trace - level).reshape(n, -1), axis=1)[:, None, None]
+    threshold = level + threshold_sigma * np.where(sigma > 0, sigma, 1.0)
+    above = trace > threshold
+    run = above[:, : steps - min_bins + 1].copy()
+    for j in range(1, min_bins):
+        run &= above[:, j : steps - min_bins + 1 + j]
+    seen = run.any(axis=1)
+    k = run.argmax(axis=1)  # (n, pixels)
+    lo = np.take_along_axis(trace, np.maximum(k - 1, 0)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(trace, k[:, None], axis=1)[:, 0]
+    threshold = threshold[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where((k > 0) & (hi > lo), (threshold - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+    times = (np.maximum(k - 1, 0) + 0.5 + np.where(k > 0, np.clip(frac, 0.0, 1.0), 0.0)) * time_bin_us
+    return np.where(seen, times, np.nan).reshape(n, *movies.shape[2:])
+
+
 class TimingModel:
     """The arrival-time model of every binned pixel of the detector's eyes (fixed layer
     points, computed once), evaluated for candidate strokes."""

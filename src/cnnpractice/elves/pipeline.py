@@ -1,13 +1,13 @@
 """The elves study's CNN trainings as functions of paths and values.
 
-Both networks read the simulated shards (:func:`~cnnpractice.elves.simulate.load_shards`),
-as the Anscombe transform 2 sqrt(pe + 3/8) of the movies (it makes Poisson noise about
-equally loud in dark and bright pixels; elves span three decades of brightness), then
-standardised with the training split's mean and std.
+Both networks read the simulated shards (:func:`~cnnpractice.elves.simulate.load_shards`);
+what they see is built by :mod:`~cnnpractice.elves.inputs`.
 
-* :func:`train_detector` - elve / shower / noise classification of every event.
-* :func:`train_locator` - on elves only: the stroke's km east and km north of the
-  reference site and the log of its peak current.
+* :func:`train_detector` - elve / shower / noise / laser / lightning classification of
+  every event.
+* :func:`train_locator` - on elves only, from one eye or all of them: the stroke's km east
+  and km north of the reference site and the log of its peak current, scored on the test
+  split (nuisances) and on the nominal one.
 """
 
 from __future__ import annotations
@@ -18,19 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnpractice.elves.inputs import TARGETS, locator_inputs, locator_targets, noise_units, projections
 from cnnpractice.elves.simulate import CLASSES, load_shards
-
-TARGETS = ("east_km", "north_km", "log_current_ka")
-OFFSET_SCALE_US = 10.0
-
-
-def anscombe(movies: np.ndarray, chunk: int = 512) -> np.ndarray:
-    """2 sqrt(max(x, 0) + 3/8) as float32, chunk by chunk (movies are float16 pe)."""
-    out = np.empty(movies.shape, dtype=np.float32)
-    for start in range(0, len(movies), chunk):
-        block = np.asarray(movies[start : start + chunk], dtype=np.float32)
-        out[start : start + chunk] = 2.0 * np.sqrt(np.maximum(block, 0.0) + 0.375)
-    return out
 
 
 def net_spec(in_shape: Sequence[int], n_outputs: int, cnn: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,6 +39,16 @@ def _split_training(training: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
     return data, training
 
 
+def per_class_subset(labels: np.ndarray, max_per_class: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of at most ``max_per_class`` events of each label (seeded; all if None)."""
+    labels = np.asarray(labels)
+    if max_per_class is None:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1618]))
+    keep = [rng.permutation(np.flatnonzero(labels == k))[: int(max_per_class)] for k in np.unique(labels)]
+    return np.sort(np.concatenate(keep))
+
+
 def train_detector(
     *,
     train_shards: Sequence[str],
@@ -60,23 +59,30 @@ def train_detector(
     training: Mapping[str, Any],
     trainer: Mapping[str, Any],
     seed: int,
+    max_per_class: int | None = None,
+    inputs: str = "movies",
 ) -> dict[str, Any]:
-    """Train the elve / shower / noise CNN; write model.ckpt, metrics.csv, test.json."""
+    """Train the CNN that tells elves from showers, noise, laser shots and lightning
+    (:data:`~cnnpractice.elves.simulate.CLASSES`) on :func:`noise_units` movies, from at most
+    ``max_per_class`` training events of each class (a seeded subset; None: all); write
+    model.ckpt, metrics.csv, test.json. The test split keeps its configured mix."""
     from cnnpractice.training.data import ArrayDataModule
     from cnnpractice.training.runner import train_classifier
 
     train, test = load_shards(train_shards, settings), load_shards(test_shards, settings)
+    keep = per_class_subset(train["label"], max_per_class, seed)
     data, training = _split_training(training)
+    transform = projections if inputs == "projections" else noise_units
     dm = ArrayDataModule(
-        anscombe(train["movies"]),
-        train["label"],
-        anscombe(test["movies"]),
+        transform(train["movies"][keep], settings),
+        train["label"][keep],
+        transform(test["movies"], settings),
         test["label"],
         seed=seed,
-        standardize="global",
+        standardize="none",
         **data,
     )
-    spec = net_spec(train["movies"].shape[1:], len(CLASSES), cnn)
+    spec = net_spec(dm.input_shape, len(CLASSES), cnn)
     print(
         f"[elves] detector: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test['label'])} test "
         f"events, spec={spec}"
@@ -95,30 +101,6 @@ def train_detector(
     return result
 
 
-def locator_inputs(data: Mapping[str, np.ndarray], idx: np.ndarray, eyes: Sequence[int] | None) -> np.ndarray:
-    """The locator's input for events ``idx``: the Anscombe movies of the eyes ``eyes`` (all
-    by default) and, with several eyes, one more "frame" per eye holding (its window start
-    - the first eye's) / OFFSET_SCALE_US everywhere: the eyes' GPS clocks, which say when
-    each eye saw the light relative to the others (the timing fit gets them too)."""
-    movies = data["movies"][idx]
-    if eyes is not None:
-        movies = movies[:, list(eyes)]
-    x = anscombe(movies)
-    if x.shape[1] == 1:
-        return x
-    starts = data["window_start_us"][idx] if eyes is None else data["window_start_us"][idx][:, list(eyes)]
-    offsets = (starts - starts[:, :1]).astype(np.float32) / OFFSET_SCALE_US
-    plane = np.broadcast_to(offsets[:, :, None, None, None], (*x.shape[:2], 1, *x.shape[3:]))
-    return np.concatenate([x, plane], axis=2)
-
-
-def locator_targets(data: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the elves and their targets (n, 3): east, north (km), ln(current / kA)."""
-    elves = np.flatnonzero(data["label"] == CLASSES.index("elve"))
-    targets = np.stack([data["east_km"][elves], data["north_km"][elves], np.log(data["current_ka"][elves])], axis=1)
-    return elves, targets
-
-
 def train_locator(
     *,
     train_shards: Sequence[str],
@@ -132,6 +114,8 @@ def train_locator(
     seed: int,
     eyes: Sequence[int] | None = None,
     nominal_shards: Sequence[str] = (),
+    first_light: Mapping[str, Any] | None = None,
+    inputs: str = "movies",
 ) -> dict[str, Any]:
     """Train the CNN that locates the stroke and measures its current, on elves only, from
     the eyes ``eyes`` (all by default; see :func:`locator_inputs`); test it on the elves of
@@ -149,13 +133,17 @@ def train_locator(
     if not len(train_idx) or not all(len(idx) for idx, _ in parts.values()):
         raise ValueError("elves: the locator needs elves in every split (elves.events.classes.elve > 0)")
     data, training = _split_training(training)
+
+    def build(source, idx):
+        return locator_inputs(source, idx, eyes, settings, first_light, projected=inputs == "projections")
+
     dm = TargetArrayDataModule(
-        locator_inputs(train, train_idx, eyes),
+        build(train, train_idx),
         train_targets,
-        np.concatenate([locator_inputs(tests[name], idx, eyes) for name, (idx, _) in parts.items()]),
+        np.concatenate([build(tests[name], idx) for name, (idx, _) in parts.items()]),
         np.concatenate([targets for _, targets in parts.values()]),
         seed=seed,
-        standardize="global",
+        standardize="none" if first_light or inputs == "projections" else "global",
         **data,
     )
     spec = net_spec(dm.input_shape, len(TARGETS), cnn)
