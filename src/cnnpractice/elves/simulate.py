@@ -1,4 +1,4 @@
-"""Simulated FD movies: elves, cosmic-ray shower tracks and noise, written in shards.
+"""Simulated FD movies: elves, showers, laser shots, lightning and noise, written in shards.
 
 An event is a movie (eyes, time bins, rows, columns) of photoelectrons (pe) per pixel and
 time bin for every telescope of the configured eyes (:class:`~.geometry.Detector`).
@@ -21,10 +21,14 @@ Elve (the physics, one event at a time, vectorised over ~10^4-10^5 sub-rays):
 * The readout window opens ``pre_trigger_us`` before the first (>1 % of the brightest) light
   of each eye, give or take a uniform trigger jitter.
 
-Shower: a straight track of ``shower_length_deg`` on one eye's camera, crossed in
-``shower_duration_us`` with a rise-and-fall light profile (a short line of pixels lit in
-sequence). Noise: nothing but the background. All events also get Poisson-many muon hits
-(one pixel, one bin).
+With ``nuisances`` on, every elve draws its own layer, light yield, aerosols and pulses
+(:mod:`~cnnpractice.elves.nuisances`); with them off, the simulation is the nominal one bit
+for bit. Strokes lie in the first eye's field of view (and, with
+``events.seen_by_all_eyes``, in every eye's).
+
+Shower, laser shot, lightning flash: :mod:`~cnnpractice.elves.backgrounds` (kept only if
+they would trigger). Noise: nothing but the background. All events also get Poisson-many
+muon hits (one pixel, one bin).
 
 Noise: Poisson photoelectrons of (signal + night-sky background) plus Gaussian electronics
 noise, stored as float16 (saturating at +-65000 pe).
@@ -302,7 +306,10 @@ def simulate_shard(
     ``class_names``); ``event_id`` (position in the split); the truth ``east_km``,
     ``north_km`` (from the reference site), ``current_ka``, ``distance_km`` and
     ``bearing_deg`` (from the first eye), ``t0_us`` (stroke time from the first eye's window
-    start), NaN for non-elves; ``window_start_us`` (n, eyes); ``settings_json``.
+    start), NaN for non-elves; ``window_start_us`` (n, eyes); the elves' nuisances
+    (``layer_altitude_km``, ``layer_thickness_km``, ``current_exponent``,
+    ``vertical_optical_depth``: NaN for other events; ``n_pulses``: 0); the background tags
+    ``cut`` and ``border``; ``settings_json``.
     """
     first, n = int(first_event), int(n_events)
     if n < 1:
