@@ -36,7 +36,7 @@ from cnnpractice.tables import markdown_table, write_csv, write_markdown
 
 TAU_US = (400.0, 500.0, 600.0, 800.0, 1000.0, 1500.0)
 PUBLISHED_EXTENT_KM = 250.0
-CSV_COLUMNS = ("check", "quantity", "derived", "simulated", "published", "source")
+CSV_COLUMNS = ("check", "quantity", "derived", *stats.columns("simulated"), "published", "source")
 
 
 def _fine_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,7 +138,8 @@ def brightness_rows(data: Mapping[str, np.ndarray], settings: Mapping[str, Any])
     for name, mask in groups:
         if mask.sum() >= 3:
             q = np.quantile(peak[mask], [0.05, 0.5, 0.95])
-            rows.append({"events": name, "n": int(mask.sum()), "p5": q[0], "median": q[1], "p95": q[2]})
+            row = {"events": name, "n": int(mask.sum()), "p5": q[0], "median": q[1], "p95": q[2]}
+            rows.append({**row, "_median": stats.bootstrap_ci(peak[mask], np.median)})
     return rows
 
 
@@ -156,7 +157,7 @@ def check_physics(
             "check": "ring radius",
             "quantity": f"R at tau = {r['tau_us']:g} us (km)",
             "derived": round(r["derived_km"], 2),
-            "simulated": None if r["simulated"] is None else round(r["simulated"]["value"], 2),
+            **stats.flatten("simulated", r["simulated"], key="value"),
             "published": None,
             "source": "geometry (ring_radius)",
         }
@@ -177,7 +178,7 @@ def check_physics(
             "check": "brightness",
             "quantity": f"peak pe per native pixel and us, {b['events']} (median; n={b['n']})",
             "derived": None,
-            "simulated": round(b["median"], 2),
+            **stats.flatten("simulated", b["_median"], key="value"),
             "published": None,
             "source": "compare the shape with the Auger elves papers' pixel-trace figures",
         }
@@ -197,10 +198,9 @@ def check_physics(
     bright_md = [
         {
             "events (first eye)": b["events"],
-            "n": b["n"],
-            "5 %": f"{b['p5']:.1f}",
-            "median": f"{b['median']:.1f}",
-            "95 %": f"{b['p95']:.1f}",
+            "median [95 % interval] n": stats.cell(b["_median"], 1),
+            "5 % of events": f"{b['p5']:.1f}",
+            "95 % of events": f"{b['p95']:.1f}",
         }
         for b in bright
     ]
