@@ -8,9 +8,15 @@ import torch
 
 from cnnpractice.training.data import ArrayDataModule, split_train_val
 from cnnpractice.training.module import ClassificationModule
-from cnnpractice.training.runner import build_trainer, train_classifier
+from cnnpractice.training.runner import build_trainer, fit_and_test
+from cnnpractice.training.settings import FitSettings
 
 CPU = {"accelerator": "cpu", "progress_bar": False}
+
+
+def train_classifier(*, max_epochs=50, lr=1e-3, **kwargs):
+    """The runner on a classification task with default fit settings but ``max_epochs``, ``lr``."""
+    return fit_and_test(task="classification", fit=FitSettings(max_epochs=max_epochs, lr=lr), **kwargs)
 
 
 def blobs(n=48, c=1, s=8, seed=0):
@@ -111,9 +117,9 @@ class Crash(Exception):
 def train_killed_at(epoch, **kwargs):
     """Run train_classifier until a simulated kill at the end of ``epoch``, after its
     history row but before its checkpoint (checkpoint callbacks run last)."""
-    from cnnpractice.training import runner
+    from cnnpractice.training import callbacks
 
-    original = runner.EpochHistory.on_train_epoch_end
+    original = callbacks.EpochHistory.on_train_epoch_end
 
     def crash(self, trainer, pl_module):
         original(self, trainer, pl_module)
@@ -121,7 +127,7 @@ def train_killed_at(epoch, **kwargs):
             raise Crash("killed")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner.EpochHistory, "on_train_epoch_end", crash)
+        mp.setattr(callbacks.EpochHistory, "on_train_epoch_end", crash)
         with pytest.raises(Crash):
             train_classifier(**kwargs)
 
