@@ -3,7 +3,7 @@
 * :func:`fetch` downloads ``cifar-100-python.tar.gz`` (Krizhevsky 2009; the md5
   torchvision checks) and unpacks it into ``raw_dir`` (staged, renamed at the end).
 * :func:`prepare` writes the prepared-dataset layout the rest of the workflow
-  reads (:func:`cnnpractice.smalldata.pipeline.load_prepared`): ``train_x.npy``,
+  reads (:mod:`cnnpractice.data.prepared`): ``train_x.npy``,
   ``test_x.npy`` (uint8 (n, 3, 32, 32)), ``train_y.npy``, ``test_y.npy`` (int64,
   the 100 fine labels) and ``classes.json``.
 * :data:`SYNSETS` maps the 100 fine class names to WordNet 3.0 noun synsets
@@ -12,15 +12,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cnnpractice.io import write_json
+
+log = logging.getLogger("cnnpractice.semantic")
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 MD5 = "eb9058c3a382ffc7106e4002c42a8d85"  # torchvision.datasets.CIFAR100.tgz_md5
@@ -132,7 +134,7 @@ SYNSETS: dict[str, str] = {
 
 def fetch(raw_dir: str | os.PathLike, *, url: str = URL, md5: str = MD5) -> dict[str, Any]:
     """Download and unpack CIFAR-100 into ``raw_dir`` (``raw_dir/cifar-100-python/``)."""
-    from cnnpractice.smalldata.archives import download, extract, staged_dir
+    from cnnpractice.data.archives import download, extract, staged_dir
 
     raw_dir = Path(raw_dir)
     with staged_dir(raw_dir, "fetch", replace="fetch.json") as stage:
@@ -142,7 +144,7 @@ def fetch(raw_dir: str | os.PathLike, *, url: str = URL, md5: str = MD5) -> dict
         archive.unlink()
         info = {"name": "cifar100", "source": "download", "files": [received]}
         write_json(stage / "fetch.json", info)
-    print(f"[cifar100] {received['size']} bytes from {url} -> {raw_dir}", file=sys.stderr)
+    log.info(f"cifar100: {received['size']} bytes from {url} -> {raw_dir}")
     return info
 
 
@@ -188,8 +190,8 @@ def prepare(
 ) -> dict[str, Any]:
     """Write the prepared layout (see the module docstring) with ``*_per_class`` images per
     class drawn with ``seed`` (None: all; streams ``[seed, 1]`` train, ``[seed, 2]`` test)."""
-    from cnnpractice.smalldata.archives import staged_dir
-    from cnnpractice.smalldata.preprocess import per_class
+    from cnnpractice.data.archives import staged_dir
+    from cnnpractice.data.prepared import per_class
 
     classes = class_names(raw_dir)
     info: dict[str, Any] = {
@@ -211,5 +213,5 @@ def prepare(
             info[f"n_{split}"] = int(len(keep))
             info["counts"][split] = {c: int(np.sum(y[keep] == i)) for i, c in enumerate(classes)}
         write_json(stage / "classes.json", info)
-    print(f"[cifar100] prepared {info['n_train']} train, {info['n_test']} test images in {out_dir}", file=sys.stderr)
+    log.info(f"cifar100: prepared {info['n_train']} train, {info['n_test']} test images in {out_dir}")
     return info
