@@ -238,7 +238,7 @@ def test_extract_slices_keeps_subjects(tmp_path, template_dir):
 
 
 def test_align_shard_reports_an_unreadable_volume_and_goes_on(cohort, template_dir, tmp_path):
-    from cnnpractice.brain.pipeline import align_shard
+    from cnnpractice.brain.alignment import align_shard
 
     out, truth = cohort
     bad = tmp_path / "bad.nii.gz"
