@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+_NULLS = ("null", "Null", "NULL", "~")
 
 
 def _json_type(value: Any) -> str:
@@ -97,7 +98,11 @@ def _coerce(value: Any, nodes: list[Mapping], root: Mapping) -> Any:
         return {k: _coerce(v, [c for n in nodes for c in _child(n, k, root)], root) for k, v in value.items()}
     if isinstance(value, list):
         return [_coerce(v, [c for n in nodes for c in _items(n, root)], root) for v in value]
-    if not isinstance(value, str) or not nodes or _accepts_string(nodes, root, value):
+    if not isinstance(value, str) or not nodes:
+        return value
+    if value in _NULLS and "null" in _types(nodes, root):
+        return None  # YAML's null, where the schema allows one (a path is never called "null")
+    if _accepts_string(nodes, root, value):
         return value
     try:
         parsed = yaml.safe_load(value)
