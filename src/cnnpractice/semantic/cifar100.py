@@ -1,7 +1,8 @@
 """CIFAR-100 for the semantic study: download, preparation, and its classes' WordNet synsets.
 
 * :func:`fetch` downloads ``cifar-100-python.tar.gz`` (Krizhevsky 2009; the md5
-  torchvision checks) and unpacks it into ``raw_dir`` (staged, renamed at the end).
+  torchvision checks) and unpacks it into ``raw_dir`` (staged, renamed at the end). Its
+  files are pickles: the only pickle the package reads (see :func:`_unpickle`).
 * :func:`prepare` writes the prepared-dataset layout the rest of the workflow
   reads (:mod:`cnnpractice.data.prepared`): ``train_x.npy``,
   ``test_x.npy`` (uint8 (n, 3, 32, 32)), ``train_y.npy``, ``test_y.npy`` (int64,
@@ -149,6 +150,11 @@ def fetch(raw_dir: str | os.PathLike, *, url: str = URL, md5: str = MD5) -> dict
 
 
 def _unpickle(path: Path) -> dict:
+    """The one pickle the package reads: CIFAR-100's "python version" is only published as
+    pickled dicts. Unpickling runs code a crafted file may hold, so the archive's md5
+    (torchvision's) is verified before it is unpacked (:func:`fetch`); every other file the
+    workflow reads is parsed without pickle (``np.load(allow_pickle=False)``, checkpoints
+    with ``torch.load(weights_only=True)``)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run the fetch_cifar100 rule (or unpack {Path(URL).name} there)")
     with open(path, "rb") as fh:
