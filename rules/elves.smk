@@ -107,6 +107,7 @@ rule fit_elves:
 rule tabulate_elves:
     input:
         unpack(el_table_inputs),
+        detector=rules.train_elves_detector.output.result,
     output:
         detection_csv=report(
             "results/elves/detection.csv",
@@ -181,7 +182,7 @@ rule plot_elve_frames:
 
 rule plot_elves_errors:
     input:
-        events="results/elves/reconstruction_events.csv",
+        events=rules.tabulate_elves.output.events_csv,
     output:
         report(
             "results/elves/location_errors.png",

@@ -1,10 +1,10 @@
 """Detection and reconstruction tables of the elves study."""
 
-from cnnpractice.elves.tables import tabulate_elves
+from cnnpractice.elves import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    tabulate_elves(
+    stages.tabulate_elves(
         detector_result=snakemake.input.detector,
         locator_results={eyes: snakemake.input[f"locator_{eyes}"] for eyes in snakemake.params.eye_sets},
         fit_files={split: list(snakemake.input[f"fits_{split}"]) for split in snakemake.params.test_sets},

@@ -62,7 +62,7 @@ def test_first_light_maps_agree_with_first_light():
 
 
 def test_detector_per_class_subset_is_seeded_and_capped():
-    from cnnpractice.elves.pipeline import per_class_subset
+    from cnnpractice.elves.training import per_class_subset
 
     labels = np.array([0] * 50 + [1] * 5 + [2] * 20)
     keep = per_class_subset(labels, 10, seed=3)

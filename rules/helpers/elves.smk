@@ -1,6 +1,6 @@
-# Elves study (rules/elves.smk) helpers: config -> targets and rule parameters.
-# Functions only (snakemake --lint wants rules and functions in separate files);
-# included by rules/common.smk.
+# Elves study (rules/elves.smk) helpers: its constants, config -> rule parameters, and
+# elves_targets(). Functions only (snakemake --lint wants rules and functions in separate
+# files); included by rules/common.smk.
 
 
 EL = config.get("elves", {})
@@ -94,20 +94,13 @@ def el_locator_results(wildcards=None):
 
 
 def el_table_inputs(wildcards=None):
-    """Named inputs of tabulate_elves: the detector's and each locator's test.json, the fits
-    and the shards of every held-out split."""
-    inputs = {"detector": "results/elves/detector/test.json"}
-    inputs.update({f"locator_{eyes}": path for eyes, path in el_locator_results().items()})
+    """Named inputs of tabulate_elves besides the detector's test.json: each locator's
+    test.json, the fits and the shards of every held-out split."""
+    inputs = {f"locator_{eyes}": path for eyes, path in el_locator_results().items()}
     for split, files in el_fit_files().items():
         inputs[f"fits_{split}"] = files
         inputs[f"shards_{split}"] = el_shards(split)
     return inputs
-
-
-def el_targets():
-    """What the elves study makes (rule all)."""
-    names = ("detection.csv", "detection.md", "reconstruction.csv", "reconstruction.md", "sanity.csv", "sanity.md")
-    return [f"results/elves/{name}" for name in (*names, "elve_frames.png", "location_errors.png")]
 
 
 def el_task_cnn(task):
@@ -164,3 +157,11 @@ def el_fit_settings(wildcards=None):
 
 def el_distance_bins(wildcards=None):
     return EL["distance_bins_km"]
+
+
+def elves_targets():
+    """The detection, reconstruction and sanity tables and the two figures."""
+    if not EL.get("enabled"):
+        return []
+    names = ("detection.csv", "detection.md", "reconstruction.csv", "reconstruction.md", "sanity.csv", "sanity.md")
+    return [f"results/elves/{name}" for name in (*names, "elve_frames.png", "location_errors.png")]

@@ -14,9 +14,10 @@ fluorescence detector (FD) records them with 100 ns time bins. Modules:
   trace's edges.
 * :mod:`~cnnpractice.elves.fit` - the analytic baseline: per-pixel time of first light,
   least-squares fit of the stroke position and time, one eye or jointly (stereo).
-* :mod:`~cnnpractice.elves.inputs`, :mod:`~cnnpractice.elves.pipeline` - what the CNNs see,
+* :mod:`~cnnpractice.elves.inputs`, :mod:`~cnnpractice.elves.training` - what the CNNs see,
   and the detector and locator trainings.
 * :mod:`~cnnpractice.elves.scores`, :mod:`~cnnpractice.elves.reconstruction`,
   :mod:`~cnnpractice.elves.detection`, :mod:`~cnnpractice.elves.tables`,
   :mod:`~cnnpractice.elves.sanity`, :mod:`~cnnpractice.elves.figures` - results.
+* :mod:`~cnnpractice.elves.stages` - the rules' entry points (one function per rule).
 """

@@ -9,6 +9,7 @@ camera borders, multi-ring elves); the confusion matrix.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import numpy as np
 from cnnpractice import stats
 from cnnpractice.elves import scores
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
+
+log = logging.getLogger("cnnpractice.elves")
 
 DETECTION_CSV = (
     "class",
@@ -117,4 +120,4 @@ def write_detection(
         ),
     ]
     write_markdown(md, sections, title="Elves: detection by the CNN")
-    print(f"[elves] detection: macro-F1 {stats.cell(summary['macro_f1'])}, accuracy {stats.cell(summary['accuracy'])}")
+    log.info(f"detection: macro-F1 {stats.cell(summary['macro_f1'])}, accuracy {stats.cell(summary['accuracy'])}")

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ from scipy.optimize import least_squares
 
 from cnnpractice.elves.geometry import C_KM_PER_US, EYE_FOV_DEG, Detector, ground_point, map_coordinates
 from cnnpractice.io import save_npz
+
+log = logging.getLogger("cnnpractice.elves")
 
 FIT_SUBRAYS = 2  # directions per native pixel side in the first-light model
 GRID_BEARING_STEP_DEG = 2.0
@@ -295,10 +298,11 @@ def fit_shard(
         error = np.hypot(
             arrays[f"{name}_east_km"] - data["east_km"][elves], arrays[f"{name}_north_km"] - data["north_km"][elves]
         )
-        print(
-            f"[elves] fit {shard} ({name}, eyes {eyes}): {len(rows)} elves, "
+        log.info(
+            f"fit {shard} ({name}, eyes {eyes}): {len(rows)} elves, "
             f"{int((~arrays[f'{name}_success']).sum())} failed, median location error "
             f"{np.nanmedian(error) if rows else float('nan'):.2f} km, {arrays[f'{name}_seconds'].sum():.1f} s"
         )
     save_npz(out, **arrays)
-    return {"events": len(elves)}
+    seconds = sum(float(arrays[f"{name}_seconds"].sum()) for name in eye_sets(len(detector.eyes)))
+    return {"events": len(elves), "seconds": seconds}

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ import numpy as np
 from cnnpractice import stats
 from cnnpractice.elves.geometry import C_KM_PER_US, EARTH_RADIUS_KM, ring_radius
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
+
+log = logging.getLogger("cnnpractice.elves")
 
 TAU_US = (400.0, 500.0, 600.0, 800.0, 1000.0, 1500.0)
 PUBLISHED_EXTENT_KM = 250.0
@@ -235,4 +238,4 @@ def check_physics(
         ),
     ]
     write_markdown(md, sections, title="Elves: the simulator against geometry and published facts")
-    print(f"[elves] sanity: ring {[(r['tau_us'], round(r['derived_km'], 1)) for r in ring]}, extent {extent}")
+    log.info(f"sanity: ring {[(r['tau_us'], round(r['derived_km'], 1)) for r in ring]}, extent {extent}")

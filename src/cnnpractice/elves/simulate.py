@@ -37,6 +37,7 @@ noise, stored as float16 (saturating at +-65000 pe).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 import zlib
@@ -60,6 +61,8 @@ from cnnpractice.elves.geometry import (
 from cnnpractice.elves.nuisances import Nuisances, ray_altitudes
 from cnnpractice.elves.render import deposit, log_uniform
 from cnnpractice.io import load_npz, save_npz
+
+log = logging.getLogger("cnnpractice.elves")
 
 CLASSES = ("elve", "shower", "noise", "laser", "lightning")
 NATIVE_BIN_US = 0.1  # the FD's 100 ns sampling: electronics noise is given per native bin
@@ -324,8 +327,8 @@ def simulate_shard(
     arrays["settings_json"] = np.array(json.dumps(settings, sort_keys=True))
     save_npz(out, **arrays)
     counts = np.bincount(arrays["label"], minlength=len(CLASSES))
-    print(
-        f"[elves] {split} shard {shard}: {n} events ({dict(zip(CLASSES, counts.tolist()))}), "
+    log.info(
+        f"{split} shard {shard}: {n} events ({dict(zip(CLASSES, counts.tolist()))}), "
         f"movie {arrays['movies'].shape[1:]}, {seconds:.1f} s = {n / seconds:.1f} events/s"
     )
     return {"events": n, "seconds": seconds}

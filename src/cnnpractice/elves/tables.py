@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from cnnpractice.elves import reconstruction as rec
 from cnnpractice.elves.detection import write_detection
 from cnnpractice.elves.scores import failed_cell
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
+
+log = logging.getLogger("cnnpractice.elves")
 
 REFERENCES = (
     "Reference floor (published, not ours; no interval): ground lightning networks locate strokes with a "
@@ -178,8 +181,8 @@ def tabulate_elves(
         )
     write_markdown(reconstruction_md, sections, title="Elves: lightning reconstruction, CNN vs timing fit")
     overall = [r for r in summary if r["distance"] == "all" and r["method"] != "null (constant guess)"]
-    print(
-        "[elves] tables: "
+    log.info(
+        "tables: "
         + "; ".join(
             f"{r['nuisances']} {r['method']} {r['eyes']} median {r['location_km_median']:.2f} km" for r in overall
         )

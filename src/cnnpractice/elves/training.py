@@ -1,4 +1,4 @@
-"""The elves study's CNN trainings as functions of paths and values.
+"""The elves study's CNN trainings: the detector (classification) and the locator (regression).
 
 Both networks read the simulated shards (:func:`~cnnpractice.elves.simulate.load_shards`);
 what they see is built by :mod:`~cnnpractice.elves.inputs`.
@@ -12,6 +12,7 @@ what they see is built by :mod:`~cnnpractice.elves.inputs`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import numpy as np
 
 from cnnpractice.elves.inputs import TARGETS, locator_inputs, locator_targets, noise_units, projections
 from cnnpractice.elves.simulate import CLASSES, load_shards
+
+log = logging.getLogger("cnnpractice.elves")
 
 
 def net_spec(in_shape: Sequence[int], n_outputs: int, cnn: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,13 +33,6 @@ def net_spec(in_shape: Sequence[int], n_outputs: int, cnn: Mapping[str, Any]) ->
         "n_outputs": int(n_outputs),
         **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cnn.items()},
     }
-
-
-def _split_training(training: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(data module settings, trainer/optimiser settings) of a training section."""
-    training = dict(training)
-    data = {"val_fraction": training.pop("val_fraction"), "batch_size": training.pop("batch_size")}
-    return data, training
 
 
 def per_class_subset(labels: np.ndarray, max_per_class: int | None, seed: int) -> np.ndarray:
@@ -67,11 +63,12 @@ def train_detector(
     ``max_per_class`` training events of each class (a seeded subset; None: all); write
     model.ckpt, metrics.csv, test.json. The test split keeps its configured mix."""
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import train_classifier
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import TrainingSettings
 
     train, test = load_shards(train_shards, settings), load_shards(test_shards, settings)
     keep = per_class_subset(train["label"], max_per_class, seed)
-    data, training = _split_training(training)
+    options = TrainingSettings.from_config(training, key="elves.detector.training")
     transform = projections if inputs == "projections" else noise_units
     dm = ArrayDataModule(
         transform(train["movies"][keep], settings),
@@ -80,24 +77,25 @@ def train_detector(
         test["label"],
         seed=seed,
         standardize="none",
-        **data,
+        val_fraction=options.val_fraction,
+        batch_size=options.batch_size,
     )
     spec = net_spec(dm.input_shape, len(CLASSES), cnn)
-    print(
-        f"[elves] detector: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test['label'])} test "
-        f"events, spec={spec}"
+    log.info(
+        f"detector: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test['label'])} test events, spec={spec}"
     )
-    result = train_classifier(
+    result = fit_and_test(
+        task="classification",
         net_spec=spec,
         datamodule=dm,
         out_dir=out_dir,
+        fit=options.fit,
         seed=seed,
         trainer_options=dict(trainer),
         class_names=list(CLASSES),
         extra_info={"event_id": test["event_id"].tolist()},
-        **training,
     )
-    print(f"[elves] detector: test accuracy {result['test_accuracy']:.4f}")
+    log.info(f"detector: test accuracy {result['test_accuracy']:.4f}")
     return result
 
 
@@ -122,7 +120,9 @@ def train_locator(
     ``test_shards`` and of ``nominal_shards`` (simulated without nuisances). Writes
     model.ckpt, metrics.csv, test.json (``y_pred``/``y_true`` rows: east_km, north_km,
     ln current_ka; ``event_id`` and ``split`` (``test`` or ``nominal``) of each test elve)."""
-    from cnnpractice.training.regression import TargetArrayDataModule, train_regressor
+    from cnnpractice.training.data import TargetArrayDataModule
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import TrainingSettings
 
     train = load_shards(train_shards, settings)
     tests = {"test": load_shards(test_shards, settings)}
@@ -132,7 +132,7 @@ def train_locator(
     parts = {name: locator_targets(data) for name, data in tests.items()}
     if not len(train_idx) or not all(len(idx) for idx, _ in parts.values()):
         raise ValueError("elves: the locator needs elves in every split (elves.events.classes.elve > 0)")
-    data, training = _split_training(training)
+    options = TrainingSettings.from_config(training, key="elves.locator.training")
 
     def build(source, idx):
         return locator_inputs(source, idx, eyes, settings, first_light, projected=inputs == "projections")
@@ -144,17 +144,20 @@ def train_locator(
         np.concatenate([targets for _, targets in parts.values()]),
         seed=seed,
         standardize="none" if first_light or inputs == "projections" else "global",
-        **data,
+        val_fraction=options.val_fraction,
+        batch_size=options.batch_size,
     )
     spec = net_spec(dm.input_shape, len(TARGETS), cnn)
-    print(
-        f"[elves] locator (eyes {eyes or 'all'}): {len(dm.train_idx)} train / {len(dm.val_idx)} val / "
+    log.info(
+        f"locator (eyes {eyes or 'all'}): {len(dm.train_idx)} train / {len(dm.val_idx)} val / "
         f"{', '.join(f'{len(idx)} {name}' for name, (idx, _) in parts.items())} test elves, spec={spec}"
     )
-    result = train_regressor(
+    result = fit_and_test(
+        task="regression",
         net_spec=spec,
         datamodule=dm,
         out_dir=out_dir,
+        fit=options.fit,
         seed=seed,
         loss=loss,
         trainer_options=dict(trainer),
@@ -164,17 +167,6 @@ def train_locator(
             "split": [name for name, (idx, _) in parts.items() for _ in idx],
             "eyes": None if eyes is None else list(eyes),
         },
-        **training,
     )
-    print(f"[elves] locator: test rmse {result['rmse']}")
+    log.info(f"locator: test rmse {result['rmse']}")
     return result
-
-
-def train_network(*, task: str, nominal_shards: Sequence[str] = (), **kwargs) -> dict[str, Any]:
-    """:func:`train_detector` (``task="detector"``, scored on the test split) or
-    :func:`train_locator` (``"locator"``, scored on the test and the nominal splits)."""
-    if task == "locator":
-        return train_locator(nominal_shards=nominal_shards, **kwargs)
-    if task == "detector":
-        return train_detector(**kwargs)
-    raise ValueError(f"task must be one of ['detector', 'locator'], got {task!r}")
