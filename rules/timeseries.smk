@@ -41,6 +41,8 @@ rule plot_transforms:
         ),
     log:
         "logs/plot_transforms/{dataset}.log",
+    benchmark:
+        "benchmarks/plot_transforms/{dataset}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     params:
@@ -80,6 +82,8 @@ rule select_timeseries_image:
         "results/timeseries/selection.json",
     log:
         "logs/select_timeseries_image.log",
+    benchmark:
+        "benchmarks/select_timeseries_image.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     params:
@@ -105,6 +109,8 @@ rule tabulate_timeseries:
         comparisons="results/timeseries/comparisons.csv",
     log:
         "logs/tabulate_timeseries.log",
+    benchmark:
+        "benchmarks/tabulate_timeseries.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     script:
@@ -152,6 +158,8 @@ rule tabulate_timeseries_transfer:
         comparisons="results/timeseries/transfer_comparisons.csv",
     log:
         "logs/tabulate_timeseries_transfer.log",
+    benchmark:
+        "benchmarks/tabulate_timeseries_transfer.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     script:
@@ -170,6 +178,8 @@ rule plot_val_curves:
         ),
     log:
         "logs/plot_val_curves/{dataset}.log",
+    benchmark:
+        "benchmarks/plot_val_curves/{dataset}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     script:

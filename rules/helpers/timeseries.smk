@@ -4,9 +4,7 @@
 from cnnpractice.timeseries.checks import check_config as ts_check_config  # stdlib only
 from cnnpractice.timeseries.checks import enabled_models as ts_enabled_models
 
-
 TS = config.get("timeseries", {})
-TS_MODELS = ("cnn", "lstm", "lstm_step", "fcn", "resnet", "vgg")
 TS_IMAGE_MODELS = ("cnn", "vgg")
 # Files of one training run (fit_and_test's outputs, plus what selection may read).
 TS_RUN_FILES = ("model.ckpt", "metrics.csv", "test.json", "validation.json")
@@ -18,10 +16,6 @@ def ts_transfer():
     """The transfer datasets and the models run on them (empty when there are none)."""
     transfer = TS.get("transfer") or {}
     return list(transfer.get("datasets") or []), list(transfer.get("models") or [])
-
-
-def ts_all_datasets():
-    return list(TS.get("datasets", [])) + ts_transfer()[0]
 
 
 def ts_seed(rep):
@@ -50,9 +44,9 @@ def ts_transfer_run_dir(dataset, model, rep):
 
 def ts_run_outputs(dirs):
     """Named outputs of a training job from its run directories (wildcards escaped)."""
-    return {
-        name.split(".")[0]: [f"{d}/{name}" for d in dirs] for name in TS_RUN_FILES
-    } | {"tensorboard": [directory(f"{d}/tensorboard") for d in dirs]}
+    return {name.split(".")[0]: [f"{d}/{name}" for d in dirs] for name in TS_RUN_FILES} | {
+        "tensorboard": [directory(f"{d}/tensorboard") for d in dirs]
+    }
 
 
 def ts_dataset_outputs():
@@ -61,7 +55,11 @@ def ts_dataset_outputs():
 
 def ts_transfer_outputs():
     return ts_run_outputs(
-        [ts_transfer_run_dir("{dataset}", model, rep) for model in ts_transfer()[1] for rep in range(TS.get("repeats", 1))]
+        [
+            ts_transfer_run_dir("{dataset}", model, rep)
+            for model in ts_transfer()[1]
+            for rep in range(TS.get("repeats", 1))
+        ]
     )
 
 
@@ -118,9 +116,7 @@ def ts_training_runtime(n_runs):
 
 def ts_default_files(name, model=None):
     """One file (TS_RUN_FILES) of every run on the default datasets (optionally one model's)."""
-    return [
-        f"{ts_run_dir(d, m, i, r)}/{name}" for d in TS["datasets"] for m, i, r in ts_runs() if model in (None, m)
-    ]
+    return [f"{ts_run_dir(d, m, i, r)}/{name}" for d in TS["datasets"] for m, i, r in ts_runs() if model in (None, m)]
 
 
 def ts_transfer_files(name):
