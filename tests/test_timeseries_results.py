@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from cnnpractice.timeseries.compare import comparison_pairs
 from cnnpractice.timeseries.figures import plot_val_curves, read_history
 from cnnpractice.timeseries.selection import read_validation, select_image
 from cnnpractice.timeseries.tables import tabulate_accuracy
@@ -140,7 +141,25 @@ def test_paired_comparison_of_the_chosen_image_with_the_baselines(tmp_path):
     assert float(primary["p_t"]) == pytest.approx(stats.ttest_rel(cnn, fcn).pvalue)
     assert primary["n"] == "3"
     assert ("exploratory", "cnn/mtf", "fcn/raw") in comparisons
+    assert not [k for k in comparisons if k[0] in ("lstm", "rp")]  # their models did not run
     assert "Image CNN (image type chosen on validation: gasf)" in (tmp_path / "a.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "configs, chosen, expected",
+    [
+        (
+            ["cnn/gasf", "fcn/raw", "resnet/raw"],
+            "gasf",
+            [("primary", "cnn/gasf", "fcn/raw"), ("primary", "cnn/gasf", "resnet/raw")],
+        ),
+        (["cnn/gasf", "fcn/raw"], None, [("exploratory", "cnn/gasf", "fcn/raw")]),
+        (["lstm/raw", "lstm_step/raw"], None, [("lstm", "lstm/raw", "lstm_step/raw")]),
+        (["cnn/rp", "cnn/rp_binary"], "rp", [("rp", "cnn/rp_binary", "cnn/rp")]),
+    ],
+)
+def test_comparison_families(configs, chosen, expected):
+    assert comparison_pairs(configs, chosen) == expected
 
 
 def test_runs_pair_by_seed_not_by_order(tmp_path):

@@ -7,6 +7,7 @@ Families (the Benjamini-Hochberg ``q`` is computed within a family, over its dat
 * ``primary`` -- the image CNN with the image type chosen on validation vs the same-protocol
   FCN and ResNet (the test of whether the 1D -> 2D images help);
 * ``lstm`` -- the windowed LSTM vs the talk's one-value-per-step LSTM;
+* ``rp`` -- Eckmann's thresholded recurrence plot vs the distance plot, both under the CNN;
 * ``exploratory`` -- every other image type vs the FCN and ResNet.
 
 Each family also gets a ``pooled`` row per pair: the paired test over every (dataset, seed)
@@ -35,6 +36,8 @@ def comparison_pairs(configs: Sequence[str], selected_image: str | None) -> list
         pairs += [("primary", chosen, b) for b in BASELINES if chosen in present and b in present]
     if {"lstm/raw", "lstm_step/raw"} <= present:
         pairs.append(("lstm", "lstm/raw", "lstm_step/raw"))
+    if {"cnn/rp_binary", "cnn/rp"} <= present:
+        pairs.append(("rp", "cnn/rp_binary", "cnn/rp"))
     others = sorted(c for c in present if c.startswith("cnn/") and c != f"cnn/{selected_image}")
     pairs += [("exploratory", a, b) for a in others for b in BASELINES if b in present]
     return pairs

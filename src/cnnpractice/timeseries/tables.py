@@ -258,6 +258,10 @@ def tabulate_accuracy(
         ),
         ("The image type, chosen on validation data only", selection_table(choice)),
         ("LSTM: 8 values per step vs one value per step (the talk's)", comparison_table(comparisons, "lstm")),
+        (
+            "Recurrence plots: Eckmann's thresholded (binary) vs the distances",
+            comparison_table(comparisons, "rp"),
+        ),
         ("Every other image type vs FCN and ResNet (exploratory)", comparison_table(comparisons, "exploratory")),
         ("Every dataset, model and image", long_table(rows)),
         ("The talk's numbers (validation accuracy)", markdown_table(talk_rows, ["dataset", "cnn", "lstm", "vgg"])),
