@@ -39,9 +39,10 @@ CASES = {
     "gadf": ["gadf"],
     "mtf": ["mtf"],
     "rp": ["rp"],
+    "rp_binary": ["rp_binary"],
     "gasf+gadf+mtf": ["gasf", "gadf", "mtf"],
 }
-PARAMS = {"mtf": {"n_bins": 8, "strategy": "quantile"}, "rp": {"threshold": None}}
+PARAMS = {"mtf": {"n_bins": 8, "strategy": "quantile"}, "rp_binary": {"threshold": "point", "percentage": 10}}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -102,17 +103,18 @@ def pyts_functions(image_size: int) -> tuple[dict[str, Callable[[np.ndarray], np
     def mtf(X):
         return MarkovTransitionField(image_size=image_size, **PARAMS["mtf"]).fit_transform(X)
 
-    def rp(X):
+    def rp(X, **params):
         reduced = PiecewiseAggregateApproximation(
             window_size=None, output_size=image_size, overlapping=False
         ).fit_transform(X)
-        return RecurrencePlot(**PARAMS["rp"]).fit_transform(reduced)
+        return RecurrencePlot(**params).fit_transform(reduced)
 
     functions = {
         "gasf": lambda X: gasf(X)[:, None],
         "gadf": lambda X: gadf(X)[:, None],
         "mtf": lambda X: mtf(X)[:, None],
-        "rp": lambda X: rp(X)[:, None],
+        "rp": lambda X: rp(X, threshold=None)[:, None],
+        "rp_binary": lambda X: rp(X, **PARAMS["rp_binary"])[:, None],
         "gasf+gadf+mtf": lambda X: np.stack([gasf(X), gadf(X), mtf(X)], axis=1),
     }
     return functions, import_s

@@ -121,9 +121,6 @@ include: "helpers/brain.smk"
 
 wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9_]*",
-    image=r"[a-z][a-z0-9_]*",
-    ts_model="|".join(TS_MODELS),
-    rep=r"\d+",
     sd_dataset=r"[a-z][a-z0-9_]*",
     arch=r"[a-z][a-z0-9_]*",
     kind="greedy|full",

@@ -22,6 +22,7 @@ from cnnpractice.timeseries.transforms import (
     markov_transition_field,
     paa,
     recurrence_plot,
+    rp_binary,
     transform_to_npy,
 )
 
@@ -177,7 +178,7 @@ def test_rp_tiny_series_embedding():
 @pytest.mark.parametrize(
     "threshold, percentage, expected",
     [
-        (1.5, 10, TINY_DIST < 1.5),
+        (1.5, None, TINY_DIST < 1.5),
         ("distance", 50, TINY_DIST < 1.5),  # 50 % of the maximum distance 3
         ("point", 50, TINY_DIST < 1.0),  # median of the 16 distances is 1
     ],
@@ -185,6 +186,24 @@ def test_rp_tiny_series_embedding():
 def test_rp_tiny_series_thresholds(threshold, percentage, expected):
     rp = recurrence_plot(TINY, 4, threshold=threshold, percentage=percentage).numpy()[0]
     np.testing.assert_array_equal(rp, expected.astype(float))
+    binary = rp_binary(TINY, 4, threshold=threshold, percentage=percentage).numpy()[0]
+    np.testing.assert_array_equal(binary, expected.astype(float))
+    stacked = make_images(
+        TINY, ["rp", "rp_binary"], 4, {"rp_binary": {"threshold": threshold, "percentage": percentage}}
+    )
+    np.testing.assert_allclose(stacked[0, 0].numpy(), TINY_DIST, atol=1e-6)
+    np.testing.assert_array_equal(stacked[0, 1].numpy(), expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("percentage", [5, 10, 25, 50])
+def test_rp_point_threshold_sets_the_recurrence_rate(percentage):
+    """Eckmann's RP with the threshold as a percentage of points: about that share of
+    each image's pixels are recurrent (distinct distances: exactly, up to the pixel grid)."""
+    X = random_walks(6, 200)
+    images = rp_binary(X, 40, threshold="point", percentage=percentage).numpy()
+    rates = images.reshape(6, -1).mean(axis=1) * 100
+    # the 40 zeros of the diagonal are always recurrent; the rest follows the percentile
+    assert np.all(np.abs(rates - percentage) <= 100 * 41 / 1600), rates
 
 
 def test_rp_float32_output_close_to_float64():
@@ -208,8 +227,8 @@ def test_transform_shapes(n, length, size, name):
 
 def test_make_images_stacks_channels_in_order():
     X = random_walks(5, 90).astype(np.float32)
-    params = {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp": {"threshold": "point", "percentage": 20}}
-    images = make_images(X, ["rp", "gasf", "mtf", "gadf"], 30, params)
+    params = {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp_binary": {"threshold": "point", "percentage": 20}}
+    images = make_images(X, ["rp_binary", "gasf", "mtf", "gadf"], 30, params)
     assert images.shape == (5, 4, 30, 30) and images.dtype == torch.float32
     expected = [
         recurrence_plot(X, 30, threshold="point", percentage=20),
@@ -222,7 +241,11 @@ def test_make_images_stacks_channels_in_order():
 
 
 def test_make_images_ignores_params_of_unused_transforms():
-    params = {"gasf": {"sample_range": [-1, 1]}, "mtf": {"n_bins": 8}, "rp": {"threshold": None}}
+    params = {
+        "gasf": {"sample_range": [-1, 1]},
+        "mtf": {"n_bins": 8},
+        "rp_binary": {"threshold": 0.5, "percentage": None},
+    }
     images = make_images(random_walks(2, 64), ["gasf"], 16, params)
     assert images.shape == (2, 1, 16, 16)
 
@@ -268,6 +291,13 @@ GOOD = random_walks(2, 20)
         (lambda: recurrence_plot(GOOD, 4, threshold=0), "threshold"),
         (lambda: recurrence_plot(GOOD, 4, threshold="median"), "threshold"),
         (lambda: recurrence_plot(GOOD, 4, threshold="point", percentage=150), "percentage"),
+        (lambda: recurrence_plot(GOOD, 4, threshold="point"), "percentage must be a number in [0, 100]"),
+        (lambda: recurrence_plot(GOOD, 4, percentage=10), "percentage=10 would be ignored with no threshold"),
+        (lambda: recurrence_plot(GOOD, 4, threshold=0.5, percentage=10), "ignored with the fixed distance"),
+        (lambda: rp_binary(GOOD, 4, threshold=None), "rp_binary needs a threshold"),
+        (lambda: make_images(GOOD, ["rp_binary"], 4, {"rp_binary": {"threshold": None}}), "needs a threshold"),
+        (lambda: make_images(GOOD, ["rp"], 4, {"rp": {"percentage": 10}}), "unknown parameter(s) ['percentage']"),
+        (lambda: make_images(GOOD, ["rp"], 4, {"rp": {"threshold": "point"}}), "unknown parameter(s) ['threshold']"),
         (lambda: recurrence_plot(GOOD, 4, dimension=0), "dimension"),
         (lambda: recurrence_plot(GOOD, 4, time_delay=0), "time_delay"),
         (lambda: recurrence_plot(GOOD, 18, dimension=3, time_delay=2), "(dimension - 1) * time_delay = 22"),
@@ -306,9 +336,10 @@ def test_transform_to_npy_matches_make_images(tmp_path):
 
 def test_transform_to_npy_chunking_gives_identical_results(tmp_path):
     X = random_walks(10, 60).astype(np.float32)
-    params = {"rp": {"threshold": "point"}}
-    transform_to_npy(X, tmp_path / "whole.npy", CHANNELS, 12, params, chunk_size=256, progress=False)
-    transform_to_npy(X, tmp_path / "chunks.npy", CHANNELS, 12, params, chunk_size=3, progress=False)
+    params = {"rp_binary": {"threshold": "point", "percentage": 10}}
+    channels = [*CHANNELS, "rp_binary"]
+    transform_to_npy(X, tmp_path / "whole.npy", channels, 12, params, chunk_size=256, progress=False)
+    transform_to_npy(X, tmp_path / "chunks.npy", channels, 12, params, chunk_size=3, progress=False)
     np.testing.assert_array_equal(np.load(tmp_path / "chunks.npy"), np.load(tmp_path / "whole.npy"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks.npy", "whole.npy"]
 
@@ -432,12 +463,18 @@ def test_rp_matches_pyts(pyts_image, length, size, dimension, time_delay, thresh
     ref = pyts_image.RecurrencePlot(
         dimension=dimension, time_delay=time_delay, threshold=threshold, percentage=percentage
     ).fit_transform(reduced)
-    ours = recurrence_plot(X, size, dimension, time_delay, threshold, percentage)
+    # pyts ignores percentage unless threshold is 'point' or 'distance'; we refuse it there
+    ours_percentage = percentage if threshold in ("point", "distance") else None
+    ours = recurrence_plot(X, size, dimension, time_delay, threshold, ours_percentage)
     assert max_diff(ours, ref) <= TOL
-    params = {
-        "rp": {"dimension": dimension, "time_delay": time_delay, "threshold": threshold, "percentage": percentage}
-    }
-    assert max_diff(make_images(X, ["rp"], size, params)[:, 0], ref) <= TOL
+    embedding = {"dimension": dimension, "time_delay": time_delay}
+    if threshold is None:  # the distance plot: image type rp
+        images = make_images(X, ["rp"], size, {"rp": embedding})
+    else:  # Eckmann's thresholded plot: image type rp_binary
+        binary = {**embedding, "threshold": threshold, "percentage": ours_percentage}
+        images = make_images(X, ["rp_binary"], size, {"rp_binary": binary})
+        assert set(np.unique(images.numpy())) <= {0.0, 1.0}
+    assert max_diff(images[:, 0], ref) <= TOL
 
 
 @pytest.mark.slow
@@ -456,19 +493,19 @@ def test_rp_point_threshold_with_ties_matches_pyts(pyts_image):
 @pytest.mark.parametrize(
     "params",
     [
-        {"mtf": {"n_bins": 8, "strategy": "quantile"}, "rp": {"threshold": None}},
-        {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp": {"threshold": "point", "dimension": 2}},
-        {"mtf": {"n_bins": 4, "strategy": "normal"}, "rp": {"threshold": "distance", "time_delay": 3, "dimension": 2}},
+        {"mtf": {"n_bins": 8, "strategy": "quantile"}, "rp_binary": {"threshold": 0.5, "percentage": None}},
+        {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp_binary": {"threshold": "point", "dimension": 2}},
+        {"mtf": {"n_bins": 4, "strategy": "normal"}, "rp_binary": {"threshold": "distance", "time_delay": 3}},
     ],
 )
 def test_cpu_and_cuda_agree(params):
     X = torch.as_tensor(random_walks(64, 150) / 5)
-    channels = ["gasf", "gadf", "mtf", "rp"]
+    channels = ["gasf", "gadf", "mtf", "rp", "rp_binary"]
     cpu = make_images(X, channels, 32, params)
     cuda = make_images(X.cuda(), channels, 32, params)
     assert cuda.device.type == "cuda"
     torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-5, rtol=0)
-    for name in ["gasf", "mtf", "rp"]:
+    for name in ["gasf", "mtf", "rp", "rp_binary"]:
         kwargs = {k: v for k, v in params.get(name, {}).items()}
         torch.testing.assert_close(
             TRANSFORMS[name](X.cuda(), 32, **kwargs).cpu(), TRANSFORMS[name](X, 32, **kwargs), atol=1e-5, rtol=0

@@ -1,6 +1,7 @@
 """The workflow itself: lint, dry runs of the shipped configs, and a tiny end-to-end run."""
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -42,9 +43,14 @@ def test_lint_is_clean():
         (
             [],
             {
-                "fetch_ucr": 3,
-                "transform_series": 12,
-                "train_timeseries": 15,
+                # time series: 3 default + 2 transfer datasets, one training job per dataset
+                "fetch_ucr": 5,
+                "transform_series": 5,
+                "train_timeseries": 3,
+                "select_timeseries_image": 1,
+                "tabulate_timeseries": 1,
+                "train_timeseries_transfer": 2,
+                "tabulate_timeseries_transfer": 1,
                 # 2 architectures x (L1..L5 + Full L3 + Full L5); 3 engineered + 2 x 2 x 5 learned sets
                 "fetch_smalldata": 1,
                 "prepare_smalldata": 1,
@@ -86,9 +92,10 @@ def test_lint_is_clean():
         (
             ["--configfile", "config/paper.yaml"],
             {
-                "fetch_ucr": 4,
-                "transform_series": 20,
-                "train_timeseries": 32 * 5,
+                "fetch_ucr": 4 + 2,
+                "transform_series": 4 + 2,
+                "train_timeseries": 4,
+                "train_timeseries_transfer": 2,
                 # Fashion-MNIST stays beside the talk's four datasets; DeCAF and fine-tuning switch on
                 "fetch_smalldata": 5,
                 "train_smalldata": 5 * 14,
@@ -181,7 +188,8 @@ def test_command_line_switches_a_study_off(tmp_path):
     code, out = run(["-n", "--cores", "1", "--config", "brain={enabled: false}", "timeseries={repeats: 2}"], cwd=wf)
     assert code == 0, out[-3000:]
     jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if re.fullmatch(r"[a-z_]+ +\d+", line)}
-    assert not [rule for rule in jobs if "brain" in rule] and jobs["train_timeseries"] == 30
+    assert not [rule for rule in jobs if "brain" in rule] and jobs["train_timeseries"] == 3
+    assert "GunPoint/cnn/gasf/run1/test.json" in out and "run2/test.json" not in out  # repeats typed: 2
 
 
 def test_float_where_an_integer_belongs_stops_before_running(tmp_path):
@@ -196,22 +204,7 @@ def test_tiny_end_to_end(tmp_path):
     code, out = run(["--cores", "2", "--configfile", "tests/config/tiny.yaml"], cwd=wf, timeout=2400)
     assert code == 0, out[-4000:]
 
-    with open(wf / "results/timeseries/accuracy.csv") as fh:
-        rows = list(csv.DictReader(fh))
-    runs = {(r["dataset"], r["model"], r["image"]) for r in rows}
-    assert runs == {("GunPoint", "cnn", "gasf"), ("GunPoint", "cnn", "stack"), ("GunPoint", "lstm", "raw")}
-    for row in rows:
-        assert 0.0 <= float(row["test_accuracy"]) <= 1.0 and row["runs"] == "2"
-        assert float(row["test_accuracy_std"]) >= 0.0
-        assert float(row["fcn"]) == 1.0 and row["n_test"] == "150"
-    md = (wf / "results/timeseries/accuracy.md").read_text()
-    assert "| GunPoint |" in md and "cnn/gasf" in md
-    for png in ("transforms.png", "val_accuracy.png"):
-        assert (wf / "results/timeseries/GunPoint" / png).stat().st_size > 10_000
-    assert (wf / "logs/train_timeseries/GunPoint/cnn/gasf/run0.log").stat().st_size > 0
-    with open(wf / "results/timeseries/accuracy_runs.csv") as fh:
-        assert [r["seed"] for r in csv.DictReader(fh)] == ["7", "8", "7", "8", "7", "8"]
-
+    check_timeseries_outputs(wf)
     check_smalldata_outputs(wf)
     check_semantic_outputs(wf)
     check_elves_outputs(wf)
@@ -238,6 +231,34 @@ def test_tiny_end_to_end(tmp_path):
     code, out = run(["--report", "results/report.html", "--configfile", "tests/config/tiny.yaml"], cwd=wf)
     assert code == 0, out[-3000:]
     assert (wf / "results/report.html").stat().st_size > 50_000
+
+
+def check_timeseries_outputs(wf):
+    with open(wf / "results/timeseries/accuracy.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    runs = {(r["dataset"], r["model"], r["image"]) for r in rows}
+    models = {("cnn", "gasf"), ("cnn", "stack"), ("lstm", "raw"), ("lstm_step", "raw"), ("fcn", "raw")}
+    assert runs == {("GunPoint", *m) for m in models | {("resnet", "raw"), ("chance", "majority")}}
+    for row in rows:
+        assert 0.0 <= float(row["test_accuracy"]) <= 1.0 and float(row["fcn"]) == 1.0 and row["n_test"] == "150"
+        assert float(row["test_accuracy_ci_low"]) <= float(row["test_accuracy"]) <= float(row["test_accuracy_ci_high"])
+        assert row["test_accuracy_n"] == ("150" if row["model"] == "chance" else "2")
+    md = (wf / "results/timeseries/accuracy.md").read_text()
+    assert "| GunPoint |" in md and "cnn/gasf" in md and "Image CNN (image type chosen on validation" in md
+    with open(wf / "results/timeseries/comparisons.csv") as fh:
+        pairs = {(r["family"], r["a"], r["b"]) for r in csv.DictReader(fh)}
+    chosen = json.loads((wf / "results/timeseries/selection.json").read_text())["image"]
+    assert {("primary", f"cnn/{chosen}", "fcn/raw"), ("lstm", "lstm/raw", "lstm_step/raw")} <= pairs
+    for png in ("transforms.png", "val_accuracy.png"):
+        assert (wf / "results/timeseries/GunPoint" / png).stat().st_size > 10_000
+    assert (wf / "logs/train_timeseries/GunPoint.log").stat().st_size > 0
+    with open(wf / "results/timeseries/accuracy_runs.csv") as fh:
+        assert [r["seed"] for r in csv.DictReader(fh)] == ["7", "8"] * 6
+    with open(wf / "results/timeseries/transfer.csv") as fh:
+        transfer = {(r["dataset"], r["model"], r["image"]) for r in csv.DictReader(fh)}
+    assert transfer == {
+        ("ItalyPowerDemand", m, i) for m, i in (("chance", "majority"), ("cnn", chosen), ("fcn", "raw"))
+    }
 
 
 def check_smalldata_outputs(wf):

@@ -14,12 +14,15 @@ import torch.nn as nn
 from .alexnet import AlexNetStyle
 from .brain import BrainCNN
 from .elves import ElvesCNN
+from .series1d import FCN, ResNet1D
 from .timeseries import ImageCNN, LSTMClassifier, PretrainedCNN
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "cnn": ImageCNN,
     "lstm": LSTMClassifier,
     "pretrained": PretrainedCNN,
+    "fcn": FCN,
+    "resnet1d": ResNet1D,
     "alexnet": AlexNetStyle,
     "elves_cnn": ElvesCNN,
     "brain_cnn": BrainCNN,
@@ -50,7 +53,9 @@ __all__ = [
     "AlexNetStyle",
     "BrainCNN",
     "ElvesCNN",
+    "FCN",
     "ImageCNN",
     "LSTMClassifier",
     "PretrainedCNN",
+    "ResNet1D",
 ]
