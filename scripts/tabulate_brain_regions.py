@@ -1,13 +1,13 @@
-"""regions.{csv,md}: atlas regions ranked by filter A's dBMS, planted regions checked."""
+"""regions.{csv,md}: three region rankings (trained, untrained, t-map), each against its null."""
 
-from cnnpractice.brain.pipeline import tabulate_regions
+from cnnpractice.brain.ranking import tabulate_regions
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
     tabulate_regions(
         regions=list(snakemake.input.regions),
-        untrained=list(snakemake.input.untrained),
-        summaries=list(snakemake.input.summaries),
+        null_csv=snakemake.input.null_csv,
+        null_json=snakemake.input.null_json,
         cohort_json=snakemake.input.cohort,
         fold=snakemake.params.fold,
         top=snakemake.params.top,

@@ -1,16 +1,15 @@
-"""Train the brain CNN on one subject-level fold of one slice configuration."""
+"""Train the brain CNN on every subject-level fold of one slice configuration (one process)."""
 
 from pathlib import Path
 
-from cnnpractice.brain.pipeline import train_fold
+from cnnpractice.brain.cv_train import train_folds
 from cnnpractice.workflow import log_to, set_threads
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    train_fold(
+    train_folds(
         slices_dir=Path(snakemake.input.x).parent,
-        out_dir=Path(snakemake.output.result).parent,
-        fold=int(snakemake.wildcards.br_fold),
+        out_dirs=[Path(p).parent for p in snakemake.output.result],
         folds=snakemake.params.folds,
         cnn=dict(snakemake.params.cnn),
         training=dict(snakemake.params.training),

@@ -38,8 +38,6 @@ ARMS = {
     "slice_shuffled": ("slice", True),
 }
 TRAINED_ARMS = ("subject_shuffled", "slice_true", "slice_shuffled")  # subject_true is the study itself
-# Yagis et al. 2021, Sci Rep 11:22544, OASIS, random labels (the numbers issue 15 quotes, approx.)
-YAGIS_2021 = {"slice": 0.96, "subject": 0.50}
 
 
 def arm_labels(subject_label: np.ndarray, shuffled: bool, seed: int) -> np.ndarray:
@@ -190,7 +188,9 @@ def write_leakage(
     label of every slice (the chance row: majority class, pooled over the folds' test sets,
     which together hold every slice once). Returns the verdict's numbers."""
     from cnnpractice import stats
+    from cnnpractice.reference import load_reference
 
+    yagis = load_reference("brain")["leakage_random_labels"]  # Yagis et al. 2021, OASIS
     chance = stats.chance_accuracy(slice_labels)
     keys = ("mixed", "slice_acc", "slice_acc_by_subject", "subject_acc")
     csv_rows = [
@@ -209,7 +209,7 @@ def write_leakage(
             "slice accuracy (folds)": stats.cell(r["slice_acc"]),
             "slice accuracy (by subject)": stats.cell(r["slice_acc_by_subject"]),
             "subject accuracy (folds)": stats.cell(r["subject_acc"]),
-            "Yagis et al. 2021 (OASIS)": f"~{YAGIS_2021[r['split']]:.2f}" if r["labels"] != "true" else "–",
+            "Yagis et al. 2021 (OASIS)": f"~{yagis[r['split']]:.2f}" if r["labels"] != "true" else "–",
         }
         for r in rows
     ]

@@ -1,10 +1,9 @@
 """The brain study's stages as functions of paths and values (the rules' scripts call these).
 
 * :func:`read_cohort` -- a cohort's ``subjects.csv`` (synthetic or OASIS), checked.
-* :func:`align_shard` / :func:`collect_qc` -- affine alignment of every subject to the
-  template, and the QC table with the exclusion threshold.
-* :func:`train_fold` -- the 2D CNN on one subject-level fold of one slice configuration,
-  with subject-level predictions (mean of the subject's slice probabilities).
+* :func:`align_shard` / :func:`collect_qc` -- affine (and optionally nonlinear) alignment of
+  every subject to the template (:mod:`.alignment`), and the QC table with the exclusion
+  threshold, exclusions counted per class.
 * :func:`svm_baseline` -- a linear SVM on the aligned voxels, on the same subject folds.
 """
 
@@ -20,21 +19,6 @@ import numpy as np
 
 from cnnpractice.io import write_json
 from cnnpractice.tables import write_csv
-
-CLASS_NAMES = ["control", "impaired"]
-QC_COLUMNS = [
-    "subject",
-    "label",
-    "group",
-    "volume",
-    "aligned",
-    "method",
-    "corr_before",
-    "corr_after",
-    "seconds",
-    "included",
-    "reason",
-]
 
 
 def read_cohort(path: str | Path) -> list[dict[str, str]]:
@@ -68,20 +52,28 @@ def align_shard(
     settings: Mapping[str, Any],
     seed: int,
     threads: int = 1,
+    nonlinear: Mapping[str, Any] | None = None,
+    cohort_json: str | Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Register subjects ``shard, shard + n_shards, ...`` of the cohort to the template.
+    """Register subjects ``shard, shard + n_shards, ...`` of the cohort to the template
+    (affine, then the optional ``nonlinear`` step: :func:`.alignment.align_subject`).
 
     Writes ``out_dir/<subject>.nii.gz`` (the subject on the template grid) and
-    ``out_dir/qc.csv`` (similarity to the template before and after, over the brain mask).
-    A subject whose volume cannot be read or registered gets a row with NaN similarities
-    and the error, which :func:`collect_qc` turns into an exclusion.
+    ``out_dir/qc.csv`` (similarity to the template before and after each step, over the brain
+    mask; with a synthetic cohort's ``cohort_json``, the true-transform ceiling and the
+    residual misalignment). A subject whose volume cannot be read or registered gets a row
+    with NaN similarities and the error, which :func:`collect_qc` turns into an exclusion.
     """
-    from cnnpractice.brain.registration import register_affine, resample, similarity
+    import json
+
+    from cnnpractice.brain.alignment import QC_COLUMNS, align_subject
     from cnnpractice.brain.template import load_template
     from cnnpractice.brain.volumes import load_volume, save_volume
 
     out_dir = Path(out_dir)
     tpl = load_template(template_dir)
+    truth = json.loads(Path(cohort_json).read_text()) if cohort_json else {}
+    by_subject = {s["subject"]: s for s in truth.get("subjects", [])} if truth.get("source") == "synthetic" else {}
     rows = read_cohort(cohort_csv)[shard::n_shards]
     qc = []
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +84,7 @@ def align_shard(
             "group": row["group"],
             "volume": row["volume"],
             "aligned": "",
-            "method": method,
+            "method": method + ("" if (nonlinear or {}).get("method", "none") == "none" else f"+{nonlinear['method']}"),
             "corr_before": float("nan"),
             "corr_after": float("nan"),
             "seconds": 0.0,
@@ -101,17 +93,17 @@ def align_shard(
         t0 = time.perf_counter()
         try:
             moving, moving_affine = load_volume(row["volume"])
-            before = resample(moving, moving_affine, np.eye(4), tpl["template"].shape, tpl["affine"])
-            result = register_affine(
+            subject_truth = (truth, by_subject[row["subject"]]) if row["subject"] in by_subject else None
+            aligned, numbers = align_subject(
                 moving,
                 moving_affine,
-                tpl["template"],
-                tpl["affine"],
+                tpl,
                 method=method,
-                fixed_mask=tpl["mask"],
+                settings=settings,
+                nonlinear=nonlinear,
+                truth=subject_truth,
                 seed=seed,
                 threads=threads,
-                **settings,
             )
         except (ValueError, RuntimeError) as exc:  # VolumeError is a ValueError; ITK raises RuntimeError
             # one unreadable or unregistrable scan is reported and excluded by collect_qc,
@@ -120,16 +112,12 @@ def align_shard(
             print(f"[brain] {row['subject']}: alignment failed: {entry['error']}")
         else:
             aligned_path = out_dir / f"{row['subject']}.nii.gz"
-            save_volume(aligned_path, result.aligned, tpl["affine"])
-            entry.update(
-                aligned=str(aligned_path),
-                corr_before=round(similarity(before, tpl["template"], tpl["mask"]), 4),
-                corr_after=round(similarity(result.aligned, tpl["template"], tpl["mask"]), 4),
-            )
-            print(f"[brain] aligned {row['subject']}: correlation {entry['corr_before']} -> {entry['corr_after']}")
+            save_volume(aligned_path, aligned, tpl["affine"])
+            entry.update(aligned=str(aligned_path), **numbers)
+            print(f"[brain] aligned {row['subject']}: {numbers}")
         entry["seconds"] = round(time.perf_counter() - t0, 2)
         qc.append(entry)
-    write_csv(out_dir / "qc.csv", qc, QC_COLUMNS[:-2] + ["error"])
+    write_csv(out_dir / "qc.csv", qc, QC_COLUMNS + ["error"])
     return qc
 
 
@@ -140,6 +128,7 @@ def collect_qc(
     ``min_correlation``, or whose alignment failed (unreadable volume, registration error),
     is excluded (``included`` false, with the reason), and listed in the Markdown report,
     never dropped silently."""
+    from cnnpractice.brain.alignment import QC_COLUMNS
     from cnnpractice.brain.tables import write_qc_markdown
 
     rows = []
@@ -155,135 +144,11 @@ def collect_qc(
         )
     if not any(r["included"] for r in rows):
         raise ValueError(f"brain.alignment.min_correlation={min_correlation}: every subject failed QC")
-    write_csv(out_csv, rows, QC_COLUMNS)
+    write_csv(out_csv, rows, QC_COLUMNS + ["included", "reason"])
     write_qc_markdown(out_md, rows, min_correlation)
     excluded = [r["subject"] for r in rows if not r["included"]]
     print(f"[brain] QC: {len(rows) - len(excluded)} included, {len(excluded)} excluded {excluded}")
     return rows
-
-
-def subject_metrics(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """Accuracy, AUC, TPR (impaired found) and FPR (controls called impaired) of subject-level
-    probabilities of class 1. AUC is NaN when only one class is present."""
-    from sklearn.metrics import roc_auc_score
-
-    y, prob = np.asarray(y), np.asarray(prob, dtype=float)
-    pred = (prob >= threshold).astype(int)
-    pos, neg = y == 1, y == 0
-    return {
-        "acc": float((pred == y).mean()),
-        "auc": float(roc_auc_score(y, prob)) if pos.any() and neg.any() else float("nan"),
-        "tpr": float(pred[pos].mean()) if pos.any() else float("nan"),
-        "fpr": float(pred[neg].mean()) if neg.any() else float("nan"),
-    }
-
-
-def aggregate_subjects(subject_index: np.ndarray, prob1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(subjects, mean probability of class 1, slice count) per subject, vectorised."""
-    subjects, inverse, counts = np.unique(subject_index, return_inverse=True, return_counts=True)
-    return subjects, np.bincount(inverse, weights=prob1) / counts, counts
-
-
-def train_fold(
-    *,
-    slices_dir: str | Path,
-    out_dir: str | Path,
-    fold: int,
-    folds: int,
-    cnn: Mapping[str, Any],
-    training: Mapping[str, Any],
-    trainer: Mapping[str, Any],
-    seed: int,
-) -> dict[str, Any]:
-    """Train the brain CNN on fold ``fold`` of ``folds`` (subject-level, stratified, seeded by
-    ``seed`` so every configuration sees the same folds) and test it on the fold's subjects.
-
-    Writes (besides the runner's model.ckpt, metrics.csv, tensorboard/, test.json with every
-    test slice's probabilities) ``predictions.csv``: subject, label, prob (mean of its slices'
-    class-1 probabilities), pred, n_slices; and ``fold.json``: the subject-level metrics.
-    """
-    from cnnpractice.brain.folds import fold_indices, subject_folds
-    from cnnpractice.brain.slices import load_slices
-    from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import train_classifier
-
-    out_dir = Path(out_dir)
-    x, meta = load_slices(slices_dir)
-    subject_label = meta["subject_label"]
-    parts = fold_indices(
-        meta["subject_index"],
-        subject_label,
-        subject_folds(subject_label, folds, seed),
-        fold,
-        training["val_fraction"],
-        seed,
-    )
-    opts = {k: v for k, v in training.items() if k not in ("val_fraction", "batch_size")}
-    test_idx = parts["test"]
-    dm = ArrayDataModule(
-        x,
-        meta["label"],
-        np.asarray(x[test_idx]),
-        meta["label"][test_idx],
-        batch_size=int(training["batch_size"]),
-        seed=seed + fold,
-        standardize="global",
-        split=(parts["train"], parts["val"]),
-    )
-    spec = {
-        "name": "brain_cnn",
-        "in_channels": int(x.shape[1]),
-        "n_classes": 2,
-        "input_size": int(x.shape[-1]),
-        **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cnn.items()},
-    }
-    print(
-        f"[brain] fold {fold}/{folds}: {len(parts['train_subjects'])} train / {len(parts['val_subjects'])} val / "
-        f"{len(parts['test_subjects'])} test subjects "
-        f"({len(parts['train'])}/{len(parts['val'])}/{len(test_idx)} slices)"
-    )
-    names = meta["subjects"]
-    result = train_classifier(
-        net_spec=spec,
-        datamodule=dm,
-        out_dir=out_dir,
-        seed=seed + fold,
-        trainer_options=dict(trainer),
-        class_names=CLASS_NAMES,
-        save_probabilities=True,
-        extra_info={
-            "fold": fold,
-            "folds": folds,
-            "mean": float(np.ravel(dm.mean)[0]),
-            "std": float(np.ravel(dm.std)[0]),
-            "train_subjects": names[parts["train_subjects"]].tolist(),
-            "val_subjects": names[parts["val_subjects"]].tolist(),
-            "test_subjects": names[parts["test_subjects"]].tolist(),
-        },
-        **opts,
-    )
-    prob1 = np.asarray(result["y_prob"], dtype=float)[:, 1]
-    subjects, prob, counts = aggregate_subjects(meta["subject_index"][test_idx], prob1)
-    y = subject_label[subjects]
-    metrics = subject_metrics(y, prob)
-    write_csv(
-        out_dir / "predictions.csv",
-        [
-            {
-                "subject": names[s],
-                "label": int(lab),
-                "prob": round(float(p), 6),
-                "pred": int(p >= 0.5),
-                "n_slices": int(c),
-            }
-            for s, lab, p, c in zip(subjects, y, prob, counts)
-        ],
-        ["subject", "label", "prob", "pred", "n_slices"],
-    )
-    summary = {"fold": fold, "subjects": int(len(subjects)), "slice_accuracy": result["test_accuracy"], **metrics}
-    write_json(out_dir / "fold.json", summary)
-    print(f"[brain] fold {fold}: subject-level {metrics} (slice-level accuracy {result['test_accuracy']:.3f})")
-    return summary
 
 
 def svm_baseline(
@@ -306,6 +171,7 @@ def svm_baseline(
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
+    from cnnpractice.brain.cv_train import subject_metrics
     from cnnpractice.brain.folds import subject_folds
     from cnnpractice.brain.slices import read_included, robust_max
     from cnnpractice.brain.template import load_template
@@ -340,7 +206,9 @@ def svm_baseline(
         search.fit(X[train], y[train])
         score = search.decision_function(X[test])
         metrics = subject_metrics(y[test], score, threshold=0.0)
-        per_fold.append({"fold": fold, "C": float(search.best_params_["linearsvc__C"]), **metrics})
+        per_fold.append(
+            {"fold": fold, "C": float(search.best_params_["linearsvc__C"]), "subjects": int(test.sum()), **metrics}
+        )
         print(f"[brain] SVM fold {fold}: {per_fold[-1]}")
     out = {"features": int(X.shape[1]), "subjects": len(rows), "downsample": downsample, "folds": per_fold}
     write_json(out_json, out)
@@ -401,41 +269,3 @@ def tabulate_metrics(
     rows = metrics_rows(by_input, inputs, svm_json)
     write_metrics(rows, csv_path, md_path, cohort="synthetic cohort" if source == "synthetic" else "OASIS-1")
     return rows
-
-
-def tabulate_regions(
-    *,
-    regions: Sequence[str | Path],
-    untrained: Sequence[str | Path],
-    summaries: Sequence[str | Path],
-    cohort_json: str | Path,
-    fold: int,
-    top: int,
-    csv_path: str | Path,
-    md_path: str | Path,
-) -> dict[str, Any]:
-    """``regions.{csv,md}``: fold ``fold``'s ranking, every fold's ranks summarised, the same
-    fold's untrained-network baseline beside, the planted regions checked when the cohort is
-    synthetic."""
-    import json
-
-    from cnnpractice.brain.tables import region_rows, write_regions
-
-    cohort = json.loads(Path(cohort_json).read_text())
-    planted = sorted(cohort["planted_regions"]) if cohort.get("source") == "synthetic" else None
-    summary = json.loads(Path(summaries[fold]).read_text())
-    rows = region_rows(regions, fold, planted, top=top, untrained=untrained[fold])
-    check = write_regions(
-        rows,
-        csv_path,
-        md_path,
-        selected=fold,
-        n_folds=len(regions),
-        filter_a=int(summary["filter_a"]),
-        planted=planted,
-        top=top,
-        dbms_a=float(summary["dbms"][int(summary["filter_a"])]),
-        untrained=summary.get("untrained"),
-    )
-    print(f"[brain] regions: top {[r['region'] for r in rows[:top]]}; {check}")
-    return check
