@@ -1,5 +1,5 @@
 # Study 2 of the talk ("interpretability"): Alzheimer's detection on brain MRI. Stages:
-# template grid (MNI152 + atlas) -> cohort (synthetic, or OASIS-1 downloaded) -> affine
+# template grid (MNI152 + atlas) -> cohort (synthetic, or OASIS-1: fetch_oasis in data.smk) -> affine
 # (+ optional nonlinear) alignment in shards + QC table -> named slice configurations -> 2D
 # CNN, every subject-level fold in one job (+ linear SVM on voxels) -> metrics table;
 # per-filter brain models, dBMS and ranked atlas regions of the interpreted configuration's
@@ -18,19 +18,6 @@ rule prepare_brain_template:
         template=BR.get("template"),
     script:
         "../scripts/prepare_brain_template.py"
-
-
-rule fetch_oasis:
-    output:
-        "resources/brain/oasis/fetch.json",
-    log:
-        "logs/fetch_oasis/fetch.log",
-    conda:
-        "../envs/cnnpractice.yaml"
-    params:
-        discs=BR.get("oasis", {}).get("discs"),
-    script:
-        "../scripts/fetch_oasis.py"
 
 
 rule make_brain_cohort:
@@ -55,10 +42,10 @@ rule make_brain_cohort:
 
 rule align_brain:
     input:
-        cohort="results/brain/cohort/subjects.csv",
-        truth="results/brain/cohort/cohort.json",
-        volumes="results/brain/cohort/volumes",
-        template=BR_TEMPLATE,
+        cohort=rules.make_brain_cohort.output.subjects,
+        truth=rules.make_brain_cohort.output.summary,
+        volumes=rules.make_brain_cohort.output.volumes,
+        template=rules.prepare_brain_template.output,
     output:
         directory("results/brain/aligned/shard{br_shard}"),
     log:
@@ -94,8 +81,8 @@ rule collect_brain_qc:
 
 rule slice_brain:
     input:
-        qc="results/brain/qc.csv",
-        template=BR_TEMPLATE,
+        qc=rules.collect_brain_qc.output.csv,
+        template=rules.prepare_brain_template.output,
     output:
         x="results/brain/slices/{br_input}/x.npy",
         meta="results/brain/slices/{br_input}/meta.npz",
@@ -113,8 +100,8 @@ rule slice_brain:
 
 rule train_brain:
     input:
-        x="results/brain/slices/{br_input}/x.npy",
-        meta="results/brain/slices/{br_input}/meta.npz",
+        x=rules.slice_brain.output.x,
+        meta=rules.slice_brain.output.meta,
     output:
         ckpt=br_fold_outputs("{br_input}", "model.ckpt"),
         metrics=br_fold_outputs("{br_input}", "metrics.csv"),
@@ -189,8 +176,8 @@ rule tabulate_brain_leakage:
 
 rule svm_brain:
     input:
-        qc="results/brain/qc.csv",
-        template=BR_TEMPLATE,
+        qc=rules.collect_brain_qc.output.csv,
+        template=rules.prepare_brain_template.output,
     output:
         "results/brain/svm/folds.json",
     log:
@@ -230,9 +217,9 @@ rule interpret_brain:
     input:
         ckpt="results/brain/{br_input}/fold{br_fold}/model.ckpt",
         result="results/brain/{br_input}/fold{br_fold}/test.json",
-        x="results/brain/slices/{br_input}/x.npy",
-        meta="results/brain/slices/{br_input}/meta.npz",
-        template=BR_TEMPLATE,
+        x=rules.slice_brain.output.x,
+        meta=rules.slice_brain.output.meta,
+        template=rules.prepare_brain_template.output,
     output:
         BR_INTERPRET_OUTPUTS,
     log:
@@ -258,8 +245,8 @@ rule permute_brain_regions:
         summary=br_interpret_selected("interpret/summary.json"),
         x=f"results/brain/slices/{BR_LEAKAGE_INPUT}/x.npy",
         meta=f"results/brain/slices/{BR_LEAKAGE_INPUT}/meta.npz",
-        qc="results/brain/qc.csv",
-        template=BR_TEMPLATE,
+        qc=rules.collect_brain_qc.output.csv,
+        template=rules.prepare_brain_template.output,
     output:
         csv="results/brain/nulls/regions_null.csv",
         json="results/brain/nulls/null.json",
@@ -282,9 +269,9 @@ rule permute_brain_regions:
 rule tabulate_brain_regions:
     input:
         regions=br_interpret_regions,
-        null_csv="results/brain/nulls/regions_null.csv",
-        null_json="results/brain/nulls/null.json",
-        cohort="results/brain/cohort/cohort.json",
+        null_csv=rules.permute_brain_regions.output.csv,
+        null_json=rules.permute_brain_regions.output.json,
+        cohort=rules.make_brain_cohort.output.summary,
         reference=reference_file("brain"),
     output:
         csv=report("results/brain/regions.csv", caption="../report/brain_regions.rst", category="Brain MRI"),
@@ -296,5 +283,6 @@ rule tabulate_brain_regions:
     params:
         fold=br_interpret_fold,
         top=BR.get("interpret", {}).get("top"),
+        source=BR.get("source"),
     script:
         "../scripts/tabulate_brain_regions.py"

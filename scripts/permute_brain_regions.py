@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.nulls_run import permutation_nulls
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to, set_threads
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    permutation_nulls(
+    stages.permute_brain_regions(
         checkpoint=snakemake.input.ckpt,
         result_json=snakemake.input.result,
         summary_json=snakemake.input.summary,

@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.leakage import ARMS, tabulate_leakage
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    tabulate_leakage(
-        fold_jsons={arm: list(snakemake.input[arm]) for arm in ARMS},
+    stages.tabulate_brain_leakage(
+        arm_inputs=dict(snakemake.input.items()),
         slices_dir=Path(snakemake.input.meta).parent,
         csv_path=snakemake.output.csv,
         md_path=snakemake.output.md,
+        reference=snakemake.input.reference,
     )

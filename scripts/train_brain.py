@@ -2,18 +2,17 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.cv_train import train_folds
-from cnnpractice.workflow import log_to, set_threads
+from cnnpractice.brain import stages
+from cnnpractice.workflow import log_to, set_threads, trainer_options
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    train_folds(
+    stages.train_brain(
         slices_dir=Path(snakemake.input.x).parent,
         out_dirs=[Path(p).parent for p in snakemake.output.result],
         folds=snakemake.params.folds,
         cnn=dict(snakemake.params.cnn),
         training=dict(snakemake.params.training),
-        # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer=trainer_options(snakemake.params.trainer, snakemake.config),
         seed=snakemake.params.seed,
     )

@@ -2,18 +2,18 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.leakage import train_arm
-from cnnpractice.workflow import log_to, set_threads
+from cnnpractice.brain import stages
+from cnnpractice.workflow import log_to, set_threads, trainer_options
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    train_arm(
+    stages.train_brain_leakage(
         slices_dir=Path(snakemake.input.x).parent,
         out_dirs=[Path(p).parent for p in snakemake.output.result],
         arm=snakemake.wildcards.br_arm,
         folds=snakemake.params.folds,
         cnn=dict(snakemake.params.cnn),
         training=dict(snakemake.params.training),
-        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer=trainer_options(snakemake.params.trainer, snakemake.config),
         seed=snakemake.params.seed,
     )

@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from cnnpractice.brain.cv_train import aggregate_subjects, subject_metrics
-from cnnpractice.brain.pipeline import collect_qc, read_cohort
+from cnnpractice.brain.alignment import collect_qc
+from cnnpractice.brain.cohort import read_cohort
+from cnnpractice.brain.metrics import aggregate_subjects, subject_metrics
 from cnnpractice.brain.ranking import region_rows, write_regions
 from cnnpractice.brain.tables import known_ad, metrics_rows, write_metrics
 

@@ -6,7 +6,7 @@ disease: Yagis et al. (2021, Sci Rep 11:22544) measured about 96 % accuracy on O
 *random* labels under a slice-level split, and 50 % under a subject-level split. Four arms,
 the same network, training settings and folds count (the study's interpreted configuration):
 
-* ``subject_true`` -- the study itself (:func:`.cv_train.train_folds`, read, not rerun);
+* ``subject_true`` -- the study itself (:func:`.training.train_folds`, read, not rerun);
 * ``subject_shuffled`` -- subject-level folds, each subject's label replaced by another
   subject's (a seeded permutation across subjects: every slice of a subject keeps one label);
 * ``slice_true`` / ``slice_shuffled`` -- stratified k-fold over *slices*, true or shuffled
@@ -103,10 +103,10 @@ def train_arm(
     seed: int,
 ) -> list[dict[str, Any]]:
     """Train every fold of ``arm`` (one of :data:`TRAINED_ARMS`) in this process; fold ``k``
-    goes to ``out_dirs[k]`` (:func:`.cv_train.fit_split`'s outputs; ``fold.json`` also says how
+    goes to ``out_dirs[k]`` (:func:`.training.fit_split`'s outputs; ``fold.json`` also says how
     many subjects the split mixed)."""
-    from cnnpractice.brain.cv_train import fit_split
     from cnnpractice.brain.slices import load_slices
+    from cnnpractice.brain.training import fit_split
 
     if arm not in ARMS:
         raise ValueError(f"unknown leakage arm {arm!r}; expected one of {sorted(ARMS)}")
@@ -181,16 +181,21 @@ def leakage_rows(fold_jsons: Mapping[str, Sequence[str | Path]]) -> list[dict[st
 
 
 def write_leakage(
-    rows: Sequence[Mapping[str, Any]], slice_labels: np.ndarray, csv_path: str | Path, md_path: str | Path
+    rows: Sequence[Mapping[str, Any]],
+    slice_labels: np.ndarray,
+    csv_path: str | Path,
+    md_path: str | Path,
+    ref: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``leakage.csv`` (every number with its interval and n) and ``leakage.md`` (the table,
     the chance row, Yagis et al.'s numbers beside, the verdict). ``slice_labels``: the true
     label of every slice (the chance row: majority class, pooled over the folds' test sets,
-    which together hold every slice once). Returns the verdict's numbers."""
+    which together hold every slice once; ``ref``: the loaded reference numbers, default the
+    packaged ones). Returns the verdict's numbers."""
     from cnnpractice import stats
     from cnnpractice.reference import load_reference
 
-    yagis = load_reference("brain")["leakage_random_labels"]  # Yagis et al. 2021, OASIS
+    yagis = (ref or load_reference("brain"))["leakage_random_labels"]  # Yagis et al. 2021, OASIS
     chance = stats.chance_accuracy(slice_labels)
     keys = ("mixed", "slice_acc", "slice_acc_by_subject", "subject_acc")
     csv_rows = [
@@ -247,17 +252,24 @@ def write_leakage(
 
 
 def tabulate_leakage(
-    *, fold_jsons: Mapping[str, Sequence[str | Path]], slices_dir: str | Path, csv_path: str | Path, md_path: str | Path
+    *,
+    fold_jsons: Mapping[str, Sequence[str | Path]],
+    slices_dir: str | Path,
+    csv_path: str | Path,
+    md_path: str | Path,
+    reference: str | Path | None = None,
 ) -> dict[str, Any]:
     """``leakage.{csv,md}`` from every arm's folds (``{arm: [fold.json, ...]}``, arms in
-    :data:`ARMS` order) and the slices' true labels (the chance row)."""
+    :data:`ARMS` order) and the slices' true labels (the chance row); Yagis et al.'s numbers
+    from ``reference`` (the rule's declared input; default the packaged file)."""
     from cnnpractice.brain.slices import load_slices
+    from cnnpractice.reference import load_reference
 
     unknown = sorted(set(fold_jsons) - set(ARMS))
     if unknown:
         raise ValueError(f"unknown leakage arms {unknown}; expected {sorted(ARMS)}")
     _, meta = load_slices(slices_dir)
     rows = leakage_rows({arm: fold_jsons[arm] for arm in ARMS if arm in fold_jsons})
-    verdict = write_leakage(rows, meta["label"], csv_path, md_path)
+    verdict = write_leakage(rows, meta["label"], csv_path, md_path, ref=load_reference("brain", reference))
     log.info("leakage: %s", verdict)
     return verdict

@@ -65,7 +65,7 @@ def refine(
 def _bspline(aligned, fixed, affine, fixed_mask, settings, seed, threads) -> np.ndarray:
     import SimpleITK as sitk
 
-    from cnnpractice.brain.registration import to_sitk
+    from cnnpractice.brain.registration_backends import to_sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(int(threads))
     fixed_img, moving_img = to_sitk(fixed, affine), to_sitk(aligned, affine)

@@ -93,6 +93,7 @@ def write_regions(
     planted: Sequence[str] | None,
     top: int = 5,
     show: int = 20,
+    ref: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``regions.csv`` (every region, every number) and ``regions.md`` (the ``show`` best by
     the trained rank plus any planted region below them, the null row, the checks, Table 7).
@@ -167,7 +168,7 @@ def write_regions(
     header = list(shown[0])
     talk = [
         {**t, "region": t["region"] + (" *" if t.get("known_ad") else "")}
-        for t in load_reference("brain")["brain_substructures_dbms"]
+        for t in (ref or load_reference("brain"))["brain_substructures_dbms"]
     ]
     write_markdown(
         md_path,
@@ -190,13 +191,25 @@ def tabulate_regions(
     top: int,
     csv_path: str | Path,
     md_path: str | Path,
+    reference: str | Path | None = None,
 ) -> dict[str, Any]:
-    """``regions.{csv,md}`` from every fold's ``regions.csv`` and the nulls of fold ``fold``."""
+    """``regions.{csv,md}`` from every fold's ``regions.csv`` and the nulls of fold ``fold``;
+    the talk's Table 7 from ``reference`` (the rule's declared input; default the packaged file)."""
     cohort = json.loads(Path(cohort_json).read_text())
     planted = sorted(cohort["planted_regions"]) if cohort.get("source") == "synthetic" else None
     if planted is not None and float(cohort.get("effect", 1.0)) == 0:
         planted = []  # the null cohort: nothing was planted, so every significant region is a false positive
     null = json.loads(Path(null_json).read_text())
     rows = region_rows(regions, null_csv, planted, top)
-    check = write_regions(rows, null, csv_path, md_path, selected=fold, n_folds=len(regions), planted=planted, top=top)
+    check = write_regions(
+        rows,
+        null,
+        csv_path,
+        md_path,
+        selected=fold,
+        n_folds=len(regions),
+        planted=planted,
+        top=top,
+        ref=load_reference("brain", reference),
+    )
     return check | {"top": [r["region"] for r in rows[:top]], "mean_rank_n": int(np.size(regions))}

@@ -32,7 +32,7 @@ after step 2. The alignment's true answer (the nuisance only: position and anato
 
 Written: ``volumes/<subject>.nii.gz`` (float32 on the template grid), ``subjects.csv``
 (``subject,label,group,volume,severity,age``) and the ground truth returned to
-:func:`cnnpractice.brain.pipeline.make_cohort` (which writes ``cohort.json``): settings,
+:func:`cnnpractice.brain.cohort.make_cohort` (which writes ``cohort.json``): settings,
 structures, and per subject the age, target and realised volume ratios, Jacobian ranges, the
 anatomy warp's control values and ``A``.
 """

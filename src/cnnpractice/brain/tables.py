@@ -6,11 +6,14 @@
   row per slice configuration plus the linear-SVM baseline, the talk's numbers beside.
 * the literature flag of a region name (:func:`known_ad`); ``regions.{csv,md}`` are
   :mod:`.ranking`'s.
+
+:func:`tabulate_metrics` reads the rule's inputs and writes ``metrics.{csv,md}``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,6 +22,8 @@ from typing import Any
 from cnnpractice import stats
 from cnnpractice.reference import load_reference
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
+
+log = logging.getLogger("cnnpractice.brain")
 
 METRICS = ("acc", "auc", "tpr", "fpr")
 # Regions where the Alzheimer's literature locates the disease (the talk's "*"), as
@@ -74,10 +79,20 @@ def qc_summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def per_class_counts(rows) -> dict[str, dict[str, int]]:
+    """``{group: {"subjects", "included", "excluded"}}`` of QC rows (``group``, ``included``):
+    an exclusion rule that drops atrophic brains biases the study, so the table shows it."""
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        entry = out.setdefault(str(row["group"]), {"subjects": 0, "included": 0, "excluded": 0})
+        entry["subjects"] += 1
+        entry["included" if row["included"] else "excluded"] += 1
+    return out
+
+
 def write_qc_markdown(path: str | Path, rows: Sequence[Mapping[str, Any]], min_correlation: float) -> None:
     """Alignment QC report: each step's correlation and residual misalignment, exclusions
     counted per class, and every subject's numbers."""
-    from cnnpractice.brain.alignment import per_class_counts
 
     excluded = [r for r in rows if not r["included"]]
     failed = sum(not _numbers([r], "corr_after") for r in rows)
@@ -112,13 +127,15 @@ def metrics_rows(
     inputs: Mapping[str, Mapping[str, Any]],
     svm_json: str | Path | None,
     implementation: str = "torch",
+    ref: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per input configuration (and the SVM): every metric as a mean over folds with
     its t interval (:func:`cnnpractice.stats.mean_ci`), the accuracy pooled over every test
     subject with its Wilson interval (cross-validation tests each subject once), the talk's
     numbers (``implementation``, mean and std as it printed them) for the configuration's
-    ``talk_row``; and a last row, chance: the majority class of the tested subjects."""
-    talk = load_reference("brain")["alzheimer_oasis"][implementation]
+    ``talk_row``; and a last row, chance: the majority class of the tested subjects (``ref``:
+    the loaded reference numbers; default the packaged ones)."""
+    talk = (ref or load_reference("brain"))["alzheimer_oasis"][implementation]
     rows = []
     labels: list[int] = []
     for name, paths in folds_by_input.items():
@@ -128,8 +145,8 @@ def metrics_rows(
         row["talk_row"] = spec.get("talk_row")
         _fill(row, folds)
         for m in METRICS:
-            ref = talk.get(spec.get("talk_row") or "", {}).get(m)
-            row[f"talk_{m}_mean"], row[f"talk_{m}_std"] = ref if ref else (None, None)
+            printed = talk.get(spec.get("talk_row") or "", {}).get(m)
+            row[f"talk_{m}_mean"], row[f"talk_{m}_std"] = printed if printed else (None, None)
         rows.append(row)
         if not labels:
             labels = [int(v) for f in folds for v in f.get("labels", [])]
@@ -165,6 +182,7 @@ def write_metrics(
     md_path: str | Path,
     cohort: str,
     implementation: str = "torch",
+    ref: Mapping[str, Any] | None = None,
 ) -> None:
     """``metrics.csv`` (every number with its interval and n) and ``metrics.md`` (our table
     with its chance row, the talk's beside, peers)."""
@@ -191,7 +209,7 @@ def write_metrics(
         }
         for r in rows
     ]
-    ref = load_reference("brain")
+    ref = ref or load_reference("brain")
     talk_rows = [
         {"implementation": impl, "input": name, **{m: cell(*vals[m]) for m in METRICS}}
         for impl, table in ref["alzheimer_oasis"].items()
@@ -228,3 +246,26 @@ def write_metrics(
 def known_ad(region: str, patterns: Sequence[str] = KNOWN_AD_PATTERNS) -> bool:
     """Whether an atlas region name matches one of the literature's Alzheimer's locations."""
     return any(re.search(p, region, flags=re.IGNORECASE) for p in patterns)
+
+
+def tabulate_metrics(
+    *,
+    fold_jsons: Sequence[str | Path],
+    inputs: Mapping[str, Mapping[str, Any]],
+    svm_json: str | Path | None,
+    csv_path: str | Path,
+    md_path: str | Path,
+    source: str,
+    reference: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """``metrics.{csv,md}`` from every fold's ``fold.json`` (grouped by the configuration
+    directory they sit in) and the SVM's folds; the talk's numbers from ``reference`` (the
+    rule's declared input; default the packaged file)."""
+    ref = load_reference("brain", reference)
+    by_input: dict[str, list[str]] = {name: [] for name in inputs}
+    for path in fold_jsons:
+        by_input[Path(path).parent.parent.name].append(str(path))
+    rows = metrics_rows(by_input, inputs, svm_json, ref=ref)
+    write_metrics(rows, csv_path, md_path, cohort="synthetic cohort" if source == "synthetic" else "OASIS-1", ref=ref)
+    log.info("metrics: %s", [(r["input"], r["model"]) for r in rows])
+    return rows

@@ -6,8 +6,11 @@
 * :func:`train_folds` -- the study's subject-level folds with the true labels, every fold in
   one process: importing torch and Lightning costs ~7 s per process, a fit at the offline
   size a few seconds.
-* :func:`subject_metrics`, :func:`aggregate_subjects` -- a subject's prediction is the mean of
-  its slices' class-1 probabilities.
+
+A subject's prediction is the mean of its slices' class-1 probabilities
+(:func:`.metrics.aggregate_subjects`, :func:`.metrics.subject_metrics`). Every fit goes through
+the shared core :func:`cnnpractice.training.runner.fit_and_test` (resumable, corrupt
+checkpoints restarted).
 """
 
 from __future__ import annotations
@@ -19,33 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from cnnpractice.brain.metrics import aggregate_subjects, subject_metrics
 from cnnpractice.io import write_json
 from cnnpractice.tables import write_csv
 
 log = logging.getLogger("cnnpractice.brain")
 CLASS_NAMES = ["control", "impaired"]
-
-
-def subject_metrics(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """Accuracy, AUC, TPR (impaired found) and FPR (controls called impaired) of subject-level
-    probabilities of class 1. AUC is NaN when only one class is present."""
-    from sklearn.metrics import roc_auc_score
-
-    y, prob = np.asarray(y), np.asarray(prob, dtype=float)
-    pred = (prob >= threshold).astype(int)
-    pos, neg = y == 1, y == 0
-    return {
-        "acc": float((pred == y).mean()),
-        "auc": float(roc_auc_score(y, prob)) if pos.any() and neg.any() else float("nan"),
-        "tpr": float(pred[pos].mean()) if pos.any() else float("nan"),
-        "fpr": float(pred[neg].mean()) if neg.any() else float("nan"),
-    }
-
-
-def aggregate_subjects(subject_index: np.ndarray, prob1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(subjects, mean probability of class 1, slice count) per subject, vectorised."""
-    subjects, inverse, counts = np.unique(subject_index, return_inverse=True, return_counts=True)
-    return subjects, np.bincount(inverse, weights=prob1) / counts, counts
 
 
 def fit_split(
@@ -73,8 +55,10 @@ def fit_split(
     (``slices_by_subject``) and the subject-level metrics.
     """
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import train_classifier
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import TrainingSettings
 
+    settings = TrainingSettings.from_config(training, key="brain.training")
     out_dir = Path(out_dir)
     labels = np.asarray(labels, dtype=np.int64)
     dm = ArrayDataModule(
@@ -82,7 +66,7 @@ def fit_split(
         labels,
         np.asarray(x[test]),
         labels[test],
-        batch_size=int(training["batch_size"]),
+        batch_size=settings.batch_size,
         seed=seed,
         standardize="global",
         split=(np.asarray(train), np.asarray(val)),
@@ -94,18 +78,18 @@ def fit_split(
         "input_size": int(x.shape[-1]),
         **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cnn.items()},
     }
-    opts = {k: v for k, v in training.items() if k not in ("val_fraction", "batch_size")}
     names = meta["subjects"]
-    result = train_classifier(
+    result = fit_and_test(
+        task="classification",
         net_spec=spec,
         datamodule=dm,
         out_dir=out_dir,
+        fit=settings.fit,
         seed=seed,
         trainer_options=dict(trainer),
         class_names=CLASS_NAMES,
         save_probabilities=True,
         extra_info={**info, "mean": float(np.ravel(dm.mean)[0]), "std": float(np.ravel(dm.std)[0])},
-        **opts,
     )
     prob1 = np.asarray(result["y_prob"], dtype=float)[:, 1]
     test_subjects = meta["subject_index"][test]
@@ -160,16 +144,18 @@ def train_folds(
     ``out_dirs[k]`` (see :func:`fit_split`)."""
     from cnnpractice.brain.folds import fold_indices, subject_folds
     from cnnpractice.brain.slices import load_slices
+    from cnnpractice.training.settings import TrainingSettings
 
     if len(out_dirs) != folds:
         raise ValueError(f"train_folds: {len(out_dirs)} output folders for {folds} folds")
+    val_fraction = TrainingSettings.from_config(training, key="brain.training").val_fraction
     x, meta = load_slices(slices_dir)
     subject_label = meta["subject_label"]
     assignment = subject_folds(subject_label, folds, seed)
     names = meta["subjects"]
     out = []
     for fold, out_dir in enumerate(out_dirs):
-        parts = fold_indices(meta["subject_index"], subject_label, assignment, fold, training["val_fraction"], seed)
+        parts = fold_indices(meta["subject_index"], subject_label, assignment, fold, val_fraction, seed)
         log.info(
             "fold %d/%d: %d train / %d val / %d test subjects",
             fold,
