@@ -136,6 +136,7 @@ wildcard_constraints:
     br_input=r"[a-z][a-z0-9_]*",
     br_fold=r"\d+",
     br_shard=r"\d+",
+    br_arm="subject_shuffled|slice_true|slice_shuffled",
 
 
 def all_targets():

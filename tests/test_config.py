@@ -26,7 +26,10 @@ def merged(base, override):
     return out
 
 
-@pytest.mark.parametrize("layer", [None, "config/paper.yaml", "tests/config/tiny.yaml"])
+@pytest.mark.parametrize(
+    "layer",
+    [None, "config/paper.yaml", "config/brain_null.yaml", "config/brain_age_confound.yaml", "tests/config/tiny.yaml"],
+)
 def test_shipped_configs_validate(layer):
     config = load("config/config.yaml")
     if layer:

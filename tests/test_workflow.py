@@ -75,18 +75,21 @@ def test_lint_is_clean():
                 "check_elves_physics": 1,
                 "plot_elve_frames": 1,
                 "plot_elves_errors": 1,
-                # brain: synthetic cohort, 4 alignment shards, 4 slice configurations x 5 folds,
-                # every fold of "full" interpreted
+                # brain: synthetic cohort, 2 alignment shards, one slice configuration whose 5 folds
+                # train in one job, every fold of it interpreted, the nulls, 3 more leakage arms
                 "prepare_brain_template": 1,
                 "make_brain_cohort": 1,
-                "align_brain": 4,
+                "align_brain": 2,
                 "collect_brain_qc": 1,
-                "slice_brain": 4,
-                "train_brain": 20,
+                "slice_brain": 1,
+                "train_brain": 1,
                 "svm_brain": 1,
                 "tabulate_brain_metrics": 1,
                 "interpret_brain": 5,
+                "permute_brain_regions": 1,
                 "tabulate_brain_regions": 1,
+                "train_brain_leakage": 3,
+                "tabulate_brain_leakage": 1,
             },
         ),
         (
@@ -113,8 +116,9 @@ def test_lint_is_clean():
                 "fetch_oasis": 1,
                 "make_brain_cohort": 1,
                 "align_brain": 16,
-                "train_brain": 20,
+                "train_brain": 4,
                 "interpret_brain": 5,
+                "train_brain_leakage": 3,
             },
         ),
     ],
@@ -336,22 +340,32 @@ def check_brain_outputs(wf):
     with open(wf / "results/brain/qc.csv") as fh:
         qc = list(csv.DictReader(fh))
     assert len(qc) == 8 and all(r["included"] == "True" for r in qc)
-    # alignment restores similarity to the template
-    assert all(float(r["corr_after"]) > float(r["corr_before"]) for r in qc)
+    # alignment restores similarity to the template, short of the true transform's ceiling
+    assert all(float(r["corr_before"]) < float(r["corr_after"]) < float(r["corr_true"]) for r in qc)
+    assert all(float(r["error_affine_mm"]) > 0.5 for r in qc)
+    assert "| impaired | 4 | 4 | 0 |" in (wf / "results/brain/qc.md").read_text()
     with open(wf / "results/brain/metrics.csv") as fh:
         rows = {r["input"]: r for r in csv.DictReader(fh)}
-    assert set(rows) == {"full", "axial", "voxels"}
-    for row in rows.values():
-        assert row["folds"] == "2"
-        assert 0.0 <= float(row["acc_mean"]) <= 1.0
+    assert set(rows) == {"full", "axial", "voxels", "chance"}
+    for name in ("full", "axial", "voxels"):
+        assert rows[name]["acc_folds_n"] == "2" and rows[name]["acc_n"] == "8"
+        assert 0.0 <= float(rows[name]["acc_ci_low"]) <= float(rows[name]["acc"]) <= float(rows[name]["acc_ci_high"])
     assert rows["full"]["talk_acc_mean"] == "0.825" and rows["voxels"]["model"] == "linear_svm"
+    assert float(rows["chance"]["acc"]) == 0.5
     md = (wf / "results/brain/metrics.md").read_text()
     assert "0.825 (0.061)" in md and "## The talk" in md
     with open(wf / "results/brain/regions.csv") as fh:
         regions = list(csv.DictReader(fh))
-    assert [int(r["rank"]) for r in regions] == list(range(1, len(regions) + 1))
+    ranked = [int(r["trained_rank"]) for r in regions if r["trained_rank"]]
+    assert ranked == list(range(1, len(ranked) + 1))
     assert sum(r["planted"] == "True" for r in regions) == 2
-    assert "Frontal pole" in (wf / "results/brain/regions.md").read_text()
+    assert all(0 < float(r["tmap_q"]) <= 1 for r in regions)
+    md = (wf / "results/brain/regions.md").read_text()
+    assert "Frontal pole" in md and "null: 95th pct" in md and "voxel t-map" in md
+    with open(wf / "results/brain/leakage.csv") as fh:
+        arms = {r["arm"]: r for r in csv.DictReader(fh)}
+    assert set(arms) == {"subject_true", "subject_shuffled", "slice_true", "slice_shuffled", "chance"}
+    assert arms["subject_shuffled"]["mixed"] == "0.0" and float(arms["slice_shuffled"]["mixed"]) > 0
     interpret = wf / "results/brain/full/fold0/interpret"
     import nibabel as nib
 
