@@ -55,7 +55,7 @@ def fit_split(
     (``slices_by_subject``) and the subject-level metrics.
     """
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.runner import fit_and_test, process_rank
     from cnnpractice.training.settings import TrainingSettings
 
     settings = TrainingSettings.from_config(training, key="brain.training")
@@ -101,20 +101,23 @@ def fit_split(
     by_subject = {
         str(names[s]): [int(correct[test_subjects == s].sum()), int((test_subjects == s).sum())] for s in subjects
     }
-    write_csv(
-        out_dir / "predictions.csv",
-        [
-            {
-                "subject": names[s],
-                "label": int(lab),
-                "prob": round(float(p), 6),
-                "pred": int(p >= 0.5),
-                "n_slices": int(c),
-            }
-            for s, lab, p, c in zip(subjects, y, prob, counts)
-        ],
-        ["subject", "label", "prob", "pred", "n_slices"],
-    )
+    # DDP: rank 0 alone writes (the runner publishes out_dir from rank 0; the others go on)
+    rank0 = process_rank() == 0
+    if rank0:
+        write_csv(
+            out_dir / "predictions.csv",
+            [
+                {
+                    "subject": names[s],
+                    "label": int(lab),
+                    "prob": round(float(p), 6),
+                    "pred": int(p >= 0.5),
+                    "n_slices": int(c),
+                }
+                for s, lab, p, c in zip(subjects, y, prob, counts)
+            ],
+            ["subject", "label", "prob", "pred", "n_slices"],
+        )
     summary = {
         **info,
         "subjects": int(len(subjects)),
@@ -124,7 +127,8 @@ def fit_split(
         "slices_by_subject": by_subject,
         **subject_metrics(y, prob),
     }
-    write_json(out_dir / "fold.json", summary)
+    if rank0:
+        write_json(out_dir / "fold.json", summary)
     log.info("%s: subject-level acc %.3f, slice-level %.3f", out_dir, summary["acc"], summary["slice_accuracy"])
     return summary
 

@@ -118,7 +118,7 @@ def fit_run(
     """Train and test one run; writes ``fit_and_test``'s outputs and ``validation.json``."""
     from cnnpractice.io import write_json
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.runner import fit_and_test, process_rank
     from cnnpractice.training.settings import TrainingSettings
 
     settings = TrainingSettings.from_config(training, key=f"timeseries.models.{model}.training")
@@ -147,7 +147,10 @@ def fit_run(
         class_names=list(classes),
         extra_info=info | (extra_info or {}),
     )
-    write_json(Path(out_dir) / "validation.json", validation_summary(result, Path(out_dir) / "metrics.csv"))
+    # DDP: rank 0 publishes metrics.csv after the test; the other processes go on to the
+    # next run without waiting for it, so only rank 0 reads it back
+    if process_rank() == 0:
+        write_json(Path(out_dir) / "validation.json", validation_summary(result, Path(out_dir) / "metrics.csv"))
     return result
 
 
