@@ -158,9 +158,10 @@ def time_case(
     At least ``warmup`` untimed steps run first, and more until ``min_seconds`` have
     passed (allocators, oneDNN primitive caches and cuDNN autotuning settle), then at
     least ``steps`` timed steps, and more until another ``min_seconds`` have passed (at
-    most 200): a small network's step takes milliseconds. ``first_step_s`` is the first
-    warm-up step (where ``torch.compile`` compiles): ``compile_s`` = first - median step.
-    Steps are timed with ``clock`` (see ``bench/hardware.py``).
+    most 200): a small network's step takes milliseconds. Steps are timed with ``clock``
+    (see ``bench/hardware.py``). ``compile_s``: the first warm-up step (where
+    ``torch.compile`` compiles, partly in other processes) less the median step, both by
+    the wall clock.
     """
     now = CLOCKS[clock]
     device = torch.device(device)
@@ -170,29 +171,32 @@ def time_case(
     model = torch.compile(net) if settings.compile else net
     step = make_step(model, optimizer, x, y, settings, device)
 
-    def run(least: int) -> list[float]:
-        times, start = [], time.perf_counter()
+    def run(least: int) -> tuple[list[float], list[float]]:
+        """Steps timed by ``clock``, and by the wall clock (compilation runs in other processes)."""
+        times, walls, start = [], [], time.perf_counter()
         while len(times) < least or (time.perf_counter() - start < min_seconds and len(times) < 200):
             synchronize(device)
-            t0 = now()
+            t0, w0 = now(), time.perf_counter()
             loss = step()
             synchronize(device)
             times.append(now() - t0)
+            walls.append(time.perf_counter() - w0)
             if len(times) == 1 and not torch.isfinite(loss):
                 raise RuntimeError(f"{case.label}: non-finite loss with {settings.describe()}")
-        return times
+        return times, walls
 
-    warm = run(warmup)
+    _, warm_walls = run(warmup)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    timed = run(steps)
+    timed, walls = run(steps)
     median = statistics.median(timed)
+    compile_s = max(0.0, warm_walls[0] - statistics.median(walls))
     result = {
         "steps": len(timed),
         "best_step_s": min(timed),
         "median_step_s": median,
-        "first_step_s": warm[0],
-        "compile_s": max(0.0, warm[0] - median) if settings.compile else None,
+        "first_step_wall_s": warm_walls[0],
+        "compile_s": compile_s if settings.compile else None,
         "images_per_s": case.batch / min(timed),
     }
     if device.type == "cuda":
@@ -272,6 +276,16 @@ def summarise(rows: list[dict]) -> list[dict]:
         best["rounds"] = [{k: r[k] for k in ("images_per_s", "peak_gflops", "load_average")} for r in group]
         out.append(best)
     return out
+
+
+def save(path: Path | None, rows: list[dict], machine: str) -> None:
+    """Write the rows (and the machine line) to ``path`` as JSON, atomically; nothing without a path."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    tmp.replace(path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -358,6 +372,7 @@ def main(argv=None) -> int:
                 )
                 rows.append(row)
                 print(format_row(row), flush=True)
+                save(args.json, rows, machine_line(args.device))  # what is done survives a timeout
     if args.rounds > 1:
         rows = summarise(rows)
         print(f"\nbest of {args.rounds} rounds (img/s and peak each the best of its rounds; load: their mean)")
@@ -365,11 +380,7 @@ def main(argv=None) -> int:
         print("-" * len(HEADER))
         for row in rows:
             print(format_row(row))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(json.dumps({"machine": machine_line(args.device), "rows": rows}, indent=1))
-        tmp.replace(args.json)
+    save(args.json, rows, machine_line(args.device))
     worst = min(r["fraction_of_peak"] for r in rows)
     if args.min_fraction is not None and worst < args.min_fraction:
         print(f"FAIL: a network reaches {100 * worst:.1f}% < {100 * args.min_fraction:.0f}% of peak", file=sys.stderr)
