@@ -6,7 +6,8 @@ The benches report their speed as a fraction of two limits measured right beside
 * :func:`matmul_peak` -- dense matrix-multiply FLOP/s (best of several large products),
   the ceiling for convolution and linear layers;
 * :func:`write_limit` -- seconds to write a given number of bytes into a fresh buffer
-  (best of several), the floor for a memory-bound transform that writes that much.
+  with cold caches (best of several), the floor for a memory-bound transform that
+  writes that much.
 
 Both synchronise CUDA before reading the clock. :func:`machine_line` describes the
 machine and its load (``os.getloadavg``), which every result should carry.
@@ -49,19 +50,44 @@ def synchronize(device: torch.device | str) -> None:
         torch.cuda.synchronize(device)
 
 
-def best_seconds(fn: Callable[[], object], repeats: int, device="cpu", warmup: int = 1, clock: str = "wall") -> float:
-    """Best time (by ``clock``) of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones."""
+def best_seconds(
+    fn: Callable[[], object],
+    repeats: int,
+    device="cpu",
+    warmup: int = 1,
+    clock: str = "wall",
+    before: Callable[[], object] | None = None,
+) -> float:
+    """Best time (by ``clock``) of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones;
+    ``before`` (e.g. a :class:`CacheFlush`) runs untimed before every call."""
     now = CLOCKS[clock]
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
     best = float("inf")
-    for _ in range(repeats):
+    for i in range(warmup + repeats):
+        if before is not None:
+            before()
+        synchronize(device)
         start = now()
         fn()
         synchronize(device)
-        best = min(best, now() - start)
+        if i >= warmup:
+            best = min(best, now() - start)
     return best
+
+
+class CacheFlush:
+    """Called, writes a buffer larger than the caches (128 MiB on CPU, 512 MiB on CUDA), so
+    that what is timed next starts with cold caches, as in a pipeline where other data
+    passed through since."""
+
+    def __init__(self, device="cpu", nbytes: int | None = None):
+        device = torch.device(device)
+        nbytes = nbytes or (512 if device.type == "cuda" else 128) * 2**20
+        self.buffer = torch.empty(nbytes // 4, dtype=torch.float32, device=device)
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+        self.buffer.fill_(float(self.calls))
 
 
 def matmul_peak(
@@ -94,18 +120,24 @@ def fresh_buffer(shape: tuple[int, ...], dtype: torch.dtype, device="cpu") -> to
     return torch.empty(shape, dtype=dtype, device=device)
 
 
-def write_limit(shape: tuple[int, ...], dtype=torch.float32, device="cpu", repeats: int = 5) -> dict[str, float]:
-    """Seconds to write a ``shape`` tensor of ``dtype``, best of ``repeats``.
+def write_limit(
+    shape: tuple[int, ...], dtype=torch.float32, device="cpu", repeats: int = 5, clock: str = "wall"
+) -> dict[str, float]:
+    """Seconds to write a ``shape`` tensor of ``dtype``, best of ``repeats`` (by ``clock``).
 
-    Returns ``fresh``: allocate a new buffer and fill it (what a function that returns
-    new images must do at least: first-touch page faults included), ``warm``: fill a
-    buffer that is already mapped (the pure write bandwidth), and ``bytes``.
+    Returns ``cold``: allocate a new buffer and fill it, caches flushed first (the least a
+    function that returns new images in a pipeline spends: the limit the transforms are
+    measured against); ``hot``: fill a buffer that is mapped and in cache (the cache's
+    write bandwidth); and ``bytes``.
     """
-    warm = fresh_buffer(shape, dtype, device)
+    hot = fresh_buffer(shape, dtype, device)
+    flush = CacheFlush(device)
     return {
-        "fresh": best_seconds(lambda: fresh_buffer(shape, dtype, device).fill_(1.0), repeats, device),
-        "warm": best_seconds(lambda: warm.fill_(1.0), repeats, device),
-        "bytes": float(warm.numel() * warm.element_size()),
+        "cold": best_seconds(
+            lambda: fresh_buffer(shape, dtype, device).fill_(1.0), repeats, device, clock=clock, before=flush
+        ),
+        "hot": best_seconds(lambda: hot.fill_(1.0), repeats, device, clock=clock),
+        "bytes": float(hot.numel() * hot.element_size()),
     }
 
 
