@@ -3,6 +3,8 @@ and they run end to end on the CPU (and on CUDA where there is one: marker ``gpu
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -154,7 +156,7 @@ def test_measure_on_cuda_bf16(te, compile_):
 def test_hardware_limits_on_cpu():
     hw = load("hardware")
     limit = hw.write_limit((64, 1, 32, 32), repeats=2)
-    assert limit["bytes"] == 64 * 32 * 32 * 4 and limit["fresh"] > 0 and limit["warm"] > 0
+    assert limit["bytes"] == 64 * 32 * 32 * 4 and limit["cold"] > 0 and limit["hot"] > 0
     assert hw.matmul_peak("cpu", sides=(128, 256), repeats=2) > 0.1  # GFLOP/s
     assert "load average" in hw.machine_line("cpu")
 
@@ -221,3 +223,33 @@ def test_dag_time_reads_jobs_from_the_log():
     assert summary["studies"]["brain"] == {"jobs": 1, "job_seconds": 63.0, "span_seconds": 63.0}
     assert list(summary["rules"]) == ["train_brain", "prepare_wordnet", "fetch_ucr"]
     assert dt.study_of("logs/x.log") == "other" and dt.study_of("results/elves/a.npz") == "elves"
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["ok", "a_step_fails"])
+def test_gpu_script_runs_each_step_and_reports_failures(tmp_path, fail):
+    # the script's plumbing, with a stand-in for python that records its arguments
+    stub = tmp_path / "python"
+    exit_code = 'case "$1" in bench/*) exit 3;; esac' if fail else ""
+    stub.write_text(f'#!/usr/bin/env bash\necho "$@" >> "$STUB_LOG"\n{exit_code}\n')
+    stub.chmod(0o755)
+    out, log = tmp_path / "out", tmp_path / "calls.log"
+    env = {**os.environ, "PYTHON": str(stub), "OUT": str(out), "STUB_LOG": str(log)}
+    proc = subprocess.run(["bash", str(BENCH / "gpu_bench.sh")], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == (1 if fail else 0), proc.stdout + proc.stderr
+    calls = [line for line in log.read_text().splitlines() if line.startswith("bench/")]
+    assert [c.split()[0] for c in calls] == ["bench/training_efficiency.py"] * 2 + ["bench/transforms.py"]
+    assert all("--device cuda" in c for c in calls) and "--compile off on" in calls[1]
+    tables = {"machine.txt", "training_paper.txt", "training_compiled.txt", "transforms.txt"}
+    assert {p.name for p in out.iterdir()} >= tables
+
+
+def test_gpu_script_stops_at_once_without_cuda(tmp_path):
+    # a stand-in python whose torch sees no CUDA device: exit 2 with a message, nothing run
+    stub = tmp_path / "python"
+    stub.write_text('#!/usr/bin/env bash\necho "$@" >> "$STUB_LOG"\ncase "$1" in -c) exit 1;; esac\n')
+    stub.chmod(0o755)
+    out, log = tmp_path / "out", tmp_path / "calls.log"
+    env = {**os.environ, "PYTHON": str(stub), "OUT": str(out), "STUB_LOG": str(log)}
+    proc = subprocess.run(["bash", str(BENCH / "gpu_bench.sh")], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "no CUDA device" in proc.stderr, proc.stdout + proc.stderr
+    assert not out.exists() and not any(line.startswith("bench/") for line in log.read_text().splitlines())
