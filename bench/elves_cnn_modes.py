@@ -23,7 +23,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from cnnpractice.elves import pipeline, simulate  # noqa: E402
+from cnnpractice.elves import simulate  # noqa: E402
+from cnnpractice.elves.training import train_locator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = {"channels": [32, 64, 96], "conv3d": [8, 16, 32]}
@@ -53,7 +54,7 @@ def main() -> None:
         for mode, widths in MODES.items():
             cnn = {**config["cnn"], "mode": mode, "widths": widths}
             t0 = time.perf_counter()
-            result = pipeline.train_locator(
+            result = train_locator(
                 train_shards=shards["train"],
                 test_shards=shards["test"],
                 out_dir=f"{tmp}/{mode}",

@@ -7,7 +7,7 @@ workflow reads it (:class:`cnnpractice.semantic.sources.ArrayImages`), once as a
 ``net(x)`` per batch and once with the seven layers tapped into per-class means
 (:func:`cnnpractice.semantic.activations.stream_class_means`). Rounds alternate; the best
 round of each counts. Peak memory: the whole extraction step
-(:func:`cnnpractice.semantic.pipeline.extract_activations`, from checkpoint to written
+(:func:`cnnpractice.semantic.stages.extract_semantic_activations`, from checkpoint to written
 files) in a fresh process per image count, its peak resident set size.
 
     .venv/bin/python bench/semantic_extraction.py [--images 10000] [--sizes 10000 60000]
@@ -103,9 +103,9 @@ def throughput(data: Path, ckpt: Path, batch_size: int, rounds: int) -> dict:
 
 
 def peak_memory_child(data: str, ckpt: str, out: str) -> None:
-    from cnnpractice.semantic.pipeline import extract_activations
+    from cnnpractice.semantic.stages import extract_semantic_activations
 
-    extract_activations(
+    extract_semantic_activations(
         out_dir=out,
         network={"kind": "workflow", "arch": "alexnet"},
         dataset={"kind": "arrays", "data_dir": data, "split": "test"},

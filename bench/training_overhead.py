@@ -5,7 +5,7 @@ batch size and number of epochs; only the loop differs. Three timings:
 
 * bare:      a hand-written PyTorch loop (forward, loss, backward, step; per-epoch accuracy)
 * lightning: ``build_trainer`` with no logger, checkpointing or progress bar
-* runner:    the workflow's ``train_classifier`` (checkpoints every epoch, TensorBoard,
+* runner:    the workflow's ``fit_and_test`` (checkpoints every epoch, TensorBoard,
              history CSV, validation split, final test): what a rule really runs
 
 Prints seconds (median of --repeats) and the ratios to bare. ``--check`` exits non-zero
@@ -94,19 +94,21 @@ def lightning_loop(x, y, epochs, batch_size, seed):
 
 def runner_loop(x, y, epochs, batch_size, seed):
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import train_classifier
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import FitSettings
 
     dm = ArrayDataModule(
         x, y, x[:batch_size], y[:batch_size], val_fraction=0.0, batch_size=batch_size, seed=seed, standardize="none"
     )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        train_classifier(
+        fit_and_test(
+            task="classification",
             net_spec=SPEC,
             datamodule=dm,
             out_dir=f"{tmp}/run",
             seed=seed,
-            max_epochs=epochs,
+            fit=FitSettings(max_epochs=epochs),
             trainer_options={"accelerator": "cpu", "progress_bar": False},
         )
         return time.perf_counter() - t0

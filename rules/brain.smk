@@ -1,5 +1,5 @@
 # Study 2 of the talk ("interpretability"): Alzheimer's detection on brain MRI. Stages:
-# template grid (MNI152 + atlas) -> cohort (synthetic, or OASIS-1 downloaded) -> affine
+# template grid (MNI152 + atlas) -> cohort (synthetic, or OASIS-1: fetch_oasis in data.smk) -> affine
 # alignment in shards + QC table -> named slice configurations -> 2D CNN per subject-level
 # fold (+ linear SVM on voxels) -> metrics table; per-filter brain models, dBMS and ranked
 # atlas regions of the interpreted configuration's models -> regions table, figures.
@@ -16,19 +16,6 @@ rule prepare_brain_template:
         template=BR.get("template"),
     script:
         "../scripts/prepare_brain_template.py"
-
-
-rule fetch_oasis:
-    output:
-        "resources/brain/oasis/fetch.json",
-    log:
-        "logs/fetch_oasis/fetch.log",
-    conda:
-        "../envs/cnnpractice.yaml"
-    params:
-        discs=BR.get("oasis", {}).get("discs"),
-    script:
-        "../scripts/fetch_oasis.py"
 
 
 rule make_brain_cohort:
@@ -53,9 +40,9 @@ rule make_brain_cohort:
 
 rule align_brain:
     input:
-        cohort="results/brain/cohort/subjects.csv",
-        volumes="results/brain/cohort/volumes",
-        template=BR_TEMPLATE,
+        cohort=rules.make_brain_cohort.output.subjects,
+        volumes=rules.make_brain_cohort.output.volumes,
+        template=rules.prepare_brain_template.output,
     output:
         directory("results/brain/aligned/shard{br_shard}"),
     log:
@@ -91,8 +78,8 @@ rule collect_brain_qc:
 
 rule slice_brain:
     input:
-        qc="results/brain/qc.csv",
-        template=BR_TEMPLATE,
+        qc=rules.collect_brain_qc.output.csv,
+        template=rules.prepare_brain_template.output,
     output:
         x="results/brain/slices/{br_input}/x.npy",
         meta="results/brain/slices/{br_input}/meta.npz",
@@ -110,8 +97,8 @@ rule slice_brain:
 
 rule train_brain:
     input:
-        x="results/brain/slices/{br_input}/x.npy",
-        meta="results/brain/slices/{br_input}/meta.npz",
+        x=rules.slice_brain.output.x,
+        meta=rules.slice_brain.output.meta,
     output:
         ckpt="results/brain/{br_input}/fold{br_fold}/model.ckpt",
         metrics="results/brain/{br_input}/fold{br_fold}/metrics.csv",
@@ -140,8 +127,8 @@ rule train_brain:
 
 rule svm_brain:
     input:
-        qc="results/brain/qc.csv",
-        template=BR_TEMPLATE,
+        qc=rules.collect_brain_qc.output.csv,
+        template=rules.prepare_brain_template.output,
     output:
         "results/brain/svm/folds.json",
     log:
@@ -179,11 +166,11 @@ rule tabulate_brain_metrics:
 
 rule interpret_brain:
     input:
-        ckpt="results/brain/{br_input}/fold{br_fold}/model.ckpt",
-        result="results/brain/{br_input}/fold{br_fold}/test.json",
-        x="results/brain/slices/{br_input}/x.npy",
-        meta="results/brain/slices/{br_input}/meta.npz",
-        template=BR_TEMPLATE,
+        ckpt=rules.train_brain.output.ckpt,
+        result=rules.train_brain.output.result,
+        x=rules.slice_brain.output.x,
+        meta=rules.slice_brain.output.meta,
+        template=rules.prepare_brain_template.output,
     output:
         BR_INTERPRET_OUTPUTS,
     log:
@@ -207,7 +194,7 @@ rule tabulate_brain_regions:
         regions=br_interpret_regions,
         untrained=br_interpret_untrained,
         summaries=br_interpret_summaries,
-        cohort="results/brain/cohort/cohort.json",
+        cohort=rules.make_brain_cohort.output.summary,
         reference=reference_file("brain"),
     output:
         csv=report("results/brain/regions.csv", caption="../report/brain_regions.rst", category="Brain MRI"),

@@ -1,11 +1,11 @@
-# Helpers shared by every study's rules: config validation, wildcard constraints,
-# and the functions that turn config into target lists and rule parameters.
+# Helpers shared by every study's rules: config typing and validation, resources, the
+# reference files, wildcard constraints and all_targets(). Each study's own constants,
+# parameter functions and <study>_targets() live in rules/helpers/<study>.smk.
 import os
 import sys
 
+import yaml
 from snakemake.utils import validate
-
-validate(config, "../config/schema.yaml")
 
 # Scripts import the package from src/ even when it is not pip-installed
 # (e.g. inside a --sdm conda environment or on a cluster node).
@@ -14,33 +14,18 @@ os.environ.update(
 )
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-from cnnpractice.workflow import visible_gpus  # noqa: E402  (stdlib only: a cheap import)
+# stdlib and PyYAML only: cheap imports
+from cnnpractice.config import check_integers, coerce_overrides  # noqa: E402
+from cnnpractice.workflow import visible_gpus  # noqa: E402
 
-TS = config.get("timeseries", {})
-TS_MODELS = ("cnn", "lstm", "vgg")
-SD = config.get("smalldata", {})
-SD_ENGINEERED = ("hog", "hgd", "hcfeats")
-SD_DECAF_LAYERS = list(SD.get("features", {}).get("decaf", {}).get("layers", ["fc6", "fc7"]))
-
-
-wildcard_constraints:
-    dataset=r"[A-Za-z][A-Za-z0-9_]*",
-    image=r"[a-z][a-z0-9_]*",
-    ts_model="|".join(TS_MODELS),
-    rep=r"\d+",
-    sd_dataset=r"[a-z][a-z0-9_]*",
-    arch=r"[a-z][a-z0-9_]*",
-    kind="greedy|full",
-    stage="[1-5]",
-    engineered="|".join(SD_ENGINEERED),
-    feature_set=r"[a-z][a-z0-9_]*",
-    sem_model=r"[a-z][a-z0-9_]*",
-    sem_layer=r"[a-z][a-z0-9_]*",
-    el_split="train|test",
-    el_shard=r"\d+",
-    br_input=r"[a-z][a-z0-9_]*",
-    br_fold=r"\d+",
-    br_shard=r"\d+",
+# --config values arrive as strings below the top level (YAML BaseLoader): type them by the
+# schema first, so `--config brain='{enabled: false}'` works; then validate (defaults filled)
+# and refuse floats where integers belong (JSON Schema would take seed: 42.0).
+with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as _schema_file:
+    CONFIG_SCHEMA = yaml.safe_load(_schema_file)
+coerce_overrides(config, dict(workflow.config_settings.config or {}), CONFIG_SCHEMA)
+validate(config, "../config/schema.yaml")
+check_integers(config, CONFIG_SCHEMA)
 
 
 def trainer_settings():
@@ -81,6 +66,25 @@ def _scaled_by_attempt(base):
     return value
 
 
+def inference_gpus():
+    """GPUs a rule that runs a network outside training reserves (transforms, feature
+    extraction): one, where it would use one (cnnpractice.training.device.choose_device:
+    any accelerator but cpu, when a GPU is visible), else none."""
+    accelerator = config["trainer"]["accelerator"]
+    return 1 if accelerator != "cpu" and (accelerator in ("gpu", "cuda") or visible_gpus() > 0) else 0
+
+
+def inference_resources(runtime_min=None, mem_mb=None):
+    """`resources:` of such a rule: its GPU (inference_gpus) and, when given, a wall time
+    (minutes) and memory that grow with each retry."""
+    resources = {"gpu": inference_gpus()}
+    if runtime_min:
+        resources["runtime"] = _scaled_by_attempt(runtime_min)
+    if mem_mb:
+        resources["mem_mb"] = _scaled_by_attempt(mem_mb)
+    return resources
+
+
 def training_resources(runtime_min, mem_mb):
     """`resources:` of a training rule: GPUs (see training_gpus), one SLURM task holding them
     all (Lightning starts the DDP processes itself: tasks_per_gpu=0), and a wall time
@@ -105,89 +109,36 @@ def merged_training(section, model):
     return merged
 
 
-def ts_runs():
-    """(dataset, model, image, repeat) of the enabled time-series trainings."""
-    runs = []
-    for name, model in TS["models"].items():
-        if not model.get("enabled"):
-            continue
-        images = ["raw"] if name == "lstm" else model["images"]
-        for image in images:
-            if image != "raw" and image not in TS["images"]:
-                raise ValueError(
-                    f"config key timeseries.models.{name}.images names {image!r}, "
-                    f"which is not defined under timeseries.images ({sorted(TS['images'])})"
-                )
-            runs.extend(
-                (dataset, name, image, rep) for dataset in TS["datasets"] for rep in range(TS.get("repeats", 1))
-            )
-    return runs
-
-
-def ts_run_dir(dataset, model, image, rep):
-    return f"results/timeseries/{dataset}/{model}/{image}/run{rep}"
-
-
-def ts_seed(wildcards):
-    """Repeat r of a training uses seed + r (different initialisation and shuffling)."""
-    return config["seed"] + int(wildcards.rep)
-
-
-def all_targets():
-    targets = []
-    if TS.get("enabled"):
-        if not ts_runs():
-            raise ValueError("timeseries.enabled is true but no model is enabled under timeseries.models")
-        targets += [
-            "results/timeseries/accuracy.csv",
-            "results/timeseries/accuracy.md",
-        ]
-        targets += expand("results/timeseries/{dataset}/transforms.png", dataset=TS["datasets"])
-        targets += expand("results/timeseries/{dataset}/val_accuracy.png", dataset=TS["datasets"])
-    if SD.get("enabled"):
-        if not sd_archs():
-            raise ValueError("smalldata.enabled is true but no architecture is enabled under smalldata.architectures")
-        targets += [
-            "results/smalldata/greedy.csv",
-            "results/smalldata/greedy.md",
-            "results/smalldata/features.csv",
-            "results/smalldata/features.md",
-        ]
-        targets += expand(
-            "results/smalldata/{sd_dataset}/{arch}/filters.png",
-            sd_dataset=list(SD["datasets"]),
-            arch=sd_archs(),
-        )
-    if SEM.get("enabled"):
-        if not sem_models():
-            raise ValueError("semantic.enabled is true but no model is enabled under semantic.models")
-        targets += ["results/semantic/layers.csv", "results/semantic/layers.md", "results/semantic/layers.png"]
-        targets += [
-            f"results/semantic/{name}/{layer}/taxonomy.{ext}"
-            for name, layers in sem_layer_order().items()
-            for layer in layers
-            for ext in ("csv", "md")
-        ]
-    if EL.get("enabled"):
-        targets += [
-            f"results/elves/{name}"
-            for name in (
-                "detection.csv",
-                "detection.md",
-                "reconstruction.csv",
-                "reconstruction.md",
-                "elve_frames.png",
-                "location_errors.png",
-            )
-        ]
-    if BR.get("enabled"):
-        targets += br_targets()
-    return targets
-
-
-# Per-study helpers (functions only).
+# Each study's constants, parameter functions and <study>_targets() (functions only, as
+# snakemake --lint wants). Smalldata before semantic, which reads the small-data study's
+# outputs through its helpers.
 include: "helpers/timeseries.smk"
 include: "helpers/smalldata.smk"
 include: "helpers/semantic.smk"
 include: "helpers/elves.smk"
 include: "helpers/brain.smk"
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z][A-Za-z0-9_]*",
+    image=r"[a-z][a-z0-9_]*",
+    ts_model="|".join(TS_MODELS),
+    rep=r"\d+",
+    sd_dataset=r"[a-z][a-z0-9_]*",
+    arch=r"[a-z][a-z0-9_]*",
+    kind="greedy|full",
+    stage="[1-5]",
+    engineered="|".join(SD_ENGINEERED),
+    feature_set=r"[a-z][a-z0-9_]*",
+    sem_model=r"[a-z][a-z0-9_]*",
+    sem_layer=r"[a-z][a-z0-9_]*",
+    el_split="train|test",
+    el_shard=r"\d+",
+    br_input=r"[a-z][a-z0-9_]*",
+    br_fold=r"\d+",
+    br_shard=r"\d+",
+
+
+def all_targets():
+    """The targets of the default rule (all), one list per enabled study."""
+    return timeseries_targets() + smalldata_targets() + semantic_targets() + elves_targets() + brain_targets()

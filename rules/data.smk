@@ -1,4 +1,4 @@
-# Downloads and materialisation of datasets into resources/.
+# Every download: datasets and corpora into resources/ (the studies' own rules prepare them).
 
 
 rule fetch_ucr:
@@ -48,3 +48,29 @@ rule prepare_wordnet:
         source=SEM.get("wordnet", "auto"),
     script:
         "../scripts/prepare_wordnet.py"
+
+
+rule fetch_cifar100:
+    output:
+        directory("resources/semantic/raw/cifar100"),
+    log:
+        "logs/fetch_cifar100/cifar100.log",
+    benchmark:
+        "benchmarks/fetch_cifar100/cifar100.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    script:
+        "../scripts/fetch_cifar100.py"
+
+
+rule fetch_oasis:
+    output:
+        "resources/brain/oasis/fetch.json",
+    log:
+        "logs/fetch_oasis/fetch.log",
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        discs=BR.get("oasis", {}).get("discs"),
+    script:
+        "../scripts/fetch_oasis.py"

@@ -104,8 +104,8 @@ rule fit_elves:
 
 rule tabulate_elves:
     input:
-        detector="results/elves/detector/test.json",
-        locator="results/elves/locator/test.json",
+        detector=rules.train_elves_detector.output.result,
+        locator=rules.train_elves_locator.output.result,
         fits=el_fit_files,
         test=el_test_shards,
     output:
@@ -155,7 +155,7 @@ rule plot_elve_frames:
 
 rule plot_elves_errors:
     input:
-        events="results/elves/reconstruction_events.csv",
+        events=rules.tabulate_elves.output.events_csv,
     output:
         report(
             "results/elves/location_errors.png",

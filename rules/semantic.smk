@@ -1,4 +1,5 @@
-# Study 4 of the talk: semantic embeddings. Stages: WordNet 3.0 as an nltk corpus (data.smk)
+# Study 4 of the talk: semantic embeddings. Stages: WordNet 3.0 as an nltk corpus and
+# CIFAR-100 (downloads: data.smk)
 # -> the network (the small-data study's checkpoint, this study's own training, or a
 # torchvision ImageNet model) -> per-class mean activations of the configured layers ->
 # classes mapped to WordNet -> per layer: spectral clustering for k = k_min..k_max, clusters
@@ -6,22 +7,9 @@
 # table and figure.
 
 
-rule fetch_cifar100:
-    output:
-        directory("resources/semantic/raw/cifar100"),
-    log:
-        "logs/fetch_cifar100/cifar100.log",
-    benchmark:
-        "benchmarks/fetch_cifar100/cifar100.tsv"
-    conda:
-        "../envs/cnnpractice.yaml"
-    script:
-        "../scripts/fetch_cifar100.py"
-
-
 rule prepare_cifar100:
     input:
-        raw="resources/semantic/raw/cifar100",
+        raw=rules.fetch_cifar100.output[0],
     output:
         train_x="resources/semantic/cifar100/train_x.npy",
         train_y="resources/semantic/cifar100/train_y.npy",
@@ -83,7 +71,7 @@ rule extract_semantic_activations:
     # ImageNet: one thread runs the network, the others decode JPEGs (DataLoader workers)
     threads: 8
     resources:
-        **training_resources(runtime_min=60, mem_mb=16000),
+        **inference_resources(runtime_min=60, mem_mb=16000),
     params:
         network=sem_network,
         dataset=sem_dataset,
@@ -98,8 +86,8 @@ rule extract_semantic_activations:
 
 rule map_semantic_classes:
     input:
-        activations="results/semantic/{sem_model}/activations",
-        wordnet="resources/nltk_data/corpora/wordnet",
+        activations=rules.extract_semantic_activations.output[0],
+        wordnet=rules.prepare_wordnet.output[0],
     output:
         "results/semantic/{sem_model}/wordnet.npz",
     log:

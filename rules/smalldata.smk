@@ -7,7 +7,7 @@
 
 rule prepare_smalldata:
     input:
-        raw="resources/smalldata/raw/{sd_dataset}",
+        raw=rules.fetch_smalldata.output[0],
     output:
         train_x="resources/smalldata/{sd_dataset}/train_x.npy",
         train_y="resources/smalldata/{sd_dataset}/train_y.npy",
@@ -112,6 +112,8 @@ rule extract_cnn_features:
     conda:
         "../envs/cnnpractice.yaml"
     threads: 1
+    resources:
+        **inference_resources(),
     params:
         accelerator=config["trainer"]["accelerator"],
     script:
@@ -130,6 +132,8 @@ rule extract_decaf_features:
     conda:
         "../envs/cnnpractice.yaml"
     threads: 1
+    resources:
+        **inference_resources(),
     params:
         weights=SD.get("features", {}).get("decaf", {}).get("weights"),
         layers=SD_DECAF_LAYERS,

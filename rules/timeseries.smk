@@ -5,8 +5,8 @@
 
 rule transform_series:
     input:
-        train="resources/timeseries/{dataset}/train.npz",
-        test="resources/timeseries/{dataset}/test.npz",
+        train=rules.fetch_ucr.output.train,
+        test=rules.fetch_ucr.output.test,
     output:
         train="results/timeseries/{dataset}/images/{image}/train.npy",
         test="results/timeseries/{dataset}/images/{image}/test.npy",
@@ -16,6 +16,8 @@ rule transform_series:
         "benchmarks/transform_series/{dataset}/{image}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
+    resources:
+        **inference_resources(),
     params:
         channels=ts_image_channels,
         image_size=TS.get("image_size", 64),
@@ -28,7 +30,7 @@ rule transform_series:
 
 rule plot_transforms:
     input:
-        train="resources/timeseries/{dataset}/train.npz",
+        train=rules.fetch_ucr.output.train,
     output:
         report(
             "results/timeseries/{dataset}/transforms.png",

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.pipeline import align_shard
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to, set_threads
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    align_shard(
+    stages.align_brain(
         cohort_csv=snakemake.input.cohort,
         template_dir=Path(snakemake.input.template[0]).parent,
         out_dir=snakemake.output[0],

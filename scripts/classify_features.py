@@ -1,10 +1,10 @@
 """Score one feature set of one small dataset with the configured linear classifiers."""
 
-from cnnpractice.smalldata.learned import classify
+from cnnpractice.smalldata import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    classify(
+    stages.classify_features(
         features=snakemake.input.features,
         out=snakemake.output[0],
         classifiers=list(snakemake.params.classifiers),

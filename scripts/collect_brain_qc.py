@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.pipeline import collect_qc
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    collect_qc(
+    stages.collect_brain_qc(
         shard_qcs=[Path(d) / "qc.csv" for d in snakemake.input],
         out_csv=snakemake.output.csv,
         out_md=snakemake.output.md,

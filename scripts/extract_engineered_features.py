@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from cnnpractice.smalldata.learned import engineered_features
+from cnnpractice.smalldata import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    engineered_features(
+    stages.extract_engineered_features(
         data_dir=str(Path(snakemake.input.classes).parent),
         out=snakemake.output[0],
         name=snakemake.wildcards.engineered,

@@ -1,11 +1,11 @@
 """Per-class mean activations of the configured layers, streamed over the dataset's images."""
 
-from cnnpractice.semantic.pipeline import extract_activations
+from cnnpractice.semantic import stages
 from cnnpractice.workflow import log_to, set_threads
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    extract_activations(
+    stages.extract_semantic_activations(
         out_dir=snakemake.output[0],
         network=dict(snakemake.params.network),
         dataset=dict(snakemake.params.dataset),

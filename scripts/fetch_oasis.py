@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.oasis_fetch import fetch_oasis
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    fetch_oasis(Path(snakemake.output[0]).parent, discs=list(snakemake.params.discs))
+    stages.fetch_oasis(dest_dir=Path(snakemake.output[0]).parent, discs=list(snakemake.params.discs))

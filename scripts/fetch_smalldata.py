@@ -1,7 +1,9 @@
 """Put one small-data dataset's raw files into resources/smalldata/raw/<dataset>."""
 
-from cnnpractice.smalldata.datasets import fetch
+from cnnpractice.smalldata import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    fetch(snakemake.wildcards.sd_dataset, snakemake.output[0], source=snakemake.params.source)
+    stages.fetch_smalldata(
+        dataset=snakemake.wildcards.sd_dataset, raw_dir=snakemake.output[0], source=snakemake.params.source
+    )

@@ -1,12 +1,12 @@
 """Locate the elves of one test shard by fitting the light front's timing (the baseline)."""
 
-from cnnpractice.elves.fit import fit_shard
+from cnnpractice.elves import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    fit_shard(
+    stages.fit_elves(
         shard=snakemake.input.shard,
         out=snakemake.output[0],
         settings=dict(snakemake.params.settings),
-        **dict(snakemake.params.fit),
+        fit=dict(snakemake.params.fit),
     )

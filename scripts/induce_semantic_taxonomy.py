@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from cnnpractice.semantic.pipeline import induce_taxonomy
+from cnnpractice.semantic import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    induce_taxonomy(
+    stages.induce_semantic_taxonomy(
         activations=str(Path(snakemake.input.activations) / f"{snakemake.wildcards.sem_layer}.npz"),
         hierarchy=snakemake.input.hierarchy,
         model=snakemake.wildcards.sem_model,

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from cnnpractice.semantic.pipeline import map_semantic_classes
+from cnnpractice.semantic import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    map_semantic_classes(
+    stages.map_semantic_classes(
         nltk_data=str(Path(snakemake.input.wordnet).parent.parent),
         activations=snakemake.input.activations,
         dataset=snakemake.params.dataset,

@@ -1,10 +1,10 @@
 """Frames of a simulated elve as the first eye's cameras see it."""
 
-from cnnpractice.elves.figures import plot_elve_frames
+from cnnpractice.elves import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    plot_elve_frames(
+    stages.plot_elve_frames(
         shard=snakemake.input.shard,
         out=snakemake.output[0],
         settings=dict(snakemake.params.settings),

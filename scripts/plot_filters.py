@@ -1,10 +1,10 @@
 """First-layer filters of greedy vs end-to-end training for one dataset and architecture."""
 
-from cnnpractice.smalldata.figures import plot_filters
+from cnnpractice.smalldata import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    plot_filters(
+    stages.plot_filters(
         greedy_ckpt=snakemake.input.greedy,
         full_ckpt=snakemake.input.full,
         out=snakemake.output[0],

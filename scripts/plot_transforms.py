@@ -1,10 +1,10 @@
 """Figure: one series per class and its images under each transform."""
 
-from cnnpractice.timeseries.figures import plot_transforms
+from cnnpractice.timeseries import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    plot_transforms(
+    stages.plot_transforms(
         train=snakemake.input.train,
         out_png=snakemake.output[0],
         image_size=snakemake.params.image_size,

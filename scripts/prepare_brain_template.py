@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.template import prepare_template
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    prepare_template(Path(snakemake.output[0]).parent, **snakemake.params.template)
+    stages.prepare_brain_template(out_dir=Path(snakemake.output[0]).parent, template=dict(snakemake.params.template))

@@ -2,21 +2,15 @@
 
 from pathlib import Path
 
-from cnnpractice.smalldata.datasets import prepare
+from cnnpractice.smalldata import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    settings = dict(snakemake.params.settings)
-    prepare(
-        snakemake.wildcards.sd_dataset,
-        snakemake.input.raw,
-        str(Path(snakemake.output.classes).parent),
-        image_size=settings["image_size"],
-        channels=settings["channels"],
-        train_per_class=settings.get("train_per_class"),
-        test_per_class=settings.get("test_per_class"),
-        test_fraction=settings.get("test_fraction", 0.2),
-        resize=settings.get("resize", "squash"),
+    stages.prepare_smalldata(
+        dataset=snakemake.wildcards.sd_dataset,
+        raw_dir=snakemake.input.raw,
+        out_dir=Path(snakemake.output.classes).parent,
+        settings=dict(snakemake.params.settings),
         seed=snakemake.params.seed,
         threads=snakemake.threads,
     )

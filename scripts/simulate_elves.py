@@ -1,11 +1,11 @@
 """Simulate one shard of the elves study's events (elves, shower tracks, noise)."""
 
-from cnnpractice.elves.simulate import simulate_shard
+from cnnpractice.elves import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
     first_event, n_events = snakemake.params.events
-    simulate_shard(
+    stages.simulate_elves(
         out=snakemake.output[0],
         settings=dict(snakemake.params.settings),
         seed=snakemake.params.seed,

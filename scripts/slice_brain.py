@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.slices import extract_slices
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    extract_slices(
+    stages.slice_brain(
         qc_csv=snakemake.input.qc,
         template_dir=Path(snakemake.input.template[0]).parent,
         out_dir=Path(snakemake.output.x).parent,

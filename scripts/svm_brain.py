@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.pipeline import svm_baseline
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    svm_baseline(
+    stages.svm_brain(
         qc_csv=snakemake.input.qc,
         template_dir=Path(snakemake.input.template[0]).parent,
         out_json=snakemake.output[0],

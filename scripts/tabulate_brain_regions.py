@@ -1,10 +1,10 @@
 """regions.{csv,md}: atlas regions ranked by filter A's dBMS, planted regions checked."""
 
-from cnnpractice.brain.pipeline import tabulate_regions
+from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    tabulate_regions(
+    stages.tabulate_brain_regions(
         regions=list(snakemake.input.regions),
         untrained=list(snakemake.input.untrained),
         summaries=list(snakemake.input.summaries),
@@ -13,4 +13,5 @@ with log_to(snakemake.log[0]):
         top=snakemake.params.top,
         csv_path=snakemake.output.csv,
         md_path=snakemake.output.md,
+        reference=snakemake.input.reference,
     )

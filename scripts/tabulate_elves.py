@@ -1,10 +1,10 @@
 """Detection and reconstruction tables of the elves study."""
 
-from cnnpractice.elves.tables import tabulate_elves
+from cnnpractice.elves import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    tabulate_elves(
+    stages.tabulate_elves(
         detector_result=snakemake.input.detector,
         locator_result=snakemake.input.locator,
         fit_files=list(snakemake.input.fits),

@@ -1,10 +1,10 @@
 """Layer representativeness table of every semantic model (mean F1, rank correlation)."""
 
-from cnnpractice.semantic.pipeline import tabulate_layers
+from cnnpractice.semantic import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    tabulate_layers(
+    stages.tabulate_semantic(
         score_files=list(snakemake.input.scores),
         layer_order=dict(snakemake.params.layer_order),
         out_csv=snakemake.output.csv,

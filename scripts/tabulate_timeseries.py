@@ -1,10 +1,10 @@
 """Table: test accuracy of every time-series run beside the talk's and published numbers."""
 
-from cnnpractice.timeseries.tables import tabulate_accuracy
+from cnnpractice.timeseries import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    tabulate_accuracy(
+    stages.tabulate_timeseries(
         results=list(snakemake.input.results),
         reference=snakemake.input.reference,
         out_csv=snakemake.output.csv,

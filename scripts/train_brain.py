@@ -2,19 +2,18 @@
 
 from pathlib import Path
 
-from cnnpractice.brain.pipeline import train_fold
-from cnnpractice.workflow import log_to, set_threads
+from cnnpractice.brain import stages
+from cnnpractice.workflow import log_to, set_threads, trainer_options
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    train_fold(
+    stages.train_brain(
         slices_dir=Path(snakemake.input.x).parent,
         out_dir=Path(snakemake.output.result).parent,
         fold=int(snakemake.wildcards.br_fold),
         folds=snakemake.params.folds,
         cnn=dict(snakemake.params.cnn),
         training=dict(snakemake.params.training),
-        # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer=trainer_options(snakemake.params.trainer, snakemake.config),
         seed=snakemake.params.seed,
     )

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from cnnpractice.elves.pipeline import train_network
-from cnnpractice.workflow import log_to, set_threads
+from cnnpractice.elves import stages
+from cnnpractice.workflow import log_to, set_threads, trainer_options
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    train_network(
+    stages.train_elves(
         task=snakemake.params.task,
         train_shards=list(snakemake.input.train),
         test_shards=list(snakemake.input.test),
@@ -15,8 +15,7 @@ with log_to(snakemake.log[0]):
         settings=dict(snakemake.params.settings),
         cnn=dict(snakemake.params.cnn),
         training=dict(snakemake.params.training),
-        # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer=trainer_options(snakemake.params.trainer, snakemake.config),
         seed=snakemake.params.seed,
         **dict(snakemake.params.options),
     )

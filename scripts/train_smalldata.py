@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from cnnpractice.smalldata.pipeline import train_stage
-from cnnpractice.workflow import log_to, set_threads
+from cnnpractice.smalldata import stages
+from cnnpractice.workflow import log_to, set_threads, trainer_options
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    train_stage(
+    stages.train_smalldata(
         data_dir=str(Path(snakemake.input.classes).parent),
         out_dir=str(Path(snakemake.output.result).parent),
         dataset=snakemake.wildcards.sd_dataset,
@@ -16,8 +16,7 @@ with log_to(snakemake.log[0]):
         kind=snakemake.wildcards.kind,
         stage=int(snakemake.wildcards.stage),
         training=dict(snakemake.params.training),
-        # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer=trainer_options(snakemake.params.trainer, snakemake.config),
         seed=snakemake.params.seed,
         previous_ckpt=snakemake.input.get("previous"),
         full_epochs=snakemake.params.full_epochs,

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from cnnpractice.timeseries.pipeline import train_model
-from cnnpractice.workflow import log_to, set_threads
+from cnnpractice.timeseries import stages
+from cnnpractice.workflow import log_to, set_threads, trainer_options
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    train_model(
+    stages.train_timeseries(
         dataset=snakemake.wildcards.dataset,
         model=snakemake.wildcards.ts_model,
         image=snakemake.wildcards.image,
@@ -18,7 +18,6 @@ with log_to(snakemake.log[0]):
         out_dir=str(Path(snakemake.output.result).parent),
         model_params=dict(snakemake.params.model_params),
         training=dict(snakemake.params.training),
-        # the progress bar is read from config, not params: toggling it reruns nothing
-        trainer={**snakemake.params.trainer, "progress_bar": snakemake.config["trainer"].get("progress_bar", True)},
+        trainer=trainer_options(snakemake.params.trainer, snakemake.config),
         seed=snakemake.params.seed,
     )

@@ -1,11 +1,11 @@
 """Turn a UCR dataset's series into images (one image type, both splits)."""
 
-from cnnpractice.timeseries.pipeline import transform_dataset
+from cnnpractice.timeseries import stages
 from cnnpractice.workflow import log_to, set_threads
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    transform_dataset(
+    stages.transform_series(
         train=snakemake.input.train,
         test=snakemake.input.test,
         out_train=snakemake.output.train,

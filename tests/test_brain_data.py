@@ -73,6 +73,31 @@ def test_non_brain_volumes_are_refused(tmp_path, make, match):
         load_volume(path)
 
 
+@pytest.mark.parametrize(
+    "srow_z, match",
+    [
+        ([0.0, 0.0, 0.0, 0.0], "affine is singular"),  # the z axis collapses onto a plane
+        ([0.0, 0.0, 1e-12, 0.0], "affine is singular"),  # a voxel size of 1e-12 mm
+        ([0.0, 0.0, float("nan"), 0.0], "affine has NaN or infinite"),
+        ([0.0, float("inf"), 2.0, 0.0], "affine has NaN or infinite"),
+    ],
+)
+def test_bad_affine_is_refused_naming_the_file(tmp_path, srow_z, match):
+    """A header whose sform cannot place the voxels (written byte by byte: nibabel's writer
+    would not make such a file) is refused before any registration."""
+    path = tmp_path / "bad_affine.nii"
+    nib.save(nib.Nifti1Image(brain_blob(), np.diag([2.0, 2.0, 2.0, 1.0])), str(path))
+    raw = bytearray(path.read_bytes())
+    assert int.from_bytes(raw[254:256], "little") > 0  # sform_code set: nibabel reads srow_*
+    raw[312:328] = np.asarray(srow_z, "<f4").tobytes()  # srow_z, bytes 312-327 of the header
+    path.write_bytes(bytes(raw))
+    with pytest.raises(VolumeError, match=rf"bad_affine\.nii: the voxel-to-world {match}"):
+        load_volume(path)
+    good = tmp_path / "good.nii"
+    nib.save(nib.Nifti1Image(brain_blob(), np.diag([2.0, 2.0, 2.0, 1.0])), str(good))
+    assert load_volume(good)[1][2, 2] == 2.0  # the same file with its own affine loads
+
+
 @pytest.mark.parametrize("content", [b"", b"not a nifti file at all" * 20])
 def test_garbage_file_is_named(tmp_path, content):
     path = tmp_path / "junk.nii"
@@ -238,7 +263,7 @@ def test_extract_slices_keeps_subjects(tmp_path, template_dir):
 
 
 def test_align_shard_reports_an_unreadable_volume_and_goes_on(cohort, template_dir, tmp_path):
-    from cnnpractice.brain.pipeline import align_shard
+    from cnnpractice.brain.alignment import align_shard
 
     out, truth = cohort
     bad = tmp_path / "bad.nii.gz"

@@ -16,7 +16,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from cnnpractice.brain import oasis
+from cnnpractice.brain import oasis, oasis_clinical, oasis_fetch
 from cnnpractice.brain.volumes import load_volume
 
 HEADER = "ID,M/F,Hand,Age,Educ,SES,MMSE,CDR,eTIV,nWBV,ASF,Delay"
@@ -69,7 +69,7 @@ def make_raw_tree(root: Path, subjects=SUBJECTS) -> Path:
         if disc is not None:
             make_session(root / f"disc{disc}", n, runs)
     make_session(root / "disc2", 6, 3, "MR2")
-    (root / oasis.CLINICAL_NAME).write_text(clinical_text(subjects))
+    (root / oasis_clinical.CLINICAL_NAME).write_text(clinical_text(subjects))
     return root
 
 
@@ -86,7 +86,7 @@ def read_rows(path: Path) -> list[dict]:
 def test_read_clinical(tmp_path):
     path = tmp_path / "clinical.csv"
     path.write_text("\ufeff" + clinical_text() + "\n,,,,,,,,,,,\n")  # BOM, blank trailing row
-    rows = oasis.read_clinical(path)
+    rows = oasis_clinical.read_clinical(path)
     assert len(rows) == len(SUBJECTS) + 1
     first, young, last = rows[0], rows[3], rows[-1]
     assert first == {
@@ -129,7 +129,7 @@ def test_read_clinical_errors_name_file(tmp_path, text, message):
     path = tmp_path / "oasis_cross-sectional.csv"
     path.write_text(text)
     with pytest.raises(ValueError, match=message) as err:
-        oasis.read_clinical(path)
+        oasis_clinical.read_clinical(path)
     assert str(path) in str(err.value)
 
 
@@ -287,7 +287,7 @@ def test_build_cohort_nested_discs_and_stale_stage(raw, tmp_path):
 
 def test_build_cohort_without_discs(tmp_path):
     (tmp_path / "raw").mkdir()
-    (tmp_path / "raw" / oasis.CLINICAL_NAME).write_text(clinical_text())
+    (tmp_path / "raw" / oasis_clinical.CLINICAL_NAME).write_text(clinical_text())
     with pytest.raises(FileNotFoundError, match="run fetch_oasis"):
         oasis.build_oasis_cohort(tmp_path / "raw", tmp_path / "c")
 
@@ -328,14 +328,14 @@ def make_server(tmp_path: Path) -> Path:
     for disc in (1, 2):
         with tarfile.open(server / f"oasis_cross-sectional_disc{disc}.tar.gz", "w:gz") as tf:
             tf.add(tree / f"disc{disc}", arcname=f"disc{disc}")
-    (server / oasis.CLINICAL_NAME).write_text(clinical_text())
+    (server / oasis_clinical.CLINICAL_NAME).write_text(clinical_text())
     return server
 
 
 def urls(server: Path) -> dict:
     return {
         "disc_url": server.as_uri() + "/oasis_cross-sectional_disc{disc}.tar.gz",
-        "clinical_url": (server / oasis.CLINICAL_NAME).as_uri(),
+        "clinical_url": (server / oasis_clinical.CLINICAL_NAME).as_uri(),
         "disc_md5": {},
     }
 
@@ -343,8 +343,8 @@ def urls(server: Path) -> dict:
 def test_fetch_then_build(tmp_path):
     server = make_server(tmp_path)
     dest = tmp_path / "resources" / "oasis"
-    info = oasis.fetch_oasis(dest, discs=[2, 1], **urls(server))
-    assert sorted(p.name for p in dest.iterdir()) == ["disc1", "disc2", "fetch.json", oasis.CLINICAL_NAME]
+    info = oasis_fetch.fetch_oasis(dest, discs=[2, 1], **urls(server))
+    assert sorted(p.name for p in dest.iterdir()) == ["disc1", "disc2", "fetch.json", oasis_clinical.CLINICAL_NAME]
     assert info == json.loads((dest / "fetch.json").read_text())
     assert info["clinical"]["rows"] == len(SUBJECTS) + 1
     d1 = info["discs"]["1"]
@@ -357,7 +357,7 @@ def test_fetch_then_build(tmp_path):
     # extracted discs are skipped: a second call works with the server gone
     for p in server.iterdir():
         p.unlink()
-    assert oasis.fetch_oasis(dest, discs=[1, 2], **urls(server)) == info
+    assert oasis_fetch.fetch_oasis(dest, discs=[1, 2], **urls(server)) == info
 
     rows = oasis.build_oasis_cohort(dest, tmp_path / "cohort", impaired_cdr=(1.0,))
     assert [r["subject"] for r in rows] == [
@@ -374,11 +374,11 @@ def test_fetch_keep_archives_and_md5(tmp_path):
     server = make_server(tmp_path)
     md5 = hashlib.md5((server / "oasis_cross-sectional_disc1.tar.gz").read_bytes()).hexdigest()
     dest = tmp_path / "o"
-    info = oasis.fetch_oasis(dest, discs=[1], keep_archives=True, **{**urls(server), "disc_md5": {1: md5}})
+    info = oasis_fetch.fetch_oasis(dest, discs=[1], keep_archives=True, **{**urls(server), "disc_md5": {1: md5}})
     assert info["discs"]["1"]["verified"] == ["md5"] and list(info["discs"]) == ["1"]
     assert (dest / "archives" / "oasis_cross-sectional_disc1.tar.gz").is_file()
     # a later call adds disc 2 and still lists disc 1
-    info = oasis.fetch_oasis(dest, discs=[2], **urls(server))
+    info = oasis_fetch.fetch_oasis(dest, discs=[2], **urls(server))
     assert list(info["discs"]) == ["1", "2"]
 
 
@@ -386,9 +386,9 @@ def test_fetch_wrong_md5_leaves_nothing(tmp_path):
     server = make_server(tmp_path)
     dest = tmp_path / "o"
     with pytest.raises(ValueError, match="the file was not kept") as err:
-        oasis.fetch_oasis(dest, discs=[1], **{**urls(server), "disc_md5": {1: "0" * 32}})
+        oasis_fetch.fetch_oasis(dest, discs=[1], **{**urls(server), "disc_md5": {1: "0" * 32}})
     assert "oasis_cross-sectional_disc1.tar.gz" in str(err.value)
-    assert sorted(p.name for p in dest.iterdir()) == [oasis.CLINICAL_NAME]
+    assert sorted(p.name for p in dest.iterdir()) == [oasis_clinical.CLINICAL_NAME]
 
 
 def test_fetch_failed_download_names_url(tmp_path):
@@ -396,21 +396,21 @@ def test_fetch_failed_download_names_url(tmp_path):
     (server / "oasis_cross-sectional_disc2.tar.gz").unlink()
     dest = tmp_path / "o"
     with pytest.raises(RuntimeError, match="could not download") as err:
-        oasis.fetch_oasis(dest, discs=[1, 2], **urls(server))
+        oasis_fetch.fetch_oasis(dest, discs=[1, 2], **urls(server))
     assert urls(server)["disc_url"].format(disc=2) in str(err.value)
-    assert (dest / "disc1" / oasis.MARKER).is_file()  # disc 1 done before the failure
+    assert (dest / "disc1" / oasis_fetch.MARKER).is_file()  # disc 1 done before the failure
     assert not (dest / "disc2").exists() and not (dest / "archives").exists()
     assert not list(dest.glob(".disc*"))
 
 
 def test_fetch_clinical_not_a_table(tmp_path):
     server = make_server(tmp_path)
-    (server / oasis.CLINICAL_NAME).write_text("<html><body>Please log in</body></html>\n")
+    (server / oasis_clinical.CLINICAL_NAME).write_text("<html><body>Please log in</body></html>\n")
     dest = tmp_path / "o"
     with pytest.raises(RuntimeError, match="not usable") as err:
-        oasis.fetch_oasis(dest, discs=[1], **urls(server))
-    assert (server / oasis.CLINICAL_NAME).as_uri() in str(err.value)
-    assert not (dest / oasis.CLINICAL_NAME).exists()
+        oasis_fetch.fetch_oasis(dest, discs=[1], **urls(server))
+    assert (server / oasis_clinical.CLINICAL_NAME).as_uri() in str(err.value)
+    assert not (dest / oasis_clinical.CLINICAL_NAME).exists()
 
 
 @pytest.mark.parametrize("member", ["../evil.txt", "disc1/../../evil.txt", "/tmp/evil.txt"])
@@ -427,7 +427,7 @@ def test_fetch_refuses_escaping_members(tmp_path, member):
             tf.addfile(info, f)
     dest = tmp_path / "deep" / "o"
     with pytest.raises(RuntimeError, match="outside") as err:
-        oasis.fetch_oasis(dest, discs=[1], **urls(server))
+        oasis_fetch.fetch_oasis(dest, discs=[1], **urls(server))
     assert archive.as_uri() in str(err.value)
     assert not (tmp_path / "deep" / "evil.txt").exists() and not (dest / "disc1").exists()
     assert not list(dest.glob(".disc*")) and not (dest / "archives").exists()
@@ -438,14 +438,14 @@ def test_fetch_refuses_foreign_disc_folder_and_bad_discs(tmp_path):
     dest = tmp_path / "o"
     (dest / "disc1").mkdir(parents=True)
     with pytest.raises(FileExistsError, match="delete it"):
-        oasis.fetch_oasis(dest, discs=[1], **urls(server))
+        oasis_fetch.fetch_oasis(dest, discs=[1], **urls(server))
     with pytest.raises(ValueError, match=r"numbered 1\.\.12"):
-        oasis.fetch_oasis(dest, discs=[0, 13], **urls(server))
+        oasis_fetch.fetch_oasis(dest, discs=[0, 13], **urls(server))
 
 
 def test_make_cohort_with_the_config_section(raw, tmp_path):
     """The workflow passes the whole brain.oasis section (discs included) through make_cohort."""
-    from cnnpractice.brain.pipeline import make_cohort
+    from cnnpractice.brain.cohort import make_cohort
 
     section = {
         "discs": [1, 2],

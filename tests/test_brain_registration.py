@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cnnpractice.brain import registration as reg
+from cnnpractice.brain import registration_backends as backends
 
 VOXEL_MM = 4.0
 
@@ -151,7 +152,7 @@ def test_sitk_geometry_and_transform_conversion(template, affine):
 
     data, tpl_affine, mask = template
     moving = reg.resample(data, tpl_affine, np.eye(4), (40, 48, 40), affine)
-    image = reg.to_sitk(moving, affine)
+    image = backends.to_sitk(moving, affine)
     index = (3, 4, 5)
     np.testing.assert_allclose(
         image.TransformIndexToPhysicalPoint(index), (np.diag([-1, -1, 1, 1]) @ affine @ np.r_[index, 1])[:3]
@@ -162,8 +163,8 @@ def test_sitk_geometry_and_transform_conversion(template, affine):
     flip = np.diag([-1.0, -1.0, 1.0, 1.0])
     lps = flip @ A @ flip
     transform = sitk.AffineTransform(lps[:3, :3].ravel().tolist(), lps[:3, 3].tolist())
-    np.testing.assert_allclose(reg.sitk_to_world(transform), A, atol=1e-12)
-    fixed = reg.to_sitk(data, tpl_affine)
+    np.testing.assert_allclose(backends.sitk_to_world(transform), A, atol=1e-12)
+    fixed = backends.to_sitk(data, tpl_affine)
     theirs = sitk.GetArrayFromImage(sitk.Resample(image, fixed, transform, sitk.sitkLinear, 0.0)).transpose(2, 1, 0)
     ours = reg.resample(moving, affine, A, data.shape, tpl_affine)
     inner = mask & (ours > 0) & (theirs > 0)  # away from the field-of-view edge
@@ -174,7 +175,7 @@ def test_to_sitk_rejects_shear():
     affine = np.eye(4)
     affine[0, 1] = 0.5
     with pytest.raises(ValueError, match="shear"):
-        reg.to_sitk(np.zeros((4, 4, 4), np.float32), affine)
+        backends.to_sitk(np.zeros((4, 4, 4), np.float32), affine)
 
 
 # ------------------------------------------------------------------------------ registration

@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from cnnpractice.brain.pipeline import aggregate_subjects, collect_qc, read_cohort, subject_metrics
+from cnnpractice.brain.alignment import collect_qc
+from cnnpractice.brain.cohort import read_cohort
+from cnnpractice.brain.metrics import aggregate_subjects, subject_metrics
 from cnnpractice.brain.tables import known_ad, mean_std, metrics_rows, region_rows, write_metrics, write_regions
 
 

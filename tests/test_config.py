@@ -92,3 +92,91 @@ def test_missing_required_key_is_named(path, key):
     del node[key]
     with pytest.raises(Exception, match=f"'{key}' is a required property"):
         validate(config, SCHEMA)
+
+
+# --- --config values typed by the schema; floats refused where integers belong -----------
+from cnnpractice.config import check_integers, coerce_overrides  # noqa: E402
+
+SCHEMA_DICT = yaml.safe_load(Path(SCHEMA).read_text())
+
+
+def overridden(override):
+    """What Snakemake hands the Snakefile for ``--config``: the config file updated by the
+    override, whose nested values YAML's BaseLoader left as strings."""
+    config = merged(load("config/config.yaml"), override)
+    changed = coerce_overrides(config, override, SCHEMA_DICT)
+    return config, changed
+
+
+@pytest.mark.parametrize(
+    "override, path, expected",
+    [
+        ({"brain": {"enabled": "false"}}, ("brain", "enabled"), False),
+        ({"timeseries": {"repeats": "3"}}, ("timeseries", "repeats"), 3),
+        ({"timeseries": {"training": {"lr": "0.01"}}}, ("timeseries", "training", "lr"), 0.01),
+        ({"timeseries": {"training": {"val_fraction": "0"}}}, ("timeseries", "training", "val_fraction"), 0),
+        ({"trainer": {"deterministic": "false"}}, ("trainer", "deterministic"), False),
+        ({"trainer": {"deterministic": "warn"}}, ("trainer", "deterministic"), "warn"),
+        ({"trainer": {"precision": "32-true"}}, ("trainer", "precision"), "32-true"),
+        ({"smalldata": {"greedy": {"full_stages": ["3", "5"]}}}, ("smalldata", "greedy", "full_stages"), [3, 5]),
+        ({"timeseries": {"datasets": ["GunPoint", "Coffee"]}}, ("timeseries", "datasets"), ["GunPoint", "Coffee"]),
+        (
+            {"semantic": {"datasets": {"imagenet": {"root": "null"}}}},
+            ("semantic", "datasets", "imagenet", "root"),
+            None,
+        ),
+    ],
+)
+def test_command_line_values_are_typed_by_the_schema(override, path, expected):
+    config, changed = overridden(override)
+    node = config
+    for key in path:
+        node = node[key]
+    assert node == expected and type(node) is type(expected)
+    validate(config, SCHEMA)  # what failed before ("'false' is not of type 'boolean'")
+
+
+def test_values_that_still_do_not_fit_are_left_for_validation_to_name():
+    config, changed = overridden({"brain": {"enabled": "maybe"}})
+    assert changed == [] and config["brain"]["enabled"] == "maybe"
+    with pytest.raises(Exception, match="'maybe' is not of type 'boolean'"):
+        validate(config, SCHEMA)
+
+
+def test_file_values_are_not_touched():
+    """Only the command line's values are re-read: a quoted string in a config file is a
+    string the user wrote, and validation reports it."""
+    config = load("config/config.yaml")
+    config["brain"]["enabled"] = "false"
+    assert coerce_overrides(config, {}, SCHEMA_DICT) == [] and config["brain"]["enabled"] == "false"
+
+
+@pytest.mark.parametrize(
+    "path, value, key",
+    [
+        (("seed",), 42.0, "seed"),
+        (("timeseries", "repeats"), 2.0, "timeseries.repeats"),
+        (("brain", "cv", "folds"), 5.0, "brain.cv.folds"),
+        (("timeseries", "training", "batch_size"), 16.0, "timeseries.training.batch_size"),
+        (("smalldata", "greedy", "full_stages"), [3, 5.0], r"smalldata.greedy.full_stages\[1\]"),
+        (("semantic", "datasets", "cifar100", "train_per_class"), 10.0, "semantic.datasets.cifar100.train_per_class"),
+    ],
+)
+def test_floats_where_integers_belong_are_refused_naming_the_key(path, value, key):
+    config = load("config/config.yaml")
+    node = config
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    validate(config, SCHEMA)  # JSON Schema counts 42.0 as an integer ...
+    with pytest.raises(ValueError, match=rf"config key {key}: .* is not an integer"):
+        check_integers(config, SCHEMA_DICT)  # ... the workflow does not
+
+
+@pytest.mark.parametrize("layer", [None, "config/paper.yaml", "tests/config/tiny.yaml"])
+def test_shipped_configs_hold_integers_where_integers_belong(layer):
+    config = load("config/config.yaml")
+    if layer:
+        config = merged(config, load(layer))
+    validate(config, SCHEMA)
+    check_integers(config, SCHEMA_DICT)

@@ -102,16 +102,17 @@ def test_tiny_config_on_two_processes_matches_one(tmp_path):
 RESUME_SCRIPT = """
 import json, os, sys
 import numpy as np
-from cnnpractice.training import runner
+from cnnpractice.training import callbacks, runner
 from cnnpractice.training.data import ArrayDataModule
+from cnnpractice.training.settings import FitSettings
 
 crash = int(os.environ.get("CRASH_AT", "-1"))
-original = runner.EpochHistory.on_train_epoch_end
+original = callbacks.EpochHistory.on_train_epoch_end
 def killed(self, trainer, pl_module):  # a kill after the epoch's row, before its checkpoint
     original(self, trainer, pl_module)
     if trainer.current_epoch == crash:
         raise RuntimeError("simulated kill")
-runner.EpochHistory.on_train_epoch_end = killed
+callbacks.EpochHistory.on_train_epoch_end = killed
 
 rng = np.random.default_rng(0)
 y = np.arange(50) % 2
@@ -119,9 +120,10 @@ x = (rng.normal(size=(50, 32)) + y[:, None]).astype(np.float32)
 spec = {"name": "lstm", "n_classes": 2, "hidden_size": 8, "num_layers": 1, "bidirectional": False,
         "dropout": 0.3, "window": 4, "pooling": "last"}
 dm = ArrayDataModule(x, y, x, y, val_fraction=0.2, batch_size=16, seed=0, standardize="global")
-result = runner.train_classifier(net_spec=spec, datamodule=dm, out_dir=sys.argv[1], seed=0, max_epochs=4,
-                                 lr=0.01, trainer_options={"accelerator": "cpu", "devices": 2,
-                                                           "strategy": "ddp", "progress_bar": False})
+result = runner.fit_and_test(task="classification", net_spec=spec, datamodule=dm, out_dir=sys.argv[1], seed=0,
+                             fit=FitSettings(max_epochs=4, lr=0.01),
+                             trainer_options={"accelerator": "cpu", "devices": 2, "strategy": "ddp",
+                                              "progress_bar": False})
 if runner.process_rank() == 0:
     print(json.dumps({k: result[k] for k in ("resumed", "test_loss", "processes", "epochs_run")}))
 """

@@ -8,7 +8,10 @@ import torch
 
 from cnnpractice.models import build_model
 from cnnpractice.models.elves import ElvesCNN
-from cnnpractice.training.regression import RegressionModule, TargetArrayDataModule, train_regressor
+from cnnpractice.training.data import TargetArrayDataModule
+from cnnpractice.training.module import RegressionModule
+from cnnpractice.training.runner import fit_and_test
+from cnnpractice.training.settings import FitSettings
 
 
 @pytest.mark.parametrize("mode", ["channels", "conv3d"])
@@ -68,16 +71,15 @@ def test_train_regressor_learns_a_linear_target_and_reloads(tmp_path):
         "pooled": [4, 6],
     }
     trainer = {"accelerator": "cpu", "progress_bar": False}
-    train_regressor(
+    fit_and_test(
+        task="regression",
         net_spec=spec,
         datamodule=dm,
         out_dir=tmp_path / "run",
         seed=0,
-        max_epochs=8,
-        lr=0.02,
+        fit=FitSettings(max_epochs=8, lr=0.02),
         trainer_options=trainer,
         target_names=["a", "b"],
-        label_smoothing=0.0,
     )
     saved = json.loads((tmp_path / "run" / "test.json").read_text())
     assert saved["n_test"] == 96 and len(saved["y_pred"]) == 96 and saved["epochs_run"] == 8
@@ -88,4 +90,6 @@ def test_train_regressor_learns_a_linear_target_and_reloads(tmp_path):
     assert not (tmp_path / "run.work").exists()
     assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 9
     with pytest.raises(ValueError, match="monitored by 'val_loss'"):
-        train_regressor(net_spec=spec, datamodule=dm, out_dir=tmp_path / "x", monitor="val_acc")
+        fit_and_test(
+            task="regression", net_spec=spec, datamodule=dm, out_dir=tmp_path / "x", fit=FitSettings(monitor="val_acc")
+        )

@@ -155,8 +155,8 @@ DDP_SCRIPT = """
 import json, sys
 import numpy as np
 from cnnpractice.training.data import ArrayDataModule
-from cnnpractice.training.runner import train_classifier
 from cnnpractice.training import runner
+from cnnpractice.training.settings import FitSettings
 
 seen = {}
 build = runner.build_trainer
@@ -172,9 +172,10 @@ x = (rng.normal(size=(40, 24)) + y[:, None]).astype(np.float32)
 spec = {"name": "lstm", "n_classes": 2, "hidden_size": 4, "num_layers": 1, "bidirectional": False,
         "dropout": 0.0, "window": 4, "pooling": "last"}
 dm = ArrayDataModule(x, y, x, y, val_fraction=0.0, batch_size=8, seed=0, standardize="global")
-result = train_classifier(net_spec=spec, datamodule=dm, out_dir=sys.argv[1], seed=0, max_epochs=2,
-                          trainer_options={"accelerator": "cpu", "devices": 2, "strategy": "ddp",
-                                           "progress_bar": False})
+result = runner.fit_and_test(task="classification", net_spec=spec, datamodule=dm, out_dir=sys.argv[1],
+                             seed=0, fit=FitSettings(max_epochs=2),
+                             trainer_options={"accelerator": "cpu", "devices": 2, "strategy": "ddp",
+                                              "progress_bar": False})
 print(json.dumps({"rank": runner.process_rank(), "processes": result["processes"],
                   "n_test": result["n_test"], "environment": seen["environment"]}), flush=True)
 """

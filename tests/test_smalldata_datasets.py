@@ -7,10 +7,8 @@ connection, and downloads are tested with ``file://`` URLs to archives made here
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import struct
 import zipfile
 from pathlib import Path
 
@@ -18,65 +16,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnpractice.data import archives
 from cnnpractice.smalldata import datasets as ds
+from cnnpractice.smalldata import registry
 
-SHIPPED = Path(ds.DEFAULT_SHIPPED_DIR)
+SHIPPED = Path(registry.DEFAULT_SHIPPED_DIR)
 needs_shipped = pytest.mark.skipif(
-    not all((SHIPPED / f).is_file() for f in ds.FMNIST_FILES),
+    not all((SHIPPED / f).is_file() for f in registry.FMNIST_FILES),
     reason="Debian package dataset-fashion-mnist not installed",
 )
 
 
-def write_idx(path: Path, array: np.ndarray, code: int) -> None:
-    """An IDX file written by hand: magic 00 00 <type> <ndim>, big-endian dims, data."""
-    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    gzip_data = gzip.compress(header + array.astype(array.dtype.newbyteorder(">")).tobytes())
-    path.write_bytes(gzip_data)
-
-
-# ---------------------------------------------------------------------------
-# IDX reader
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "array, code",
-    [
-        (np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4), 0x08),
-        (np.array([7, 0, 255], dtype=np.uint8), 0x08),
-        (np.array([[-5, 70000]], dtype=np.int32), 0x0C),
-    ],
-)
-def test_read_idx_round_trip(tmp_path, array, code):
-    path = tmp_path / "x-idx.gz"
-    write_idx(path, array, code)
-    back = ds.read_idx(path)
-    assert back.shape == array.shape and back.dtype == array.dtype
-    np.testing.assert_array_equal(back, array)
-
-
-def _good_idx() -> bytes:
-    return bytes([0, 0, 8, 2]) + struct.pack(">2I", 2, 3) + bytes(range(6))
-
-
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        (gzip.compress(_good_idx())[:-12], "not a readable gzip file"),  # truncated .gz
-        (b"this is not gzip at all", "not a readable gzip file"),
-        (gzip.compress(b"\x00\x00\x08"), "not an IDX file"),
-        (gzip.compress(bytes([8, 0, 8, 2]) + _good_idx()[4:]), "not an IDX file"),  # bad magic
-        (gzip.compress(bytes([0, 0, 8, 3]) + _good_idx()[4:]), "header says shape"),
-        (gzip.compress(_good_idx()[:-1]), "truncated or corrupt"),
-        (gzip.compress(_good_idx() + b"\x00"), "truncated or corrupt"),
-    ],
-)
-def test_read_idx_corrupt_names_file(tmp_path, content, message):
-    path = tmp_path / "broken-idx3-ubyte.gz"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match=message) as err:
-        ds.read_idx(path)
-    assert str(path) in str(err.value)
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -86,7 +41,7 @@ def test_read_idx_corrupt_names_file(tmp_path, content, message):
 
 @pytest.fixture(scope="module")
 def fmnist_raw(tmp_path_factory):
-    if not all((SHIPPED / f).is_file() for f in ds.FMNIST_FILES):
+    if not all((SHIPPED / f).is_file() for f in registry.FMNIST_FILES):
         pytest.skip("Debian package dataset-fashion-mnist not installed")
     raw = tmp_path_factory.mktemp("fmnist") / "raw"
     info = ds.fetch("fashion_mnist", raw)  # "auto" picks the shipped copy
@@ -97,12 +52,12 @@ def fmnist_raw(tmp_path_factory):
 @needs_shipped
 def test_fetch_shipped_record(fmnist_raw):
     info = json.loads((fmnist_raw / "fetch.json").read_text())
-    assert sorted(f["path"] for f in info["files"]) == sorted(ds.FMNIST_FILES)
+    assert sorted(f["path"] for f in info["files"]) == sorted(registry.FMNIST_FILES)
     for f in info["files"]:
         assert f["size"] == (fmnist_raw / f["path"]).stat().st_size
         assert f["content_md5"] == ds.DATASETS["fashion_mnist"]["content_md5"][f["path"]]
         assert len(f["sha256"]) == 64
-    assert sorted(p.name for p in fmnist_raw.iterdir()) == sorted([*ds.FMNIST_FILES, "fetch.json"])
+    assert sorted(p.name for p in fmnist_raw.iterdir()) == sorted([*registry.FMNIST_FILES, "fetch.json"])
     # a second fetch finds the record and does nothing
     assert ds.fetch("fashion_mnist", fmnist_raw, source="download") == info
 
@@ -128,8 +83,8 @@ def test_prepare_fashion_mnist_subset(fmnist_raw, tmp_path):
     assert not np.array_equal(np.load(tmp_path / "b" / "train_x.npy"), x)
 
     # every image is an original one, with its label, byte for byte
-    images = ds.read_idx(fmnist_raw / "train-images-idx3-ubyte.gz")
-    labels = ds.read_idx(fmnist_raw / "train-labels-idx1-ubyte.gz")
+    images = archives.read_idx(fmnist_raw / "train-images-idx3-ubyte.gz")
+    labels = archives.read_idx(fmnist_raw / "train-labels-idx1-ubyte.gz")
     originals = {img.tobytes(): int(lab) for img, lab in zip(images, labels)}
     assert [originals.get(img[0].tobytes()) for img in x] == y.tolist()
 
@@ -192,72 +147,6 @@ def test_fetch_shipped_missing(tmp_path):
     with pytest.raises(ValueError, match="no shipped copy"):
         ds.fetch("fashion_mnist", tmp_path / "raw", source="shipped", shipped_dir=tmp_path)
     assert not (tmp_path / "raw").exists()
-
-
-# ---------------------------------------------------------------------------
-# downloads and archives
-# ---------------------------------------------------------------------------
-
-
-def test_download_file_url(tmp_path):
-    src = tmp_path / "payload.bin"
-    src.write_bytes(b"x" * 3_000_000)
-    md5 = hashlib.md5(src.read_bytes()).hexdigest()
-    sha = hashlib.sha256(src.read_bytes()).hexdigest()
-    info = ds.download(src.as_uri(), tmp_path / "out" / "p.bin", md5=md5, sha256=sha)
-    assert info["size"] == 3_000_000 and info["verified"] == ["md5", "sha256"]
-    assert (tmp_path / "out" / "p.bin").read_bytes() == src.read_bytes()
-
-
-@pytest.mark.parametrize("kw", [{"md5": "0" * 32}, {"sha256": "f" * 64}])
-def test_download_wrong_checksum_leaves_nothing(tmp_path, kw):
-    src = tmp_path / "payload.bin"
-    src.write_bytes(b"abc")
-    dest = tmp_path / "out" / "p.bin"
-    with pytest.raises(ValueError, match="the file was not kept") as err:
-        ds.download(src.as_uri(), dest, **kw)
-    assert src.as_uri() in str(err.value)
-    assert list((tmp_path / "out").iterdir()) == []
-
-
-def test_download_missing_url(tmp_path):
-    url = (tmp_path / "absent.zip").as_uri()
-    with pytest.raises(RuntimeError, match="could not download") as err:
-        ds.download(url, tmp_path / "out" / "a.zip")
-    assert url in str(err.value)
-    assert list((tmp_path / "out").iterdir()) == []
-
-
-def _zip(path: Path, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "crc"])
-def test_extract_corrupt_zip_names_it(tmp_path, damage):
-    archive = _zip(tmp_path / "data.zip", {"a/b.txt": b"hello world" * 100})
-    data = archive.read_bytes()
-    if damage == "truncate":
-        data = data[: len(data) // 2]
-    elif damage == "garbage":
-        data = b"PK\x03\x04 definitely not a zip"
-    else:  # flip a byte of the stored payload: the CRC check fails
-        i = data.index(b"hello")
-        data = data[:i] + b"J" + data[i + 1 :]
-    archive.write_bytes(data)
-    with pytest.raises(ValueError, match="corrupt or truncated archive") as err:
-        ds.extract(archive, tmp_path / "out")
-    assert str(archive) in str(err.value)
-
-
-@pytest.mark.parametrize("member", ["../evil.txt", "/abs/evil.txt", "ok/../../evil.txt"])
-def test_extract_rejects_escaping_members(tmp_path, member):
-    archive = _zip(tmp_path / "evil.zip", {"fine.txt": b"1", member: b"2"})
-    with pytest.raises(ValueError, match="outside"):
-        ds.extract(archive, tmp_path / "out")
-    assert not (tmp_path / "evil.txt").exists()
 
 
 # ---------------------------------------------------------------------------
@@ -475,12 +364,12 @@ def test_fetch_fashion_mnist_download_with_mirror(tmp_path, monkeypatch):
     # the Debian copies stand in for the server (their .gz md5s differ from the published ones)
     downloads = [
         {**item, "md5": None, "urls": [(tmp_path / "gone" / name).as_uri(), (SHIPPED / name).as_uri()]}
-        for item, name in zip(ds.DATASETS["fashion_mnist"]["downloads"], ds.FMNIST_FILES)
+        for item, name in zip(ds.DATASETS["fashion_mnist"]["downloads"], registry.FMNIST_FILES)
     ]
     monkeypatch.setitem(ds.DATASETS, "fashion_mnist", {**ds.DATASETS["fashion_mnist"], "downloads": downloads})
     info = ds.fetch("fashion_mnist", tmp_path / "raw", source="download")
     assert info["source"] == "download"
-    assert [f["url"] for f in info["files"]] == [(SHIPPED / n).as_uri() for n in ds.FMNIST_FILES]
+    assert [f["url"] for f in info["files"]] == [(SHIPPED / n).as_uri() for n in registry.FMNIST_FILES]
     out = ds.prepare(
         "fashion_mnist",
         tmp_path / "raw",
@@ -491,35 +380,6 @@ def test_fetch_fashion_mnist_download_with_mirror(tmp_path, monkeypatch):
         test_per_class=1,
     )
     assert out["source"] == "download" and out["n_train"] == 10
-
-
-def test_extract_tar(tmp_path):
-    import io
-    import tarfile
-
-    def tar(path, members, link=None):
-        with tarfile.open(path, "w:gz") as tf:
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tf.addfile(info, io.BytesIO(data))
-            if link:
-                info = tarfile.TarInfo(link)
-                info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
-                tf.addfile(info)
-        return path
-
-    good = tar(tmp_path / "good.tar.gz", {"food-101/meta/classes.txt": b"a\n", "x/y.bin": b"1"})
-    assert ds.extract(good, tmp_path / "out") == 2
-    assert (tmp_path / "out" / "food-101" / "meta" / "classes.txt").read_bytes() == b"a\n"
-    with pytest.raises(ValueError, match="outside"):
-        ds.extract(tar(tmp_path / "bad.tgz", {"../evil": b"2"}), tmp_path / "out2")
-    with pytest.raises(ValueError, match="not a regular file"):
-        ds.extract(tar(tmp_path / "link.tgz", {}, link="passwd"), tmp_path / "out3")
-    cut = tmp_path / "cut.tar.gz"
-    cut.write_bytes(good.read_bytes()[:-30])
-    with pytest.raises(ValueError, match="cut.tar.gz: corrupt or truncated"):
-        ds.extract(cut, tmp_path / "out4")
 
 
 def test_prepare_flowers102_layout(tmp_path):

@@ -12,14 +12,8 @@ import numpy as np
 import pytest
 
 from cnnpractice.smalldata.classify import evaluate_features
-from cnnpractice.smalldata.features import (
-    EXTRACTORS,
-    HCFEATS_NAMES,
-    extract,
-    hcfeats_features,
-    hgd_features,
-    hog_features,
-)
+from cnnpractice.smalldata.features import EXTRACTORS, extract, hgd_features, hog_features
+from cnnpractice.smalldata.hcfeats import HCFEATS_NAMES, hcfeats_features
 
 
 def random_images(n: int, channels: int = 1, size: tuple[int, int] = (28, 28), seed: int = 0) -> np.ndarray:

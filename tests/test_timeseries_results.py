@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from cnnpractice.timeseries.figures import plot_val_curves, read_history
-from cnnpractice.timeseries.pipeline import check_deterministic_support, model_spec
 from cnnpractice.timeseries.tables import tabulate_accuracy
-from cnnpractice.training.runner import write_history
+from cnnpractice.timeseries.training import check_deterministic_support, model_spec
+from cnnpractice.training.callbacks import write_history
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,15 @@ import torch
 
 from cnnpractice.training.data import ArrayDataModule, split_train_val
 from cnnpractice.training.module import ClassificationModule
-from cnnpractice.training.runner import build_trainer, train_classifier
+from cnnpractice.training.runner import build_trainer, fit_and_test
+from cnnpractice.training.settings import FitSettings
 
 CPU = {"accelerator": "cpu", "progress_bar": False}
+
+
+def train_classifier(*, max_epochs=50, lr=1e-3, **kwargs):
+    """The runner on a classification task with default fit settings but ``max_epochs``, ``lr``."""
+    return fit_and_test(task="classification", fit=FitSettings(max_epochs=max_epochs, lr=lr), **kwargs)
 
 
 def blobs(n=48, c=1, s=8, seed=0):
@@ -111,9 +117,9 @@ class Crash(Exception):
 def train_killed_at(epoch, **kwargs):
     """Run train_classifier until a simulated kill at the end of ``epoch``, after its
     history row but before its checkpoint (checkpoint callbacks run last)."""
-    from cnnpractice.training import runner
+    from cnnpractice.training import callbacks
 
-    original = runner.EpochHistory.on_train_epoch_end
+    original = callbacks.EpochHistory.on_train_epoch_end
 
     def crash(self, trainer, pl_module):
         original(self, trainer, pl_module)
@@ -121,7 +127,7 @@ def train_killed_at(epoch, **kwargs):
             raise Crash("killed")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner.EpochHistory, "on_train_epoch_end", crash)
+        mp.setattr(callbacks.EpochHistory, "on_train_epoch_end", crash)
         with pytest.raises(Crash):
             train_classifier(**kwargs)
 
@@ -309,3 +315,56 @@ def test_saved_probabilities_match_the_predictions(tmp_path):
     prob = np.array(json.loads((tmp_path / "run" / "test.json").read_text())["y_prob"])
     assert prob.shape == (len(y), 2) and np.allclose(prob.sum(axis=1), 1.0, atol=1e-5)
     assert np.array_equal(prob.argmax(axis=1), np.array(result["y_pred"]))
+
+
+def test_corrupt_last_checkpoint_is_moved_aside_and_training_starts_afresh(tmp_path, caplog):
+    """A last.ckpt cut short (a kill while it was written, a full disk) beside a run.json of
+    the same settings would fail every retry: it is moved aside, named in a warning, and the
+    run starts afresh."""
+    x, y = blobs()
+    make = lambda: dict(  # noqa: E731
+        net_spec=SPEC,
+        datamodule=ArrayDataModule(x, y, x, y, seed=0),
+        out_dir=tmp_path / "run",
+        seed=0,
+        max_epochs=4,
+        trainer_options=CPU,
+    )
+    train_killed_at(2, **make())
+    last = tmp_path / "run.work" / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    with caplog.at_level("WARNING", logger="cnnpractice.training"):
+        result = train_classifier(**make())
+    assert result["resumed"] is False and result["epochs_run"] == 4
+    aside = tmp_path / "run.work.corrupt.ckpt"
+    assert aside.is_file() and aside.stat().st_size < 1e6
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert f"{last} cannot be loaded" in message and str(aside) in message and "starts afresh" in message
+    assert not (tmp_path / "run.work").exists() and (tmp_path / "run" / "test.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "training, message",
+    [
+        ({"batch_size": 8, "max_epochs": 2}, r"missing keys \['val_fraction'\]"),
+        ({"val_fraction": 0.2, "batch_size": 8, "lr_decay": 0.9}, r"unknown keys \['lr_decay'\]"),
+        ({"val_fraction": 0.2, "batch_size": 8, "monitor": "val_f1"}, "monitor must be one of"),
+        ({"val_fraction": 0.2, "batch_size": 8, "max_epochs": 2.0}, "max_epochs must be an integer"),
+    ],
+)
+def test_training_settings_name_what_is_wrong(training, message):
+    from cnnpractice.training.settings import TrainingSettings
+
+    with pytest.raises(ValueError, match=message):
+        TrainingSettings.from_config(training, key="smalldata.training")
+
+
+def test_training_settings_split_data_and_fit():
+    from cnnpractice.training.settings import TrainingSettings
+
+    settings = TrainingSettings.from_config(
+        {"val_fraction": 0.1, "batch_size": 16, "max_epochs": 3, "lr": 0.01, "monitor": "val_acc"}
+    )
+    assert (settings.val_fraction, settings.batch_size) == (0.1, 16)
+    assert settings.fit == FitSettings(max_epochs=3, lr=0.01, monitor="val_acc")
+    assert settings.fit.replace(max_epochs=6).max_epochs == 6 and settings.fit.max_epochs == 3

@@ -1,6 +1,7 @@
 """The workflow itself: lint, dry runs of the shipped configs, and a tiny end-to-end run."""
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -169,6 +170,21 @@ def test_unknown_config_key_stops_before_running(tmp_path):
     )
     assert code != 0
     assert "'acelerator' was unexpected" in out
+
+
+def test_command_line_switches_a_study_off(tmp_path):
+    """The README's override syntax: nested --config values arrive as strings and are typed
+    by the schema ('false' -> false) before validation."""
+    wf = copy_workflow(tmp_path)
+    code, out = run(["-n", "--cores", "1", "--config", "brain={enabled: false}", "timeseries={repeats: 2}"], cwd=wf)
+    assert code == 0, out[-3000:]
+    jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if re.fullmatch(r"[a-z_]+ +\d+", line)}
+    assert not [rule for rule in jobs if "brain" in rule] and jobs["train_timeseries"] == 30
+
+
+def test_float_where_an_integer_belongs_stops_before_running(tmp_path):
+    code, out = run(["-n", "--cores", "1", "--config", "seed=42.0"], cwd=copy_workflow(tmp_path))
+    assert code != 0 and "config key seed: 42.0 is not an integer" in out, out[-2000:]
 
 
 @pytest.mark.slow

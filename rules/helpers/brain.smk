@@ -1,25 +1,14 @@
-# Brain MRI study (rules/brain.smk) helpers: config -> targets and rule parameters.
-# Functions only (snakemake --lint wants rules and functions in separate files);
-# included by rules/common.smk.
-
+# Brain MRI study (rules/brain.smk) helpers: its constants, config -> rule parameters, and
+# brain_targets(). Functions only (snakemake --lint wants rules and functions in separate
+# files); included by rules/common.smk.
+from cnnpractice.brain.interpret import OUTPUTS as BR_INTERPRET_FILES  # numpy only at import
 
 BR = config.get("brain", {})
 BR_TEMPLATE = expand(
     "results/brain/template/{name}",
     name=["template.nii.gz", "mask.nii.gz", "atlas.nii.gz", "atlas_labels.csv"],
 )
-# what each interpreted model writes (cnnpractice.brain.interpret.interpret_model)
-BR_INTERPRET_FILES = (
-    "brain_model_class0.nii.gz",
-    "brain_model_class1.nii.gz",
-    "differential.nii.gz",
-    "dbms.csv",
-    "regions.csv",
-    "regions_untrained.csv",
-    "filters.png",
-    "filter_a_cuts.png",
-    "summary.json",
-)
+# what each interpreted model writes: BR_INTERPRET_FILES (cnnpractice.brain.interpret.OUTPUTS)
 BR_INTERPRET_OUTPUTS = [f"results/brain/{{br_input}}/fold{{br_fold}}/interpret/{name}" for name in BR_INTERPRET_FILES]
 
 
@@ -138,7 +127,10 @@ def br_interpret_fold(wildcards=None):
     return int(BR["interpret"]["fold"])
 
 
-def br_targets():
+def brain_targets():
+    """The QC, metrics and regions tables, and the interpreted model's two figures."""
+    if not BR.get("enabled"):
+        return []
     sel = f"results/brain/{br_interpret_input()}/fold{BR['interpret']['fold']}/interpret"
     return [
         "results/brain/qc.md",

@@ -1,6 +1,6 @@
-# Elves study (rules/elves.smk) helpers: config -> targets and rule parameters.
-# Functions only (snakemake --lint wants rules and functions in separate files);
-# included by rules/common.smk.
+# Elves study (rules/elves.smk) helpers: its constants, config -> rule parameters, and
+# elves_targets(). Functions only (snakemake --lint wants rules and functions in separate
+# files); included by rules/common.smk.
 
 
 EL = config.get("elves", {})
@@ -85,3 +85,11 @@ def el_fit_settings(wildcards=None):
 
 def el_distance_bins(wildcards=None):
     return EL["distance_bins_km"]
+
+
+def elves_targets():
+    """The detection and reconstruction tables and the two figures."""
+    if not EL.get("enabled"):
+        return []
+    names = ("detection.csv", "detection.md", "reconstruction.csv", "reconstruction.md")
+    return [f"results/elves/{name}" for name in (*names, "elve_frames.png", "location_errors.png")]

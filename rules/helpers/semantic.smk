@@ -1,16 +1,28 @@
-# Semantic embeddings study (rules/semantic.smk) helpers: config -> targets and rule parameters.
-# Functions only (snakemake --lint wants rules and functions in separate files);
-# included by rules/common.smk.
+# Semantic embeddings study (rules/semantic.smk) helpers: its constants, config -> rule
+# parameters, and semantic_targets(). It reads the small-data study's outputs only through
+# that study's helpers (sd_prepared_files, sd_l5_run). Functions only (snakemake
+# --lint wants rules and functions in separate files); included by rules/common.smk.
 
 
 SEM = config.get("semantic", {})
 SEM_DATASETS = SEM.get("datasets", {})
-# Prepared-array datasets -> their folder (the small-data study prepares Fashion-MNIST,
-# this study CIFAR-100); ImageNet is read from semantic.datasets.imagenet.root.
-SEM_DATA_DIRS = {
-    "fashion_mnist": "resources/smalldata/fashion_mnist",
-    "cifar100": "resources/semantic/cifar100",
-}
+# datasets a workflow network reads as prepared arrays: Fashion-MNIST (the small-data
+# study prepares it) and CIFAR-100 (prepare_cifar100 here)
+SEM_PREPARED = ("fashion_mnist", "cifar100")
+SEM_CIFAR100 = "resources/semantic/cifar100"
+
+
+def sem_prepared_files(dataset):
+    """The prepared arrays of a dataset a workflow network reads (Fashion-MNIST: prepared by
+    the small-data study; CIFAR-100: by this one); None for ImageNet (read from
+    semantic.datasets.imagenet.root)."""
+    if dataset == "fashion_mnist":
+        return sd_prepared_files(dataset)
+    if dataset == "cifar100":
+        return {name: f"{SEM_CIFAR100}/{name}.npy" for name in ("train_x", "train_y", "test_x", "test_y")} | {
+            "classes": f"{SEM_CIFAR100}/classes.json"
+        }
+    return None
 
 
 def sem_models():
@@ -28,16 +40,16 @@ def sem_model(name):
     if dataset not in SEM_DATASETS:
         raise ValueError(f"{key}.dataset is {dataset!r}: configure semantic.datasets.{dataset}")
     if model["network"] == "workflow":
-        if dataset not in SEM_DATA_DIRS:
+        if dataset not in SEM_PREPARED:
             raise ValueError(
-                f"{key}: network 'workflow' needs a prepared dataset " f"({sorted(SEM_DATA_DIRS)}), not {dataset!r}"
+                f"{key}: network 'workflow' needs a prepared dataset ({sorted(SEM_PREPARED)}), not {dataset!r}"
             )
         for needed in ("arch", "params", "training"):
             if needed not in model:
                 raise ValueError(f"{key}.{needed} is required for network 'workflow'")
     elif "arch" not in model:
         raise ValueError(f"{key}.arch is required for network 'torchvision' (e.g. googlenet)")
-    elif dataset in SEM_DATA_DIRS:
+    elif dataset in SEM_PREPARED:
         raise ValueError(
             f"{key}: a torchvision network reads ImageNet-style images "
             f"(dataset imagenet), not the prepared arrays of {dataset!r}"
@@ -50,28 +62,19 @@ def sem_model(name):
     return model
 
 
-def sem_smalldata_checkpoint(name):
-    """The small-data study's L5 checkpoint a workflow model reuses when that study is enabled
-    with the same dataset and architecture (semantic.models.<name>.checkpoint: greedy or full
-    L5); None when it is not there (then train_semantic trains one)."""
+def sem_network_files(name):
+    """The checkpoint and test.json a workflow model's activations come from: the small-data
+    study's L5 network when that study trains it with the same dataset and architecture
+    (semantic.models.<name>.checkpoint: greedy or full L5), else this study's own network
+    (train_semantic); None for torchvision models."""
     model = sem_model(name)
-    kind = model.get("checkpoint", "full")
-    if (
-        model["network"] != "workflow"
-        or not SD.get("enabled")
-        or model["dataset"] not in SD.get("datasets", {})
-        or model["arch"] not in sd_archs()
-        or (kind == "full" and 5 not in sd_full_stages())
-    ):
+    if model["network"] != "workflow":
         return None
-    return f"results/smalldata/{model['dataset']}/{model['arch']}/{kind}/L5/model.ckpt"
-
-
-def sem_checkpoint(name):
-    """The checkpoint a workflow model's activations come from (None for torchvision)."""
-    if sem_model(name)["network"] != "workflow":
-        return None
-    return sem_smalldata_checkpoint(name) or f"results/semantic/{name}/network/model.ckpt"
+    own = f"results/semantic/{name}/network"
+    return sd_l5_run(model["dataset"], model["arch"], model.get("checkpoint", "full")) or {
+        "ckpt": f"{own}/model.ckpt",
+        "result": f"{own}/test.json",
+    }
 
 
 def sem_dataset_name(wildcards):
@@ -80,18 +83,16 @@ def sem_dataset_name(wildcards):
 
 def sem_data_inputs(wildcards):
     """The prepared arrays of a workflow model's dataset."""
-    base = SEM_DATA_DIRS[sem_dataset_name(wildcards)]
-    names = ("train_x", "train_y", "test_x", "test_y")
-    return {name: f"{base}/{name}.npy" for name in names} | {"classes": f"{base}/classes.json"}
+    return sem_prepared_files(sem_dataset_name(wildcards))
 
 
 def sem_extract_inputs(wildcards):
     """Prepared arrays and checkpoint (workflow networks); nothing for ImageNet models, whose
     images are outside the workflow (semantic.datasets.imagenet.root)."""
-    ckpt = sem_checkpoint(wildcards.sem_model)
-    if ckpt is None:
+    network = sem_network_files(wildcards.sem_model)
+    if network is None:
         return {}
-    return sem_data_inputs(wildcards) | {"ckpt": ckpt, "result": ckpt.replace("model.ckpt", "test.json")}
+    return sem_data_inputs(wildcards) | network
 
 
 def sem_arch_params(wildcards):
@@ -115,8 +116,8 @@ def sem_dataset(wildcards):
         "split": settings.get("split", "val" if name == "imagenet" else "test"),
         "images_per_class": settings.get("images_per_class"),
     }
-    if name in SEM_DATA_DIRS:
-        return {"kind": "arrays", "data_dir": SEM_DATA_DIRS[name], **common}
+    if name in SEM_PREPARED:
+        return {"kind": "arrays", "data_dir": os.path.dirname(sem_prepared_files(name)["classes"]), **common}
     return {
         "kind": "imagenet",
         "root": settings.get("root"),
@@ -156,4 +157,23 @@ def sem_layer_order():
 def sem_score_files(wildcards=None):
     return [
         f"results/semantic/{name}/{layer}/scores.json" for name, layers in sem_layer_order().items() for layer in layers
+    ]
+
+
+def semantic_targets():
+    """The layers table and figure, and every (model, layer) taxonomy."""
+    if not SEM.get("enabled"):
+        return []
+    if not sem_models():
+        raise ValueError("semantic.enabled is true but no model is enabled under semantic.models")
+    return [
+        "results/semantic/layers.csv",
+        "results/semantic/layers.md",
+        "results/semantic/layers.png",
+        *[
+            f"results/semantic/{name}/{layer}/taxonomy.{ext}"
+            for name, layers in sem_layer_order().items()
+            for layer in layers
+            for ext in ("csv", "md")
+        ],
     ]

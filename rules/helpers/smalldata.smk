@@ -1,6 +1,15 @@
-# Small-datasets study (rules/smalldata.smk) helpers: config -> targets and rule parameters.
+# Small-datasets study (rules/smalldata.smk) helpers: its constants, config -> rule
+# parameters, smalldata_targets(), and the paths other studies read (sd_prepared_files,
+# sd_l5_run: the only way the semantic study reaches this one's outputs).
 # Functions only (snakemake --lint wants rules and functions in separate files);
 # included by rules/common.smk.
+
+
+SD = config.get("smalldata", {})
+SD_ENGINEERED = ("hog", "hgd", "hcfeats")
+SD_DECAF_LAYERS = list(SD.get("features", {}).get("decaf", {}).get("layers", ["fc6", "fc7"]))
+SD_PREPARED = "resources/smalldata/{sd_dataset}"
+SD_RUN = "results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}"
 
 
 def sd_archs():
@@ -20,11 +29,38 @@ def sd_prepare_settings(wildcards):
     return sd_dataset_config(wildcards.sd_dataset)
 
 
-def sd_data_inputs(wildcards):
-    base = f"resources/smalldata/{wildcards.sd_dataset}"
+def sd_prepared_files(dataset):
+    """The prepared arrays of small-data dataset ``dataset`` (cnnpractice.data.prepared:
+    train_x, train_y, test_x, test_y, classes), written by prepare_smalldata."""
+    base = SD_PREPARED.format(sd_dataset=dataset)
     return {name: f"{base}/{name}.npy" for name in ("train_x", "train_y", "test_x", "test_y")} | {
         "classes": f"{base}/classes.json"
     }
+
+
+def sd_run_files(dataset, arch, kind, stage):
+    """The checkpoint (``ckpt``) and ``test.json`` (``result``: with the input
+    normalisation) of one training run, as train_smalldata writes them."""
+    base = SD_RUN.format(sd_dataset=dataset, arch=arch, kind=kind, stage=stage)
+    return {"ckpt": f"{base}/model.ckpt", "result": f"{base}/test.json"}
+
+
+def sd_l5_run(dataset, arch, kind):
+    """sd_run_files of the L5 network of (dataset, arch, kind) when this config trains it,
+    else None: the study is enabled with that dataset and architecture, and (kind full)
+    Full L5 is among its stages."""
+    if (
+        not SD.get("enabled")
+        or dataset not in SD.get("datasets", {})
+        or arch not in sd_archs()
+        or (kind == "full" and 5 not in sd_full_stages())
+    ):
+        return None
+    return sd_run_files(dataset, arch, kind, 5)
+
+
+def sd_data_inputs(wildcards):
+    return sd_prepared_files(wildcards.sd_dataset)
 
 
 def sd_train_inputs(wildcards):
@@ -32,7 +68,7 @@ def sd_train_inputs(wildcards):
     inputs = sd_data_inputs(wildcards)
     stage = int(wildcards.stage)
     if wildcards.kind == "greedy" and stage > 1:
-        inputs["previous"] = f"results/smalldata/{wildcards.sd_dataset}/{wildcards.arch}/greedy/L{stage - 1}/model.ckpt"
+        inputs["previous"] = sd_run_files(wildcards.sd_dataset, wildcards.arch, "greedy", stage - 1)["ckpt"]
     return inputs
 
 
@@ -102,3 +138,18 @@ def sd_feature_sets():
 
 def sd_score_files(wildcards=None):
     return [f"results/smalldata/{ds}/scores/{name}.json" for ds in SD["datasets"] for name in sd_feature_sets()]
+
+
+def smalldata_targets():
+    """The greedy and features tables and, per dataset and architecture, the filters figure."""
+    if not SD.get("enabled"):
+        return []
+    if not sd_archs():
+        raise ValueError("smalldata.enabled is true but no architecture is enabled under smalldata.architectures")
+    return [
+        "results/smalldata/greedy.csv",
+        "results/smalldata/greedy.md",
+        "results/smalldata/features.csv",
+        "results/smalldata/features.md",
+        *expand("results/smalldata/{sd_dataset}/{arch}/filters.png", sd_dataset=list(SD["datasets"]), arch=sd_archs()),
+    ]

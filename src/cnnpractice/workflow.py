@@ -1,29 +1,140 @@
-"""Glue between Snakemake scripts and the package: logging and thread limits.
+"""Glue between Snakemake scripts and the package: logs, signals, threads, trainer settings.
 
 Scripts stay thin: they unpack ``snakemake.input/output/params/log`` and call
-one package function inside :func:`log_to`.
+one function of their study's ``stages`` module inside :func:`log_to`.
+
+Imports only the standard library (the Snakefile imports :func:`visible_gpus`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
+
+#: Parent of the package's loggers; each study logs as ``cnnpractice.<study>``.
+LOGGER = "cnnpractice"
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread when the process receives SIGTERM (SLURM's time limit,
+    ``scancel``, Snakemake stopping its jobs), so that ``finally`` blocks and
+    :func:`cnnpractice.io.atomic_path` remove temporary files and staging folders."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(128 + int(signum))
+        self.signum = int(signum)
+
+    def __str__(self) -> str:
+        return f"stopped by signal {self.signum} (SIGTERM); temporary files removed"
+
+
+_deferred: list[bool] = []  # a stack: inside sigterm_deferred() when non-empty
+_pending: list[int] = []
+
+
+def _on_sigterm(signum, frame) -> None:
+    if _deferred:
+        _pending.append(signum)  # raised when the deferred section ends
+        return
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the block runs (main thread only;
+    elsewhere a no-op). Python's default would end the process without cleanup."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def sigterm_deferred() -> Iterator[None]:
+    """Inside the block a SIGTERM is only noted, and acted on at a safe point: a batch
+    boundary of a Lightning fit or test (Lightning's own SIGTERM handler, which calls
+    ours too, and :func:`raise_if_terminated` in a callback stop there), so a checkpoint
+    is never cut in half. A SIGTERM still pending when the block ends is raised there;
+    Lightning's ``SIGTERMException`` (a ``SystemExit`` with status 0) becomes
+    :class:`Terminated`, so the job fails as it should."""
+    _deferred.append(True)
+    try:
+        yield
+    except SystemExit as exc:
+        _deferred.pop()
+        if _pending and not isinstance(exc, Terminated):
+            raise_if_terminated()
+        raise
+    except BaseException:
+        _deferred.pop()
+        raise
+    _deferred.pop()
+    if not _deferred:
+        raise_if_terminated()
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` for a SIGTERM noted inside :func:`sigterm_deferred`
+    (the training callbacks call this at every batch)."""
+    if _pending:
+        signum = _pending[-1]
+        _pending.clear()
+        raise Terminated(signum)
+
+
+class _StudyFormatter(logging.Formatter):
+    """``[brain] message`` for the logger ``cnnpractice.brain``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = record.name.split(".", 1)[1] if record.name.startswith(LOGGER + ".") else record.name
+        prefix = "" if record.levelno == logging.INFO else f"{record.levelname}: "
+        return f"[{name}] {prefix}{record.getMessage()}"
+
+
+@contextlib.contextmanager
+def _package_logging() -> Iterator[None]:
+    """INFO and above of the package's loggers to ``sys.stderr`` (the rule's log)."""
+    logger = logging.getLogger(LOGGER)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_StudyFormatter())
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        handler.flush()
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager
 def log_to(path: str | os.PathLike | None) -> Iterator[None]:
-    """Send everything written to stdout/stderr (Python and C level) to ``path``.
+    """Send everything written to stdout/stderr (Python and C level) to ``path``, and
+    clean up on SIGTERM.
 
     Both the file descriptors 1 and 2 and Python's ``sys.stdout``/``sys.stderr``
-    are redirected, so Lightning's progress bar, tqdm, warnings and messages from
-    compiled libraries all land in the rule's log. A failure's traceback is written to the log before it propagates.
-    ``None`` leaves the streams alone.
+    are redirected, so the package's log messages (``logging``, one logger per study,
+    written as ``[study] message``), Lightning's progress bar, tqdm, warnings and
+    messages from compiled libraries all land in the rule's log. A failure's traceback
+    is written to the log before it propagates. SIGTERM raises :class:`Terminated`, so
+    temporary files and staging folders are removed before the process ends.
+    ``None`` leaves the streams alone (messages go to stderr).
     """
     if path is None:
-        yield
+        with sigterm_raises(), _package_logging():
+            yield
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,7 +145,8 @@ def log_to(path: str | os.PathLike | None) -> Iterator[None]:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
-            yield
+            with sigterm_raises(), _package_logging():
+                yield
         except BaseException:
             import traceback
 
@@ -47,6 +159,12 @@ def log_to(path: str | os.PathLike | None) -> Iterator[None]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+def trainer_options(trainer: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """A training rule's ``params.trainer`` (the settings that change results) plus the
+    progress bar, read from the workflow's config: toggling it reruns nothing."""
+    return {**trainer, "progress_bar": bool(config.get("trainer", {}).get("progress_bar", True))}
 
 
 def set_threads(n: int) -> None:

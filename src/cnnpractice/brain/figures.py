@@ -13,16 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnpractice.io import atomic_path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from cnnpractice.figures import pyplot, save_figure
 
 
 def _bare(ax) -> None:
@@ -59,7 +50,7 @@ def plot_filter_activations(
     dbms = np.asarray(dbms, dtype=np.float64)
     if maps0.shape != maps1.shape or maps0.ndim != 3 or dbms.shape != maps0.shape[:1]:
         raise ValueError(f"maps {maps0.shape}, {maps1.shape} and dbms {dbms.shape} do not match (F, H, W), (F,)")
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
@@ -94,9 +85,7 @@ def plot_filter_activations(
     subfigs[1].colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=subfigs[1].axes, shrink=0.8, label="dBMS")
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, out, dpi=dpi)
 
 
 def plot_model_cuts(
@@ -127,7 +116,7 @@ def plot_model_cuts(
     k = rows[0].shape[0]
     if len(cut_labels) != k:
         raise ValueError(f"{len(cut_labels)} cut labels for {k} cuts")
-    plt = _pyplot()
+    plt = pyplot()
 
     def limit(values, q):
         finite = values[np.isfinite(values)]
@@ -161,6 +150,4 @@ def plot_model_cuts(
             )
     if title:
         fig.suptitle(title, fontsize=11)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, out, dpi=dpi)

@@ -28,8 +28,9 @@ absolute standardized difference of the class means (a brain-averaged |Cohen's d
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+# what interpret_model writes (the interpret_brain rule's outputs); torch is imported inside
+# the functions, so the Snakefile reads this list cheaply
 OUTPUTS = (
     "brain_model_class0.nii.gz",
     "brain_model_class1.nii.gz",
@@ -93,6 +94,8 @@ class BrainModelAccumulator:
         labels : (B,) int class of each map.
         positions : (B,) int slice position of each map (one of :attr:`positions`).
         """
+        import torch
+
         maps = torch.as_tensor(maps).detach().to("cpu", torch.float64)
         if tuple(maps.shape[1:]) != (self.n_filters, *self.map_shape):
             raise ValueError(
@@ -151,6 +154,8 @@ def maps_to_volume(maps: np.ndarray, positions: np.ndarray, axis: int, plane_sha
     -------
     (F, X, Y, Z) float32; NaN at positions without a map.
     """
+    import torch
+
     maps = np.asarray(maps, dtype=np.float32)
     positions = np.asarray(positions, dtype=np.int64)
     template_shape = tuple(int(s) for s in template_shape)
@@ -288,6 +293,8 @@ def stream_brain_models(
     rows : (n,) sorted indices into ``x`` to use.
     labels, positions : (n,) class and slice position of each used row.
     """
+    import torch
+
     acc = None
     with torch.no_grad():
         for start in range(0, rows.size, batch_size):

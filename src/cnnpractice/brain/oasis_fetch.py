@@ -1,7 +1,7 @@
 """OASIS-1 download: the clinical CSV and the 12 discs, staged, safe, resumable per disc.
 
-Split from :mod:`cnnpractice.brain.oasis` (which re-exports :func:`fetch_oasis`); the
-selection of subjects and the cohort table live there.
+The selection of subjects and the cohort table are in :mod:`cnnpractice.brain.oasis`, the
+clinical table's reader in :mod:`cnnpractice.brain.oasis_clinical`.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from cnnpractice.io import write_json
-from cnnpractice.smalldata.archives import download, extract, hash_file
+from cnnpractice.brain.oasis_clinical import CLINICAL_NAME, N_DISCS, read_clinical
+from cnnpractice.data.archives import download, extract, hash_file
+from cnnpractice.io import private_dir, write_json
 
 # The disc URLs are the ones linked from the OASIS-1 page of https://www.oasis-brains.org
 # ("oasis_cross-sectional_disc1.tar.gz" ... "disc12"); the same template is used by
@@ -30,8 +30,6 @@ OASIS1_CLINICAL_URL = "https://www.oasis-brains.org/files/oasis_cross-sectional.
 # MONAI-based OASIS-1 examples verify on download (monai.apps.download_and_extract); the
 # other discs have none. Pass ``disc_md5={}`` to skip it.
 OASIS1_DISC_MD5 = {1: "c83e216ef8654a7cc9e2a30a4cdbe0cc"}
-N_DISCS = 12
-CLINICAL_NAME = "oasis_cross-sectional.csv"
 MARKER = ".oasis_fetch.json"
 
 
@@ -44,8 +42,6 @@ def _check_discs(discs: Iterable[int]) -> list[int]:
 
 
 def _fetch_clinical(dest: Path, url: str, timeout: float) -> dict:
-    from cnnpractice.brain.oasis import read_clinical  # here: oasis imports this module
-
     path = dest / CLINICAL_NAME
     fresh = not path.is_file()
     if fresh:
@@ -84,7 +80,7 @@ def _fetch_disc(dest: Path, disc: int, url: str, md5: str | None, keep_archives:
 
 def _unpack_disc(dest: Path, disc: int, url: str, archive: Path, info: dict) -> dict:
     """Extract into a hidden folder, add the marker, rename onto ``dest/disc<N>``."""
-    stage = Path(tempfile.mkdtemp(prefix=f".disc{disc}.extract-", dir=dest))
+    stage = private_dir(dest, f".disc{disc}.extract-")  # sweeps killed runs' leftovers
     try:
         try:
             n_files = extract(archive, stage)

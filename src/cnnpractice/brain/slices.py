@@ -20,6 +20,7 @@ Written into the output directory (the format :mod:`.interpret` reads):
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ import numpy as np
 from cnnpractice.brain.template import load_template
 from cnnpractice.brain.volumes import VolumeError, load_volume
 from cnnpractice.io import atomic_path, save_npz, write_json
+
+log = logging.getLogger("cnnpractice.brain")
 
 AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 HEMISPHERES = ("both", "left", "right")
@@ -150,7 +153,7 @@ def extract_slices(
         "positions": positions.tolist(),
     }
     write_json(out_dir / "info.json", info)
-    print(f"[brain] slices {spec}: {len(rows)} subjects x {len(positions)} planes -> {out_dir}")
+    log.info(f"slices {spec}: {len(rows)} subjects x {len(positions)} planes -> {out_dir}")
     return info
 
 

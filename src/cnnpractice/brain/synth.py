@@ -25,6 +25,7 @@ Written: ``volumes/<subject>.nii.gz`` (float32, the template's grid and affine),
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from cnnpractice.brain.template import load_template, region_labels
 from cnnpractice.brain.volumes import save_volume
 from cnnpractice.io import write_json
 from cnnpractice.tables import write_csv
+
+log = logging.getLogger("cnnpractice.brain")
 
 GROUPS = ("control", "impaired")
 
@@ -173,8 +176,8 @@ def make_synthetic_cohort(
     }
     write_csv(out_dir / "subjects.csv", rows, ["subject", "label", "group", "volume", "severity"])
     write_json(out_dir / "ground_truth.json", truth)
-    print(
-        f"[brain] synthetic cohort: {len(rows)} subjects, planted {sorted(planted)} "
+    log.info(
+        f"synthetic cohort: {len(rows)} subjects, planted {sorted(planted)} "
         f"(severity {lo}-{hi}), {n_distract} distractor regions per subject"
     )
     return truth

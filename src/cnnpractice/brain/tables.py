@@ -7,12 +7,15 @@
 * ``regions.{csv,md}`` -- atlas regions ranked by the dBMS of filter A's differential
   model, with the literature flag, the planted ground truth (synthetic cohort) and the
   talk's Table 7 beside.
+
+:func:`tabulate_metrics` and :func:`tabulate_regions` read the rules' inputs and write both.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +25,8 @@ import numpy as np
 
 from cnnpractice.reference import load_reference
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
+
+log = logging.getLogger("cnnpractice.brain")
 
 METRICS = ("acc", "auc", "tpr", "fpr")
 # Regions where the Alzheimer's literature locates the disease (the talk's "*"), as
@@ -76,10 +81,12 @@ def metrics_rows(
     inputs: Mapping[str, Mapping[str, Any]],
     svm_json: str | Path | None,
     implementation: str = "torch",
+    ref: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per input configuration (and the SVM): mean/std of each metric over folds,
-    and the talk's numbers (``implementation``) for the configuration's ``talk_row``."""
-    talk = load_reference("brain")["alzheimer_oasis"][implementation]
+    and the talk's numbers (``implementation``) for the configuration's ``talk_row``
+    (``ref``: the loaded reference numbers; default the packaged ones)."""
+    talk = (ref or load_reference("brain"))["alzheimer_oasis"][implementation]
     rows = []
     for name, paths in folds_by_input.items():
         spec = inputs[name]
@@ -126,6 +133,7 @@ def write_metrics(
     md_path: str | Path,
     cohort: str,
     implementation: str = "torch",
+    ref: Mapping[str, Any] | None = None,
 ) -> None:
     """``metrics.csv`` (numbers) and ``metrics.md`` (our table, the talk's beside, peers)."""
     columns = ["input", "model", "view", "folds", "talk_row"] + [
@@ -149,7 +157,7 @@ def write_metrics(
         }
         for r in rows
     ]
-    ref = load_reference("brain")
+    ref = ref or load_reference("brain")
     talk_rows = [
         {"implementation": impl, "input": name, **{m: cell(*vals[m]) for m in METRICS}}
         for impl, table in ref["alzheimer_oasis"].items()
@@ -233,6 +241,7 @@ def write_regions(
     show: int = 20,
     dbms_a: float | None = None,
     untrained: Mapping[str, Any] | None = None,
+    ref: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``regions.csv`` (every region) and ``regions.md`` (the top ``show``, the planted-region
     check, the talk's Table 7 beside). Returns the check's numbers."""
@@ -276,7 +285,7 @@ def write_regions(
         )
     talk = [
         {**t, "region": t["region"] + (" *" if t.get("known_ad") else "")}
-        for t in load_reference("brain")["brain_substructures_dbms"]
+        for t in (ref or load_reference("brain"))["brain_substructures_dbms"]
     ]
     write_markdown(
         md_path,
@@ -292,4 +301,63 @@ def write_regions(
         ],
         title="Brain substructures ranked by dBMS of filter A",
     )
+    return check
+
+
+def tabulate_metrics(
+    *,
+    fold_jsons: Sequence[str | Path],
+    inputs: Mapping[str, Mapping[str, Any]],
+    svm_json: str | Path | None,
+    csv_path: str | Path,
+    md_path: str | Path,
+    source: str,
+    reference: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """``metrics.{csv,md}`` from every fold's ``fold.json`` (grouped by the configuration
+    directory they sit in) and the SVM's folds; the talk's numbers from ``reference`` (the
+    rule's declared input; default the packaged file)."""
+    ref = load_reference("brain", reference)
+    by_input: dict[str, list[str]] = {name: [] for name in inputs}
+    for path in fold_jsons:
+        by_input[Path(path).parent.parent.name].append(str(path))
+    rows = metrics_rows(by_input, inputs, svm_json, ref=ref)
+    write_metrics(rows, csv_path, md_path, cohort="synthetic cohort" if source == "synthetic" else "OASIS-1", ref=ref)
+    return rows
+
+
+def tabulate_regions(
+    *,
+    regions: Sequence[str | Path],
+    untrained: Sequence[str | Path],
+    summaries: Sequence[str | Path],
+    cohort_json: str | Path,
+    fold: int,
+    top: int,
+    csv_path: str | Path,
+    md_path: str | Path,
+    reference: str | Path | None = None,
+) -> dict[str, Any]:
+    """``regions.{csv,md}``: fold ``fold``'s ranking, every fold's ranks summarised, the same
+    fold's untrained-network baseline beside, the planted regions checked when the cohort is
+    synthetic; the talk's Table 7 from ``reference`` (the rule's declared input)."""
+    ref = load_reference("brain", reference)
+    cohort = json.loads(Path(cohort_json).read_text())
+    planted = sorted(cohort["planted_regions"]) if cohort.get("source") == "synthetic" else None
+    summary = json.loads(Path(summaries[fold]).read_text())
+    rows = region_rows(regions, fold, planted, top=top, untrained=untrained[fold])
+    check = write_regions(
+        rows,
+        csv_path,
+        md_path,
+        selected=fold,
+        n_folds=len(regions),
+        filter_a=int(summary["filter_a"]),
+        planted=planted,
+        top=top,
+        dbms_a=float(summary["dbms"][int(summary["filter_a"])]),
+        untrained=summary.get("untrained"),
+        ref=ref,
+    )
+    log.info(f"regions: top {[r['region'] for r in rows[:top]]}; {check}")
     return check

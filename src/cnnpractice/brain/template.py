@@ -15,12 +15,15 @@ at 1 or 2 mm):
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from cnnpractice.brain.volumes import VolumeError, load_volume, save_volume
 from cnnpractice.tables import write_csv
+
+log = logging.getLogger("cnnpractice.brain")
 
 FILES = ("template.nii.gz", "mask.nii.gz", "atlas.nii.gz", "atlas_labels.csv")
 
@@ -69,7 +72,7 @@ def prepare_template(out_dir: str | Path, *, resolution: int = 2, atlas: str = "
         "atlas": atlas,
         "regions": len(present),
     }
-    print(f"[brain] template {summary}")
+    log.info(f"template {summary}")
     return summary
 
 

@@ -45,7 +45,8 @@ def load_volume(path: str | os.PathLike, *, dtype=np.float32, check_brain: bool 
     Raises
     ------
     VolumeError
-        Naming ``path``: missing, unreadable, truncated, not 3D, non-finite or not a brain.
+        Naming ``path``: missing, unreadable, truncated, not 3D, a singular or non-finite
+        affine, non-finite values, or not a brain.
     """
     import nibabel as nib
 
@@ -69,9 +70,26 @@ def load_volume(path: str | os.PathLike, *, dtype=np.float32, check_brain: bool 
             f"the header promises {shape}, {img.get_data_dtype()}): {exc}"
         ) from exc
     affine = np.asarray(img.affine, dtype=np.float64)
+    check_affine(affine, path)
     if check_brain:
         check_brain_volume(data, path)
     return data, affine
+
+
+def check_affine(affine: np.ndarray, path: str | os.PathLike = "<array>") -> None:
+    """Raise :class:`VolumeError` for a voxel-to-world affine that cannot place the volume:
+    NaN or infinite entries, or a singular 3x3 part (a zero voxel size, collapsed axes), which
+    would send every voxel to one plane or nowhere and make registration meaningless."""
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        raise VolumeError(f"{path}: the voxel-to-world affine has NaN or infinite entries (header damaged?)")
+    linear = affine[:3, :3]
+    scale = float(np.abs(linear).max())
+    if scale == 0 or abs(np.linalg.det(linear)) <= 1e-9 * scale**3:
+        raise VolumeError(
+            f"{path}: the voxel-to-world affine is singular (voxel sizes or axes collapse to zero: "
+            f"{np.round(linear, 6).tolist()}); fix the header (qform/sform) before using the volume"
+        )
 
 
 def check_brain_volume(data: np.ndarray, path: str | os.PathLike = "<array>") -> None:

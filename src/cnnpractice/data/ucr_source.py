@@ -21,10 +21,11 @@ import importlib.util
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from cnnpractice.io import private_dir
 
 #: UCR univariate classification datasets bundled as ``.ts`` files inside the
 #: installed aeon (1.6.0), mapped to the stem of their files relative to the
@@ -200,7 +201,7 @@ def _load_download(name: str, extract_path: str | os.PathLike | None) -> dict[st
     # directory and move the dataset into place only once it loaded cleanly.
     created = [p for p in (root, *root.parents) if not p.exists()]
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}{_STAGING_PREFIX}", dir=root))
+    staging = private_dir(root, f".{name}{_STAGING_PREFIX}")  # sweeps killed runs' leftovers
     ok = False
     try:
         raw = _load_with_aeon(name, staging)

@@ -10,6 +10,7 @@ fluorescence detector (FD) records them with 100 ns time bins. Modules:
   movies, written to disk in shards.
 * :mod:`~cnnpractice.elves.fit` - the analytic baseline: per-pixel time of first light,
   least-squares fit of the stroke position and time.
-* :mod:`~cnnpractice.elves.pipeline` - the CNN detector and locator trainings.
+* :mod:`~cnnpractice.elves.training` - the CNN detector and locator trainings.
 * :mod:`~cnnpractice.elves.tables`, :mod:`~cnnpractice.elves.figures` - results.
+* :mod:`~cnnpractice.elves.stages` - the rules' entry points (one function per rule).
 """

@@ -10,16 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnpractice.io import atomic_path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from cnnpractice.figures import pyplot, save_figure
 
 
 def plot_elve_frames(
@@ -46,7 +37,7 @@ def plot_elve_frames(
     background = readout["background_pe_per_us"] * readout["time_bin_us"]
     noisy = add_noise(signal, native, np.random.default_rng(seed)).astype(np.float32) - background
     frames = np.linspace(0, signal.shape[1] - 1, n_frames).round().astype(int)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(n_frames, 2, figsize=(14, 1.45 * n_frames + 0.8), squeeze=False)
     eye = detector.eyes[0]
     extent = (eye.bearing_deg - 90, eye.bearing_deg + 90, 1.5, 30.1)
@@ -78,9 +69,7 @@ def plot_elve_frames(
         fontsize=10,
     )
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out, dpi=110)
 
 
 def plot_location_errors(*, events_csv: str | Path, out: str | Path) -> None:
@@ -89,7 +78,7 @@ def plot_location_errors(*, events_csv: str | Path, out: str | Path) -> None:
         rows = list(csv.DictReader(fh))
     if not rows:
         raise ValueError(f"{events_csv}: no events")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     distance = np.array([float(r["distance_km"]) for r in rows])
     for method, marker in (("cnn", "o"), ("fit", "x")):
@@ -110,6 +99,4 @@ def plot_location_errors(*, events_csv: str | Path, out: str | Path) -> None:
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out, dpi=110)

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ from scipy.optimize import least_squares
 
 from cnnpractice.elves.geometry import C_KM_PER_US, EYE_FOV_DEG, Detector, ground_point, map_coordinates
 from cnnpractice.io import save_npz
+
+log = logging.getLogger("cnnpractice.elves")
 
 FIT_SUBRAYS = 2  # directions per native pixel side in the first-light model
 GRID_BEARING_STEP_DEG = 2.0
@@ -233,8 +236,8 @@ def fit_shard(
         for r in rows
     ]
     seconds = sum(r["seconds"] for r in rows)
-    print(
-        f"[elves] fit {shard}: {len(rows)} elves, {sum(not r['success'] for r in rows)} failed, median "
+    log.info(
+        f"fit {shard}: {len(rows)} elves, {sum(not r['success'] for r in rows)} failed, median "
         f"location error {np.nanmedian(error) if rows else float('nan'):.2f} km, {seconds:.1f} s"
     )
     return {"events": len(rows), "seconds": seconds}

@@ -33,6 +33,7 @@ noise, stored as float16 (saturating at +-65000 pe).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 import zlib
@@ -45,6 +46,8 @@ from scipy.signal import lfilter
 
 from cnnpractice.elves.geometry import C_KM_PER_US, EYE_FOV_DEG, Detector, ground_point, map_coordinates
 from cnnpractice.io import load_npz, save_npz
+
+log = logging.getLogger("cnnpractice.elves")
 
 CLASSES = ("elve", "shower", "noise")
 NATIVE_BIN_US = 0.1  # the FD's 100 ns sampling: electronics noise is given per native bin
@@ -311,8 +314,8 @@ def simulate_shard(
     arrays["settings_json"] = np.array(json.dumps(settings, sort_keys=True))
     save_npz(out, **arrays)
     counts = np.bincount(arrays["label"], minlength=len(CLASSES))
-    print(
-        f"[elves] {split} shard {shard}: {n} events ({dict(zip(CLASSES, counts.tolist()))}), "
+    log.info(
+        f"{split} shard {shard}: {n} events ({dict(zip(CLASSES, counts.tolist()))}), "
         f"movie {arrays['movies'].shape[1:]}, {seconds:.1f} s = {n / seconds:.1f} events/s"
     )
     return {"events": n, "seconds": seconds}

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,8 @@ import numpy as np
 
 from cnnpractice.io import load_npz
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
+
+log = logging.getLogger("cnnpractice.elves")
 
 DETECTION_COLUMNS = ("class", "precision", "recall", "f1", "n_true", "n_predicted")
 EVENT_COLUMNS = (
@@ -243,7 +246,7 @@ def tabulate_elves(
         ],
         title="Elves: lightning reconstruction, CNN vs timing fit",
     )
-    print(
-        f"[elves] tables: {len(truth['label'])} test events, {len(events)} elves; overall "
+    log.info(
+        f"tables: {len(truth['label'])} test events, {len(events)} elves; overall "
         f"CNN median {rows[-1]['cnn_median_km']:.2f} km, fit median {rows[-1]['fit_median_km']:.2f} km"
     )

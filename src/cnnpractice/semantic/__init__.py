@@ -14,10 +14,11 @@ Modules, one job each:
 * :mod:`.activations` -- streamed per-class means of layer activations.
 * :mod:`.sources` -- the images: prepared arrays (Fashion-MNIST, CIFAR-100) or an
   ImageNet folder; and the networks (workflow checkpoints, torchvision models).
-* :mod:`.clustering` -- cosine affinity, spectral clustering for a range of k.
+* :mod:`.clustering` -- cosine affinity, spectral clustering for a range of k, the rank
+  correlation with WordNet distances.
 * :mod:`.naming` -- the best-covering WordNet hypernym of each cluster.
 * :mod:`.cifar100` -- CIFAR-100 download and preparation, its WordNet synsets.
-* :mod:`.pipeline` -- the workflow's steps as functions of paths and values.
+* :mod:`.stages` -- the rules' entry points (one function per rule), paths and values.
 * :mod:`.tables`, :mod:`.figures` -- the taxonomy and layer tables, the figure.
 
 Imports are cheap: numpy only at import time; torch, nltk, scikit-learn inside

@@ -1,9 +1,10 @@
 """CIFAR-100 for the semantic study: download, preparation, and its classes' WordNet synsets.
 
 * :func:`fetch` downloads ``cifar-100-python.tar.gz`` (Krizhevsky 2009; the md5
-  torchvision checks) and unpacks it into ``raw_dir`` (staged, renamed at the end).
+  torchvision checks) and unpacks it into ``raw_dir`` (staged, renamed at the end). Its
+  files are pickles: the only pickle the package reads (see :func:`_unpickle`).
 * :func:`prepare` writes the prepared-dataset layout the rest of the workflow
-  reads (:func:`cnnpractice.smalldata.pipeline.load_prepared`): ``train_x.npy``,
+  reads (:mod:`cnnpractice.data.prepared`): ``train_x.npy``,
   ``test_x.npy`` (uint8 (n, 3, 32, 32)), ``train_y.npy``, ``test_y.npy`` (int64,
   the 100 fine labels) and ``classes.json``.
 * :data:`SYNSETS` maps the 100 fine class names to WordNet 3.0 noun synsets
@@ -12,15 +13,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cnnpractice.io import write_json
+
+log = logging.getLogger("cnnpractice.semantic")
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 MD5 = "eb9058c3a382ffc7106e4002c42a8d85"  # torchvision.datasets.CIFAR100.tgz_md5
@@ -132,7 +135,7 @@ SYNSETS: dict[str, str] = {
 
 def fetch(raw_dir: str | os.PathLike, *, url: str = URL, md5: str = MD5) -> dict[str, Any]:
     """Download and unpack CIFAR-100 into ``raw_dir`` (``raw_dir/cifar-100-python/``)."""
-    from cnnpractice.smalldata.archives import download, extract, staged_dir
+    from cnnpractice.data.archives import download, extract, staged_dir
 
     raw_dir = Path(raw_dir)
     with staged_dir(raw_dir, "fetch", replace="fetch.json") as stage:
@@ -142,11 +145,16 @@ def fetch(raw_dir: str | os.PathLike, *, url: str = URL, md5: str = MD5) -> dict
         archive.unlink()
         info = {"name": "cifar100", "source": "download", "files": [received]}
         write_json(stage / "fetch.json", info)
-    print(f"[cifar100] {received['size']} bytes from {url} -> {raw_dir}", file=sys.stderr)
+    log.info(f"cifar100: {received['size']} bytes from {url} -> {raw_dir}")
     return info
 
 
 def _unpickle(path: Path) -> dict:
+    """The one pickle the package reads: CIFAR-100's "python version" is only published as
+    pickled dicts. Unpickling runs code a crafted file may hold, so the archive's md5
+    (torchvision's) is verified before it is unpacked (:func:`fetch`); every other file the
+    workflow reads is parsed without pickle (``np.load(allow_pickle=False)``, checkpoints
+    with ``torch.load(weights_only=True)``)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run the fetch_cifar100 rule (or unpack {Path(URL).name} there)")
     with open(path, "rb") as fh:
@@ -188,8 +196,8 @@ def prepare(
 ) -> dict[str, Any]:
     """Write the prepared layout (see the module docstring) with ``*_per_class`` images per
     class drawn with ``seed`` (None: all; streams ``[seed, 1]`` train, ``[seed, 2]`` test)."""
-    from cnnpractice.smalldata.archives import staged_dir
-    from cnnpractice.smalldata.preprocess import per_class
+    from cnnpractice.data.archives import staged_dir
+    from cnnpractice.data.prepared import per_class
 
     classes = class_names(raw_dir)
     info: dict[str, Any] = {
@@ -211,5 +219,5 @@ def prepare(
             info[f"n_{split}"] = int(len(keep))
             info["counts"][split] = {c: int(np.sum(y[keep] == i)) for i, c in enumerate(classes)}
         write_json(stage / "classes.json", info)
-    print(f"[cifar100] prepared {info['n_train']} train, {info['n_test']} test images in {out_dir}", file=sys.stderr)
+    log.info(f"cifar100: prepared {info['n_train']} train, {info['n_test']} test images in {out_dir}")
     return info

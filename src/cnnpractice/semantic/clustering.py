@@ -77,3 +77,15 @@ def spectral_clusters(
         )
         out[int(k)] = model.fit_predict(affinity).astype(np.int64)
     return out
+
+
+def rank_correlation(vectors: np.ndarray, wordnet_distance: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho (and p-value) between cosine distances of the class vectors and
+    WordNet path lengths, over all pairs of classes."""
+    from scipy.stats import spearmanr
+
+    n = len(vectors)
+    upper = np.triu_indices(n, k=1)
+    cosine_distance = 1.0 - cosine_similarity(vectors)[upper]
+    result = spearmanr(cosine_distance, np.asarray(wordnet_distance)[upper])
+    return float(result.statistic), float(result.pvalue)

@@ -6,18 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnpractice.io import atomic_path
+from cnnpractice.figures import pyplot, save_figure
 
 SCORES = (("mean_f1", "mean F1 of the WordNet names"), ("rank_correlation", "rank correlation with WordNet distances"))
 
 
 def plot_layers(rows: Sequence[dict[str, Any]], out: str | Path) -> None:
     """Two panels (mean F1, rank correlation), one line per model, layers left to right."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     models = list(dict.fromkeys(r["model"] for r in rows))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for ax, (key, title) in zip(axes, SCORES):
@@ -33,6 +29,4 @@ def plot_layers(rows: Sequence[dict[str, Any]], out: str | Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("Semantic embeddings: layer representativeness")
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, dpi=120)

@@ -4,8 +4,8 @@ Images (each source has ``classes``, ``class_ids``, ``labels`` and yields
 ``(images float32 (batch, C, H, W), labels int64 (batch,))`` from ``batches()``):
 
 * :class:`ArrayImages` -- a prepared dataset folder (``<split>_x.npy`` uint8
-  (N, C, S, S), ``<split>_y.npy``, ``classes.json``; written by the small-data
-  study's ``prepare_smalldata`` or by :mod:`cnnpractice.semantic.cifar100`),
+  (N, C, S, S), ``<split>_y.npy``, ``classes.json``: :mod:`cnnpractice.data.prepared`,
+  written by the small-data study's ``prepare_smalldata`` or by :mod:`cnnpractice.semantic.cifar100`),
   standardised with the mean/std the network was trained with. Rows are read
   from the file batch by batch (not memory-mapped), so memory does not grow
   with the number of images.
@@ -18,14 +18,15 @@ Images (each source has ``classes``, ``class_ids``, ``labels`` and yields
 
 Networks: :func:`workflow_network` (a checkpoint trained by the workflow, and
 its input standardisation) and :func:`torchvision_network` (an ImageNet model
-such as ``googlenet`` or ``vgg16``).
+such as ``googlenet`` or ``vgg16``). :func:`open_source` and :func:`open_network`
+build either from the rule's description.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ class ArrayImages:
         images_per_class: int | None = None,
         batch_size: int = 256,
     ):
-        from cnnpractice.smalldata.pipeline import load_prepared
+        from cnnpractice.data.prepared import load_prepared
 
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -237,3 +238,60 @@ def torchvision_network(arch: str, weights: str | None):
         return torchvision.models.get_model(arch, weights=weights, **extra).eval()
     except (ValueError, KeyError) as exc:
         raise ValueError(f"torchvision model {arch!r} with weights {weights!r}: {exc}") from exc
+
+
+NETWORK_KINDS = ("workflow", "torchvision")
+DATASET_KINDS = ("arrays", "imagenet")
+
+
+def open_source(
+    dataset: Mapping[str, Any],
+    *,
+    normalization: Mapping[str, Sequence[float]] | None,
+    batch_size: int,
+    workers: int = 0,
+    pin_memory: bool = False,
+):
+    """The image source described by ``dataset`` (``kind`` ``arrays`` or ``imagenet``)."""
+    kind = dataset.get("kind")
+    if kind == "arrays":
+        if normalization is None:
+            raise ValueError("prepared arrays need the network's input normalisation (a workflow checkpoint)")
+        return ArrayImages(
+            dataset["data_dir"],
+            split=dataset.get("split", "test"),
+            mean=normalization["mean"],
+            std=normalization["std"],
+            images_per_class=dataset.get("images_per_class"),
+            batch_size=batch_size,
+        )
+    if kind == "imagenet":
+        if not dataset.get("root"):
+            raise ValueError(
+                f"{dataset.get('config_key', 'semantic.datasets.imagenet.root')} is not set: "
+                "point it at your local ImageNet copy"
+            )
+        return ImageFolderImages(
+            dataset["root"],
+            split=dataset.get("split", "val"),
+            resize=dataset.get("resize", 256),
+            crop=dataset.get("crop", 224),
+            images_per_class=dataset.get("images_per_class"),
+            batch_size=batch_size,
+            workers=workers,
+            pin_memory=pin_memory,
+            config_key=dataset.get("config_key", "semantic.datasets.imagenet.root"),
+        )
+    raise ValueError(f"dataset kind must be one of {DATASET_KINDS}, got {kind!r}")
+
+
+def open_network(network: Mapping[str, Any], ckpt: str | Path | None):
+    """(network in eval mode, input normalisation or None) described by ``network``."""
+    kind = network.get("kind")
+    if kind == "workflow":
+        if ckpt is None:
+            raise ValueError("a workflow network needs its checkpoint")
+        return workflow_network(ckpt)
+    if kind == "torchvision":
+        return torchvision_network(network["arch"], network.get("weights")), None
+    raise ValueError(f"network kind must be one of {NETWORK_KINDS}, got {kind!r}")

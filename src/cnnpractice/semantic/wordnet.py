@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import re
 import shutil
 import warnings
@@ -31,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from cnnpractice.io import load_npz, save_npz, write_json
+
+log = logging.getLogger("cnnpractice.semantic")
 
 DEBIAN_DIR = "/usr/share/wordnet"
 LEXNAMES_MAN = "/usr/share/man/man5/lexnames.5WN.gz"
@@ -111,7 +114,7 @@ def _download_wordnet(nltk_root: Path) -> Path:
         raise WordNetMissing(_missing_message("nltk.download('wordnet') failed"))
     folder, archive = nltk_root / "corpora" / "wordnet", nltk_root / "corpora" / "wordnet.zip"
     if not (folder / "data.noun").is_file() and archive.is_file():
-        from cnnpractice.smalldata.archives import extract
+        from cnnpractice.data.archives import extract
 
         extract(archive, folder.parent)
     if not (folder / "data.noun").is_file():
@@ -145,7 +148,7 @@ def prepare_wordnet(
     WordNetMissing
         Neither source works; the message says what to install.
     """
-    from cnnpractice.smalldata.archives import staged_dir
+    from cnnpractice.data.archives import staged_dir
 
     if source not in SOURCES:
         raise ValueError(f"semantic.wordnet must be one of {SOURCES}, got {source!r}")
@@ -162,7 +165,7 @@ def prepare_wordnet(
             origin = {"source": "debian", "from": str(debian_dir), "packages": list(DEBIAN_PACKAGES)}
         else:
             if source == "auto":
-                print(f"[wordnet] Debian WordNet files missing ({missing[0]} ...); trying nltk.download")
+                log.info(f"wordnet: Debian WordNet files missing ({missing[0]} ...); trying nltk.download")
             download_root = stage / ".nltk_download"
             for path in _download_wordnet(download_root).iterdir():
                 shutil.move(str(path), stage / path.name)
@@ -175,7 +178,7 @@ def prepare_wordnet(
             "files": sorted(p.name for p in stage.iterdir() if p.is_file()),
         }
         write_json(stage / "source.json", info)
-    print(f"[wordnet] WordNet {info['version']} ({info['source']}) in {out_dir}")
+    log.info(f"wordnet: WordNet {info['version']} ({info['source']}) in {out_dir}")
     return info
 
 
@@ -369,12 +372,12 @@ def map_classes(
             labels[j] = name
     arrays.update(labels=labels.astype(str), classes=np.array(info["classes"]), class_ids=np.array(info["class_ids"]))
     save_npz(out, **arrays)
-    print(
-        f"[wordnet] {len(synsets)} classes, {len(arrays['candidates'])} candidate hypernyms "
+    log.info(
+        f"wordnet: {len(synsets)} classes, {len(arrays['candidates'])} candidate hypernyms "
         f"(WordNet {wn.get_version()}) -> {out}"
     )
     for name, synset in zip(info["classes"], synsets):
-        print(f"[wordnet]   {name} -> {synset.name()}: {synset.definition()}")
+        log.info(f"wordnet:   {name} -> {synset.name()}: {synset.definition()}")
     return arrays
 
 

@@ -29,11 +29,11 @@ brazilian_coffee    ``brazilian_coffee_scenes/fold<k>.txt`` listing
                     with class folders ``coffee`` and ``noncoffee``
 ==================  ==========================================================
 
-This module holds the registry, :func:`fetch`, the per-dataset readers of
-the raw layouts and :func:`prepare`. The generic download, archive and IDX
-machinery is in :mod:`~cnnpractice.smalldata.archives` (:func:`download`,
-:func:`extract` and :func:`read_idx` are re-exported here); image decoding,
-resizing, subsetting and splitting in :mod:`~cnnpractice.smalldata.preprocess`.
+This module holds :func:`fetch` and :func:`prepare`; the registry is
+:mod:`~cnnpractice.smalldata.registry`, the per-dataset readers of the raw layouts
+:mod:`~cnnpractice.smalldata.readers`. The generic download, archive and IDX
+machinery is shared (:mod:`cnnpractice.data.archives`); image decoding, resizing,
+subsetting and splitting live in :mod:`~cnnpractice.smalldata.preprocess`.
 
 Only numpy is imported at import time (Pillow, scipy for Flowers102's
 ``.mat`` files and torchvision for its class names inside the functions).
@@ -44,20 +44,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cnnpractice.data.archives import download, extract, gunzip, hash_file, staged_dir
+from cnnpractice.data.prepared import per_class
 from cnnpractice.io import write_json
-from cnnpractice.smalldata.archives import download, extract, gunzip, hash_file, read_idx, staged_dir
-from cnnpractice.smalldata.preprocess import Arrays, Files, per_class, stratified_split, write_split
+from cnnpractice.smalldata.preprocess import stratified_split, write_split
+from cnnpractice.smalldata.readers import READERS
 from cnnpractice.smalldata.registry import DATASETS, DEFAULT_SHIPPED_DIR, FMNIST_FILES, RESIZE_MODES, SOURCES
 
-_IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".ppm"}
+log = logging.getLogger("cnnpractice.smalldata")
 
 
 def talk_key(name: str) -> str | None:
@@ -119,7 +121,7 @@ def _fetch_downloads(spec: dict, stage: Path) -> list[dict]:
         fname = item["urls"][0].rsplit("/", 1)[-1]
         errors = []
         for url in item["urls"]:
-            print(f"downloading {url}", file=sys.stderr, flush=True)
+            log.info(f"downloading {url}")
             try:
                 info = download(url, folder / fname, md5=item["md5"])
                 break
@@ -219,99 +221,6 @@ def fetch(
     return info
 
 
-# ---------------------------------------------------------------------------
-# raw readers: image sources with labels
-# ---------------------------------------------------------------------------
-
-
-def _read_fashion_mnist(raw: Path) -> tuple[list[str], dict[str, Any]]:
-    splits = {}
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        images = read_idx(raw / f"{prefix}-images-idx3-ubyte.gz")
-        labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte.gz")
-        if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
-            raise ValueError(f"{raw}: {prefix} images {images.shape} {images.dtype} do not match labels {labels.shape}")
-        splits[split] = Arrays(images, labels)
-    return DATASETS["fashion_mnist"]["classes"], splits
-
-
-def _require(path: Path, name: str) -> Path:
-    if not path.exists():
-        raise FileNotFoundError(
-            f"dataset {name!r}: expected {path}; run fetch first or check "
-            "the raw layout (see cnnpractice.smalldata.datasets)"
-        )
-    return path
-
-
-def _read_flowers102(raw: Path) -> tuple[list[str], dict[str, Any]]:
-    from scipy.io import loadmat
-    from torchvision.datasets import Flowers102
-
-    base = _require(raw / "flowers-102", "flowers102")
-    labels = loadmat(_require(base / "imagelabels.mat", "flowers102"), squeeze_me=True)["labels"]
-    ids = loadmat(_require(base / "setid.mat", "flowers102"), squeeze_me=True)
-    splits = {}
-    for split, keys in (("train", ("trnid", "valid")), ("test", ("tstid",))):
-        image_ids = np.sort(np.concatenate([np.atleast_1d(ids[k]) for k in keys]))
-        splits[split] = Files([base / "jpg" / f"image_{i:05d}.jpg" for i in image_ids], labels[image_ids - 1] - 1)
-    return list(Flowers102.classes), splits
-
-
-def _read_food101(raw: Path) -> tuple[list[str], dict[str, Any]]:
-    base = _require(raw / "food-101", "food101")
-    meta = {s: json.loads(_require(base / "meta" / f"{s}.json", "food101").read_text()) for s in ("train", "test")}
-    classes = sorted(meta["train"])
-    if sorted(meta["test"]) != classes:
-        raise ValueError(f"{base / 'meta'}: train.json and test.json list different classes")
-    splits = {}
-    for split, lists in meta.items():
-        items = [(base / "images" / f"{rel}.jpg", c) for c, cls in enumerate(classes) for rel in sorted(lists[cls])]
-        splits[split] = Files([p for p, _ in items], [c for _, c in items])
-    return classes, splits
-
-
-def _class_folders(root: Path, name: str) -> tuple[list[str], dict[str, Any]]:
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    paths, labels = [], []
-    for c, cls in enumerate(classes):
-        files = sorted(p for p in (root / cls).iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-        paths += files
-        labels += [c] * len(files)
-    if not paths:
-        raise FileNotFoundError(f"dataset {name!r}: no images in class folders under {root}")
-    return classes, {"all": Files(paths, labels)}
-
-
-def _read_uc_merced(raw: Path) -> tuple[list[str], dict[str, Any]]:
-    return _class_folders(_require(raw / "UCMerced_LandUse" / "Images", "uc_merced"), "uc_merced")
-
-
-def _read_brazilian_coffee(raw: Path) -> tuple[list[str], dict[str, Any]]:
-    root = raw / "brazilian_coffee_scenes"
-    root = root if root.is_dir() else raw
-    lists = sorted(root.glob("fold*.txt"), key=lambda p: (len(p.name), p.name))
-    if not lists:  # no fold lists: class folders coffee/ and noncoffee/
-        return _class_folders(root, "brazilian_coffee")
-    classes = ["coffee", "noncoffee"]
-    paths, labels = [], []
-    for lst in lists:
-        for line in lst.read_text().split():
-            cls, _, stem = line.partition(".")
-            if cls not in classes or not stem:
-                raise ValueError(f"{lst}: entry {line!r} is not 'coffee.<name>' or 'noncoffee.<name>'")
-            paths.append(_require(root / lst.stem / f"{stem}.jpg", "brazilian_coffee"))
-            labels.append(classes.index(cls))
-    return classes, {"all": Files(paths, labels)}
-
-
-_READERS = {
-    "fashion_mnist": _read_fashion_mnist,
-    "flowers102": _read_flowers102,
-    "food101": _read_food101,
-    "uc_merced": _read_uc_merced,
-    "brazilian_coffee": _read_brazilian_coffee,
-}
 # ---------------------------------------------------------------------------
 # prepare
 # ---------------------------------------------------------------------------
@@ -421,7 +330,7 @@ def prepare(
             raise ValueError(f"{raw_dir / 'fetch.json'} is for dataset {fetched.get('name')!r}, not {name!r}")
         source = fetched.get("source", source)
 
-    classes, splits = _READERS[name](raw_dir)
+    classes, splits = READERS[name](raw_dir)
     if spec["split"] == "none":
         everything = splits.pop("all")
         train_idx, test_idx = stratified_split(
@@ -466,12 +375,8 @@ def prepare(
                 threads=threads,
             )
         write_json(stage / "classes.json", info)
-    print(
+    log.info(
         f"prepared {name}: {info['n_train']} train, {info['n_test']} test images of "
-        f"{channels}x{image_size}x{image_size} in {out_dir}",
-        file=sys.stderr,
+        f"{channels}x{image_size}x{image_size} in {out_dir}"
     )
     return info
-
-
-__all__ = ["DATASETS", "RESIZE_MODES", "SOURCES", "download", "extract", "fetch", "prepare", "read_idx"]

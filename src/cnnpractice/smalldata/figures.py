@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnpractice.figures import pyplot, save_figure
+
 
 def first_layer_filters(ckpt: str | Path) -> np.ndarray:
     """conv1 weights of a checkpoint written by the workflow, (filters, C, k, k)."""
     import torch
 
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
     key = "net.blocks.0.0.weight"
     if key not in state:
         raise ValueError(f"{ckpt}: no first conv layer ({key!r}); is it a small-data checkpoint?")
@@ -43,13 +45,7 @@ def filter_grid(weights: np.ndarray, columns: int | None = None, pad: int = 1) -
 
 def plot_filters(*, greedy_ckpt: str | Path, full_ckpt: str | Path, out: str | Path, title: str = "") -> None:
     """Side by side: conv1 filters after greedy stage 1 (kept frozen up to L5) and after Full L5."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from cnnpractice.io import atomic_path
-
+    plt = pyplot()
     panels = [
         ("greedy (stage L1, frozen afterwards)", first_layer_filters(greedy_ckpt)),
         ("end to end (Full L5)", first_layer_filters(full_ckpt)),
@@ -62,6 +58,4 @@ def plot_filters(*, greedy_ckpt: str | Path, full_ckpt: str | Path, out: str | P
         ax.axis("off")
     fig.suptitle(title or "First-layer filters")
     fig.tight_layout()
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, dpi=120)

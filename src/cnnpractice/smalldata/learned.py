@@ -15,23 +15,22 @@ activations at once) and write ``.npz`` files with ``train``, ``test``,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cnnpractice.data.prepared import load_prepared
 from cnnpractice.io import save_npz
+from cnnpractice.training.device import choose_device
+
+log = logging.getLogger("cnnpractice.smalldata")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DECAF_LAYERS = {"fc6": 2, "fc7": 5}  # index into torchvision AlexNet.classifier, after the ReLU
-
-
-def _device(accelerator: str):
-    import torch
-
-    return torch.device("cuda" if accelerator != "cpu" and torch.cuda.is_available() else "cpu")
 
 
 def _stream(images: np.ndarray, fn: Callable, batch_size: int) -> list[dict[Any, np.ndarray]]:
@@ -65,7 +64,7 @@ def _extract_and_save(
         }
         save_npz(path, **arrays)
         shapes[key] = arrays["train"].shape
-        print(f"[features] {label} {key}: train {arrays['train'].shape} test {arrays['test'].shape} -> {path}")
+        log.info(f"features {label} {key}: train {arrays['train'].shape} test {arrays['test'].shape} -> {path}")
     return shapes
 
 
@@ -86,7 +85,6 @@ def cnn_block_features(
 
     import torch
 
-    from cnnpractice.smalldata.pipeline import load_prepared
     from cnnpractice.training.module import ClassificationModule
 
     data = load_prepared(data_dir)
@@ -96,7 +94,7 @@ def cnn_block_features(
         raise ValueError(f"{info_file}: no 'normalization' (mean/std) recorded by the training")
     mean = np.asarray(norm["mean"], np.float32).reshape(1, -1, 1, 1)
     std = np.asarray(norm["std"], np.float32).reshape(1, -1, 1, 1)
-    device = _device(accelerator)
+    device = choose_device(accelerator)
     net = ClassificationModule.from_checkpoint(ckpt).net.to(device).eval()
     blocks = sorted(out_paths)
 
@@ -127,13 +125,11 @@ def decaf_features(
     import torch
     import torch.nn.functional as F
 
-    from cnnpractice.smalldata.pipeline import load_prepared
-
     bad = set(out_paths) - set(DECAF_LAYERS)
     if bad:
         raise ValueError(f"unknown DeCAF layers {sorted(bad)}; expected {sorted(DECAF_LAYERS)}")
     data = load_prepared(data_dir)
-    device = _device(accelerator)
+    device = choose_device(accelerator)
     net = decaf_net(weights).to(device).eval()
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
@@ -163,7 +159,6 @@ def engineered_features(
 ) -> tuple[int, ...]:
     """One engineered feature set (``hog``, ``hgd``, ``hcfeats``) of both splits as ``.npz``."""
     from cnnpractice.smalldata.features import extract
-    from cnnpractice.smalldata.pipeline import load_prepared
 
     data = load_prepared(data_dir)
     arrays = {
@@ -173,7 +168,7 @@ def engineered_features(
         "test_y": np.asarray(data["test_y"]),
     }
     save_npz(out, **arrays)
-    print(f"[features] {name}: train {arrays['train'].shape} test {arrays['test'].shape} -> {out}")
+    log.info(f"features {name}: train {arrays['train'].shape} test {arrays['test'].shape} -> {out}")
     return arrays["train"].shape
 
 
@@ -207,6 +202,6 @@ def classify(
     )
     for row in rows:
         row.update(dataset=dataset, feature_set=feature_set)
-        print(f"[classify] {dataset} {feature_set} {row['classifier']}: accuracy {row['accuracy']:.4f}")
+        log.info(f"classify {dataset} {feature_set} {row['classifier']}: accuracy {row['accuracy']:.4f}")
     write_json(out, rows)
     return rows

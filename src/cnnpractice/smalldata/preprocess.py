@@ -3,8 +3,8 @@
 * :class:`Arrays`, :class:`Files`: a split's images (already decoded, or
   files decoded on demand) with their int64 class labels; the per-dataset
   readers of :mod:`~cnnpractice.smalldata.datasets` return them.
-* :func:`stratified_split`, :func:`per_class`: seeded train/test split and
-  per-class subsets, as index arrays.
+* :func:`stratified_split`: seeded train/test split, as index arrays (per-class
+  subsets: :func:`cnnpractice.data.prepared.per_class`).
 * :func:`write_split`: decode, convert (grayscale or RGB) and resize a split's
   images into a uint8 ``(n, channels, size, size)`` ``.npy`` file and its
   labels into another.
@@ -51,25 +51,6 @@ class Files:
         from PIL import Image
 
         return Image.open(self.paths[i])
-
-
-def per_class(
-    labels: np.ndarray, k: int | None, rng: np.random.Generator, classes: Sequence[str], what: str
-) -> np.ndarray:
-    """Sorted indices of ``k`` random items of each class (all when ``k`` is None).
-
-    Each class's items are permuted and the first ``k`` kept, so for one seed
-    the subset of ``k`` is part of the subset of any larger ``k``.
-    """
-    if k is None:
-        return np.arange(len(labels))
-    keep = []
-    for c, cls in enumerate(classes):
-        idx = np.flatnonzero(labels == c)
-        if len(idx) < k:
-            raise ValueError(f"{what}: class {cls!r} has {len(idx)} images, fewer than the {k} asked for")
-        keep.append(rng.permutation(idx)[:k])
-    return np.sort(np.concatenate(keep))
 
 
 def stratified_split(
@@ -153,4 +134,4 @@ def write_split(
     np.save(y_path, items.labels)
 
 
-__all__ = ["Arrays", "Files", "per_class", "stratified_split", "write_split"]
+__all__ = ["Arrays", "Files", "stratified_split", "write_split"]

@@ -149,7 +149,7 @@ def tabulate_greedy(
     reference: str | Path | None = None,
 ) -> list[dict]:
     """Write ``greedy.{csv,md}`` from the stage ``test.json`` files (and fine-tuning runs)."""
-    ref = load_reference("smalldata") if reference is None else _yaml(reference)
+    ref = load_reference("smalldata", reference)
     rows = greedy_rows(_load(results), talk_keys, ref)
     ft = _load(finetune)
     for f in ft:
@@ -177,12 +177,6 @@ def tabulate_greedy(
     return rows
 
 
-def _yaml(path):
-    import yaml
-
-    return yaml.safe_load(Path(path).read_text())
-
-
 def _feature_order(name: str) -> tuple:
     return (0, ENGINEERED_ORDER.index(name), "") if name in ENGINEERED_ORDER else (1, 0, name)
 
@@ -191,7 +185,7 @@ def tabulate_features(
     *, scores: Sequence[str | Path], out_csv: str | Path, out_md: str | Path, reference: str | Path | None = None
 ) -> list[dict]:
     """Write ``features.{csv,md}`` from the per-feature-set score files of ``classify``."""
-    ref = load_reference("smalldata") if reference is None else _yaml(reference)
+    ref = load_reference("smalldata", reference)
     rows = sorted(_load(scores), key=lambda r: (r["dataset"], _feature_order(r["feature_set"]), r["classifier"]))
     write_csv(out_csv, rows, FEATURE_COLUMNS)
     datasets = sorted({r["dataset"] for r in rows})

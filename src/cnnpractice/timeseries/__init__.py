@@ -1,5 +1,8 @@
-"""Time-series studies: turning 1D series into 2D images for CNNs.
+"""Study 5 of the talk: time series as images for CNNs.
 
-Kept import-light: import the submodules you need (e.g.
-:mod:`cnnpractice.timeseries.transforms`).
+The rules call :mod:`.stages` (one function per rule), which delegates to
+:mod:`.transforms` (GASF, GADF, MTF, RP), :mod:`.training`, :mod:`.tables` and
+:mod:`.figures`; the UCR data come from :mod:`cnnpractice.data.ucr`.
+
+Kept import-light: import the submodules you need.
 """

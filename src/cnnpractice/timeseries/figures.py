@@ -8,18 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnpractice.io import atomic_path
+from cnnpractice.figures import pyplot, save_figure
 
 FIGURE_TRANSFORMS = ("gasf", "gadf", "mtf", "rp")
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_transforms(
@@ -34,7 +25,7 @@ def plot_transforms(
     size = min(image_size, X.shape[1])
     images = make_images(X[picks], list(FIGURE_TRANSFORMS), size, params=transform_params)
     images = np.asarray(images)
-    plt = _pyplot()
+    plt = pyplot()
     ncol = 1 + len(FIGURE_TRANSFORMS)
     fig, axes = plt.subplots(len(picks), ncol, figsize=(2.4 * ncol, 2.2 * len(picks)), squeeze=False)
     for row, idx in enumerate(picks):
@@ -49,9 +40,7 @@ def plot_transforms(
                 ax.set_title(name.upper(), fontsize=9)
     fig.suptitle(f"{dataset or Path(train).parent.name}: series and their {size}x{size} images", fontsize=10)
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)
 
 
 def read_history(path: str | Path) -> dict[str, np.ndarray]:
@@ -68,7 +57,7 @@ def plot_val_curves(*, histories: Sequence[str], out_png: str, dataset: str | No
 
     Runs trained without a validation split show their training accuracy (dashed).
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for path in histories:
         hist = read_history(path)
@@ -85,6 +74,4 @@ def plot_val_curves(*, histories: Sequence[str], out_png: str, dataset: str | No
     ax.legend(fontsize=8)
     ax.set_title(f"{dataset or ''} accuracy per epoch".strip())
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)

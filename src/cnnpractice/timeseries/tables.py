@@ -28,14 +28,6 @@ COLUMNS = (
 )
 
 
-def _reference(path: str | Path | None) -> dict:
-    if path is None:
-        return load_reference("timeseries")
-    import yaml
-
-    return yaml.safe_load(Path(path).read_text())
-
-
 def read_runs(results: Sequence[str | Path]) -> list[dict]:
     """One row per ``test.json`` (one training run)."""
     runs = []
@@ -101,7 +93,7 @@ def tabulate_accuracy(
     runs = read_runs(results)
     if not runs:
         raise ValueError("no training results to tabulate: enable a model under timeseries.models")
-    ref = _reference(reference)
+    ref = load_reference("timeseries", reference)
     rows = summarize(runs, ref)
     write_csv(out_csv, rows, COLUMNS)
     if out_runs_csv:

@@ -297,3 +297,18 @@ class ArrayDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, shuffle=False)
+
+
+class TargetArrayDataModule(ArrayDataModule):
+    """:class:`ArrayDataModule` for float targets (n, k): same splits (a seeded shuffle, no
+    stratification), standardisation of the inputs, loaders and fingerprint."""
+
+    def __init__(self, x_train, t_train, x_test, t_test, **kwargs):
+        super().__init__(x_train, np.zeros(len(t_train), np.int64), x_test, np.zeros(len(t_test), np.int64), **kwargs)
+        self.y_train = np.asarray(t_train, dtype=np.float32)
+        self.y_test = np.asarray(t_test, dtype=np.float32)
+
+    def _dataset(self, x, y, idx=None):
+        x, y = (x, y) if idx is None else (x[idx], y[idx])
+        x = (np.asarray(x, dtype=np.float32) - self.mean) / self.std
+        return TensorDataset(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.asarray(y, np.float32)))

@@ -1,7 +1,15 @@
-"""The LightningModule for classification, shared by every study."""
+"""The LightningModules shared by every study: classification and, beside it, regression.
+
+:class:`RegressionModule` keeps :class:`ClassificationModule`'s network building,
+AdamW/cosine optimisation and checkpoint loading, and replaces the cross-entropy step:
+targets are standardised (mean and std of the training targets, saved in the checkpoint)
+and fitted with a mean squared error (or smooth L1); predictions come back in the targets'
+own units.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -118,4 +126,66 @@ class ClassificationModule(pl.LightningModule):
     @classmethod
     def from_checkpoint(cls, path, map_location="cpu") -> ClassificationModule:
         """Rebuild a trained module from a checkpoint written by the workflow."""
-        return cls.load_from_checkpoint(path, map_location=map_location, weights_only=False)
+        # tensors and plain values only: a workflow checkpoint holds nothing else
+        return cls.load_from_checkpoint(path, map_location=map_location, weights_only=True)
+
+
+LOSSES = {"mse": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
+
+
+class RegressionModule(ClassificationModule):
+    """Least-squares training of a network with ``len(target_mean)`` outputs.
+
+    Parameters
+    ----------
+    net, model_spec, lr, weight_decay, scheduler, max_epochs : as ClassificationModule.
+    target_mean, target_std : per-target standardisation (the network predicts
+        (y - mean) / std).
+    loss : ``mse`` or ``smooth_l1`` on the standardised targets.
+
+    Logged per epoch: ``{train,val,test}_loss``. After ``trainer.test``, :attr:`test_outputs`
+    holds ``y`` and ``pred`` (N, targets) in the targets' units.
+    """
+
+    def __init__(
+        self,
+        net=None,
+        model_spec=None,
+        target_mean: Sequence[float] = (0.0,),
+        target_std: Sequence[float] = (1.0,),
+        loss: str = "mse",
+        **kwargs,
+    ):
+        super().__init__(net=net, model_spec=model_spec, **kwargs)
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        if len(target_mean) != len(target_std) or min(target_std) <= 0:
+            raise ValueError(f"target_mean {target_mean} and target_std {target_std} must have equal lengths, std > 0")
+        self.register_buffer("target_mean", torch.tensor(target_mean, dtype=torch.float32))
+        self.register_buffer("target_std", torch.tensor(target_std, dtype=torch.float32))
+
+    def _shared_step(self, batch, stage: str):
+        x, y = batch
+        pred = self(x)
+        loss = LOSSES[self.hparams.loss](pred, (y - self.target_mean) / self.target_std)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage != "test",
+            batch_size=len(y),
+            sync_dist=True,
+        )
+        return loss, pred
+
+    def test_step(self, batch, batch_idx):
+        _, pred = self._shared_step(batch, "test")
+        pred = pred.detach().float() * self.target_std + self.target_mean
+        self._test_parts.append((batch[1].detach().cpu(), pred.cpu()))
+
+    def on_test_epoch_end(self) -> None:
+        self.test_outputs = {
+            "y": torch.cat([p[0] for p in self._test_parts]),
+            "pred": torch.cat([p[1] for p in self._test_parts]),
+        }

@@ -1,104 +1,45 @@
-"""Build the Trainer in one place and run a resumable fit + test.
+"""Build the Trainer in one place and run a resumable fit + test: one core for every task.
+
+:func:`fit_and_test` trains a classifier (cross-entropy, accuracy, confusion matrix) or a
+regressor (standardised targets, least squares, RMSE per target); ``task`` picks the
+LightningModule and what ``test.json`` reports, everything else is shared.
 
 Layout of one training run (``out_dir`` holds the declared outputs, ``work_dir``
-the in-progress state that survives a killed job)::
+the in-progress state that survives a killed job; see :mod:`.workdir`)::
 
     out_dir/model.ckpt       best checkpoint (by the monitored metric)
-    out_dir/metrics.csv      one row per epoch: train/val loss and accuracy
+    out_dir/metrics.csv      one row per epoch: train/val loss (and accuracy)
     out_dir/test.json        test metrics of the best checkpoint, predictions
     out_dir/tensorboard/     TensorBoard event files
     work_dir/                last.ckpt, best so far, run.json, tensorboard (while running)
 
 Rerunning after a kill resumes from ``work_dir``'s ``last.ckpt`` when the run's
-settings and data (``run.json``: hyperparameters, architecture, seed and a
-SHA-256 of the arrays) are unchanged; anything else starts afresh. Shuffling is
+settings and data (``run.json``: task, hyperparameters, architecture, seed, a
+SHA-256 of the arrays and of the validation split, the initial weights' id) are
+unchanged and the checkpoint loads; anything else starts afresh. Shuffling is
 seeded per epoch and the random state is saved in every checkpoint, so a resumed
 run computes what an uninterrupted one would.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
+import logging
 import os
-import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 
-from cnnpractice.io import atomic_path, write_json
-from cnnpractice.training.module import ClassificationModule
+from cnnpractice.training.callbacks import EpochHistory, RandomState, StopOnSigterm
+from cnnpractice.training.settings import FitSettings
+from cnnpractice.training.workdir import prepare_work_dir, publish_run
 
-HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
-
-
-class EpochHistory(pl.Callback):
-    """Record epoch metrics, save them in checkpoints, and rewrite ``path`` each epoch.
-
-    Because the rows travel inside every checkpoint, a resumed run still ends
-    with the full history. Lightning runs checkpoint callbacks after this one, so
-    a checkpoint saved at an epoch's end already holds that epoch's row.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.rows: list[dict[str, float]] = []
-        self._t0 = time.perf_counter()
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._t0 = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        metrics = trainer.callback_metrics
-        row = {"epoch": trainer.current_epoch, "seconds": round(time.perf_counter() - self._t0, 4)}
-        for key in HISTORY_FIELDS[1:-1]:
-            row[key] = float(metrics[key]) if key in metrics else float("nan")
-        self.rows.append(row)
-        if trainer.is_global_zero:  # every DDP process keeps the rows; one writes them
-            write_history(self.path, self.rows)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"rows": list(self.rows)}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.rows = list(state_dict["rows"])
-
-
-class RandomState(pl.Callback):
-    """Carry torch's random state (dropout masks, ...) in every checkpoint and restore it
-    when a fit resumes, so a resumed run draws what an uninterrupted one would.
-
-    Being callback state, it is restored by the Trainer only (``fit``/``test`` with
-    ``ckpt_path``), not by ``load_from_checkpoint``. Only the current CUDA device's
-    state is kept, so a run can resume where a different number of GPUs is visible.
-    """
-
-    def state_dict(self) -> dict[str, Any]:
-        import torch
-
-        state = {"cpu": torch.get_rng_state()}
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state["cuda"] = torch.cuda.get_rng_state()  # the current device only
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        import torch
-
-        torch.set_rng_state(state_dict["cpu"])
-        if "cuda" in state_dict and torch.cuda.is_available():
-            torch.cuda.set_rng_state(state_dict["cuda"])
-
-
-def write_history(path: str | Path, rows: list[dict[str, float]]) -> None:
-    """Write epoch rows as CSV (atomically)."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+log = logging.getLogger("cnnpractice.training")
+TASKS = ("classification", "regression")
 
 
 def process_rank() -> int:
@@ -180,139 +121,137 @@ def build_trainer(
     )
 
 
-def _wait_for_launched_processes(trainer: pl.Trainer, timeout: float = 120.0) -> None:
-    """Let the DDP processes that Lightning started (rerunning this script) exit before
-    rank 0 writes the outputs and returns, so a finished job leaves nothing running."""
-    import subprocess
+def _module(task: str, net_spec: dict[str, Any], fit: FitSettings, datamodule, loss: str):
+    """The LightningModule of ``task`` with its hyperparameters (saved in every checkpoint)."""
+    from cnnpractice.training.module import ClassificationModule, RegressionModule
 
-    deadline = time.monotonic() + timeout
-    for proc in getattr(getattr(trainer.strategy, "launcher", None), "procs", None) or []:
-        try:
-            proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"[train] DDP process {proc.pid} still running after {timeout:.0f} s; not waiting")
-
-
-def _remove_tree(path: Path) -> None:
-    """Delete a folder atomically: rename it aside first, so a kill mid-deletion never
-    leaves a half-deleted work dir that looks resumable."""
-    if not path.exists():
-        return
-    trash = path.with_name(f".{path.name}.deleting")
-    if trash.exists():
-        shutil.rmtree(trash)
-    os.replace(path, trash)
-    shutil.rmtree(trash)
+    common = dict(lr=fit.lr, weight_decay=fit.weight_decay, scheduler=fit.scheduler, max_epochs=fit.max_epochs)
+    if task == "classification":
+        return ClassificationModule(model_spec=net_spec, **common, label_smoothing=fit.label_smoothing)
+    targets = datamodule.y_train[datamodule.train_idx]
+    return RegressionModule(
+        model_spec=net_spec,
+        **common,
+        loss=loss,
+        target_mean=targets.mean(axis=0).tolist(),
+        target_std=np.maximum(targets.std(axis=0), 1e-6).tolist(),
+    )
 
 
-def _prepare_work_dir(work_dir: Path, settings: dict[str, Any]) -> Path | None:
-    """Return ``work_dir``'s last checkpoint if it belongs to exactly these settings;
-    otherwise empty ``work_dir`` and return None.
-
-    Only rank 0 changes ``work_dir``: the other processes of a distributed training
-    reach the same answer by looking (until training starts nobody writes a
-    checkpoint, so what they see cannot disagree with rank 0's decision)."""
-    run_file = work_dir / "run.json"
-    last = work_dir / "checkpoints" / "last.ckpt"
-    wanted = json.loads(json.dumps(settings, sort_keys=True))
-    try:
-        same = json.loads(run_file.read_text()) == wanted
-    except (FileNotFoundError, json.JSONDecodeError):
-        same = False
-    if same and last.exists():
-        return last
-    if process_rank() != 0:
-        return None
-    if work_dir.exists():
-        print(f"[train] nothing resumable for these settings in {work_dir}; starting afresh")
-    _remove_tree(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_file, settings)
-    return None
+def _task_result(task: str, module, class_names, target_names, save_probabilities: bool) -> dict[str, Any]:
+    """What ``test.json`` reports for ``task`` from the module's test outputs."""
+    out = module.test_outputs
+    y, pred = out["y"].numpy(), out["pred"].numpy()
+    if task == "regression":
+        return {
+            "rmse": dict(zip(target_names or range(y.shape[1]), np.sqrt(((pred - y) ** 2).mean(axis=0)).tolist())),
+            "target_names": list(target_names or []),
+            "y_true": y.tolist(),
+            "y_pred": pred.tolist(),
+        }
+    n_classes = out["prob"].shape[1]
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (y, pred), 1)
+    return {
+        "test_accuracy": float((y == pred).mean()),
+        "class_names": class_names,
+        "confusion": confusion.tolist(),
+        "y_true": y.tolist(),
+        "y_pred": pred.tolist(),
+        **({"y_prob": np.round(out["prob"].numpy().astype(float), 6).tolist()} if save_probabilities else {}),
+    }
 
 
-def train_classifier(
+def fit_and_test(
     *,
+    task: str,
     net_spec: dict[str, Any],
     datamodule,
     out_dir: str | Path,
-    work_dir: str | Path | None = None,
+    fit: FitSettings,
     seed: int = 0,
-    max_epochs: int = 50,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    scheduler: str = "none",
-    label_smoothing: float = 0.0,
-    monitor: str = "val_loss",
     trainer_options: dict[str, Any] | None = None,
-    class_names: list[str] | None = None,
+    work_dir: str | Path | None = None,
     extra_info: dict[str, Any] | None = None,
     init_state: dict[str, Any] | None = None,
     init_id: str | None = None,
+    class_names: list[str] | None = None,
     save_probabilities: bool = False,
+    loss: str = "mse",
+    target_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Train ``net_spec`` on ``datamodule``, resumably; test the best checkpoint once.
 
     Parameters
     ----------
+    task : ``classification`` (integer labels; cross-entropy) or ``regression`` (float
+        targets (n, k), e.g. a :class:`~cnnpractice.training.data.TargetArrayDataModule`;
+        standardised, fitted with ``loss``: ``mse`` or ``smooth_l1``).
     net_spec : model spec for :func:`cnnpractice.models.build_model`.
     datamodule : an :class:`~cnnpractice.training.data.ArrayDataModule` (or any
-        LightningDataModule with ``val_idx``).
+        LightningDataModule with ``train_idx``/``val_idx``).
     out_dir : where the declared outputs go (see module docstring).
-    work_dir : in-progress state; default ``out_dir.parent / (out_dir.name + ".work")``.
-    monitor : ``val_loss`` (minimised) or ``val_acc`` (maximised); falls back to
-        the training metric when there is no validation split.
+    fit : optimiser, schedule, epochs and ``monitor`` (:class:`FitSettings`); a
+        regression is monitored by ``val_loss``. Without a validation split the
+        monitor falls back to the training metric.
     trainer_options : ``accelerator``, ``devices``, ``precision``, ``deterministic``,
         ``progress_bar`` for :func:`build_trainer`.
+    work_dir : in-progress state; default ``out_dir.parent / (out_dir.name + ".work")``.
     extra_info : merged into ``test.json`` (e.g. dataset and transform names).
     init_state : part of the network's ``state_dict`` loaded over the fresh
         initialisation before training (e.g. the frozen blocks of greedy
         layer-wise training); keys it has that the network lacks are an error.
     init_id : identifies ``init_state`` (e.g. the SHA-256 of the checkpoint it
         came from) in ``run.json``, so a run never resumes over changed weights.
-    save_probabilities : also store the class probabilities of every test example
-        (``y_prob``, (n_test, n_classes)) in ``test.json``.
+    class_names, save_probabilities : classification: the class names, and whether to
+        store every test example's class probabilities (``y_prob``, (n_test, n_classes)).
+    target_names : regression: names of the targets (keys of ``rmse``).
 
     Returns
     -------
-    The dict written to ``test.json``.
+    The dict written to ``test.json``: ``test_loss``, sizes, ``best_epoch``, timing,
+    ``y_true``/``y_pred``; classification adds ``test_accuracy``, ``confusion`` and
+    ``class_names``, regression ``rmse`` per target and ``target_names``.
     """
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import TensorBoardLogger
 
+    from cnnpractice.workflow import sigterm_deferred
+
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if task == "regression" and fit.monitor != "val_loss":
+        raise ValueError(f"a regression is monitored by 'val_loss', got {fit.monitor!r}")
     out_dir = Path(out_dir)
     work_dir = Path(work_dir) if work_dir else out_dir.parent / f"{out_dir.name}.work"
-    if monitor not in ("val_loss", "val_acc"):
-        raise ValueError(f"monitor must be 'val_loss' or 'val_acc', got {monitor!r}")
-    if len(getattr(datamodule, "val_idx", [1])) == 0:
-        monitor = monitor.replace("val_", "train_")
-    hparams = dict(
-        lr=lr, weight_decay=weight_decay, scheduler=scheduler, max_epochs=max_epochs, label_smoothing=label_smoothing
-    )
+    monitor = fit.monitor if len(datamodule.val_idx) else fit.monitor.replace("val_", "train_")
     trainer_options = dict(trainer_options or {})
     fingerprint = getattr(datamodule, "fingerprint", None)
     settings = {
+        "task": task,
         "net_spec": net_spec,
         "seed": seed,
         "monitor": monitor,
-        **hparams,
+        "lr": fit.lr,
+        "weight_decay": fit.weight_decay,
+        "scheduler": fit.scheduler,
+        "max_epochs": fit.max_epochs,
+        **({"label_smoothing": fit.label_smoothing} if task == "classification" else {"loss": loss}),
         "batch_size": getattr(datamodule, "batch_size", None),
         "val_fraction": getattr(datamodule, "val_fraction", None),
         "data_sha256": fingerprint() if callable(fingerprint) else None,
         # an explicit split (e.g. by subject) can change while the data stays the same
-        "val_idx_sha256": hashlib.sha256(
-            np.asarray(getattr(datamodule, "val_idx", []), dtype=np.int64).tobytes()
-        ).hexdigest(),
+        "val_idx_sha256": hashlib.sha256(np.asarray(datamodule.val_idx, dtype=np.int64).tobytes()).hexdigest(),
         "init_id": init_id if init_state is not None else None,
         # the progress bar changes nothing computed: toggling it keeps the run resumable
         "trainer": {k: v for k, v in trainer_options.items() if k != "progress_bar"},
     }
-    resume_from = _prepare_work_dir(work_dir, settings)
+    resume_from = prepare_work_dir(work_dir, settings, rank=process_rank())
     if resume_from:
-        print(f"[train] resuming from {resume_from}")
+        log.info(f"resuming from {resume_from}")
 
     pl.seed_everything(seed, workers=True)
-    module = ClassificationModule(model_spec=net_spec, **hparams)
+    module = _module(task, net_spec, fit, datamodule, loss)
     if init_state is not None:
         unexpected = sorted(set(init_state) - set(module.net.state_dict()))
         if unexpected:
@@ -331,32 +270,31 @@ def train_classifier(
     logger = TensorBoardLogger(save_dir=str(work_dir), name="tensorboard", version=0, default_hp_metric=False)
     trainer = build_trainer(
         work_dir=work_dir,
-        max_epochs=max_epochs,
-        callbacks=[history, RandomState(), best],
+        max_epochs=fit.max_epochs,
+        callbacks=[history, RandomState(), StopOnSigterm(), best],
         logger=logger,
         **trainer_options,
     )
     t0 = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+    # a SIGTERM during fit/test stops at the next batch (a checkpoint is never cut in half)
+    with sigterm_deferred():
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=True
+        )
     fit_seconds = time.perf_counter() - t0
     # trainer.test(ckpt_path=...) restores callback state from that checkpoint too:
     # keep the complete history of the fit.
     rows = list(history.rows)
 
     best_path = best.best_model_path or str(work_dir / "checkpoints" / "last.ckpt")
-    tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path, verbose=False)[0]
-    out = module.test_outputs
-    y, pred = out["y"].numpy(), out["pred"].numpy()
-    n_classes = out["prob"].shape[1]
-    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (y, pred), 1)
+    with sigterm_deferred():
+        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True)[0]
     scores = np.array([row[monitor] for row in rows], dtype=float)
     # ModelCheckpoint replaces its best only on strict improvement: the first optimum wins.
     best_epoch = int(rows[int(np.nanargmin(scores) if monitor.endswith("loss") else np.nanargmax(scores))]["epoch"])
     result = {
-        "test_accuracy": float((y == pred).mean()),
         "test_loss": float(tested["test_loss"]),
-        "n_test": int(len(y)),
+        "n_test": int(len(module.test_outputs["y"])),
         "n_train": int(len(datamodule.train_idx)),
         "n_val": int(len(datamodule.val_idx)),
         "best_epoch": best_epoch,
@@ -367,36 +305,9 @@ def train_classifier(
         "device": str(trainer.strategy.root_device),
         "processes": trainer.world_size,
         "seed": seed,
-        "class_names": class_names,
-        "confusion": confusion.tolist(),
-        "y_true": y.tolist(),
-        "y_pred": pred.tolist(),
-        **({"y_prob": np.round(out["prob"].numpy().astype(float), 6).tolist()} if save_probabilities else {}),
+        **_task_result(task, module, class_names, target_names, save_probabilities),
         **(extra_info or {}),
     }
     if trainer.is_global_zero:  # DDP: every process tested all of the test set; rank 0 writes
         publish_run(trainer, out_dir=out_dir, work_dir=work_dir, best_path=best_path, rows=rows, result=result)
     return result
-
-
-def publish_run(
-    trainer: pl.Trainer,
-    *,
-    out_dir: Path,
-    work_dir: Path,
-    best_path: str | Path,
-    rows: list[dict[str, float]],
-    result: dict[str, Any],
-) -> None:
-    """Turn a finished fit's work dir into the declared outputs (rank 0 only): the best
-    checkpoint, the epoch history, the TensorBoard logs and ``test.json``; then drop the
-    work dir. ``test.json`` is written last, so its presence means the run is complete."""
-    _wait_for_launched_processes(trainer)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "model.ckpt") as tmp:
-        shutil.copyfile(best_path, tmp)
-    write_history(out_dir / "metrics.csv", rows)
-    shutil.rmtree(out_dir / "tensorboard", ignore_errors=True)
-    shutil.copytree(work_dir / "tensorboard", out_dir / "tensorboard")
-    write_json(out_dir / "test.json", result)
-    _remove_tree(work_dir)

@@ -1,18 +1,30 @@
-"""The semantic study's workflow steps as functions of paths and values.
+"""The semantic study's rules as functions of paths and values: one function per rule,
+named after it (``scripts/<rule>.py`` calls ``stages.<rule>``).
 
-1. :func:`extract_activations` -- one pass over a dataset's images through a
-   network: per layer, the (n_classes, features) class means, written as
-   ``<out_dir>/<layer>.npz`` (``means``, ``counts``, ``classes``, ``class_ids``)
-   and ``<out_dir>/classes.json``.
-2. :func:`cnnpractice.semantic.wordnet.map_classes` -- classes -> WordNet.
-3. :func:`induce_taxonomy` -- one layer: spectral clustering for every k, WordNet
-   names, the taxonomy tables and the layer's scores (``scores.json``).
-4. :func:`tabulate_layers`, :func:`plot_layers` -- scores of every layer.
+============================  ========================================================
+rule                          work
+============================  ========================================================
+prepare_wordnet               :func:`.wordnet.prepare_wordnet` (WordNet 3.0 for nltk)
+fetch_cifar100                :func:`.cifar100.fetch`
+prepare_cifar100              :func:`.cifar100.prepare` -> a prepared dataset
+train_semantic                the small-data study's :func:`~cnnpractice.smalldata.stages.train_smalldata`
+                              (end to end, five blocks), when that study has no such network
+extract_semantic_activations  one pass over the images (:mod:`.sources`,
+                              :mod:`.activations`): per layer the (n_classes, features)
+                              class means, ``<out_dir>/<layer>.npz`` and ``classes.json``
+map_semantic_classes          :func:`.wordnet.map_classes`: classes -> WordNet hierarchy
+induce_semantic_taxonomy      one layer: spectral clustering for every k
+                              (:mod:`.clustering`), WordNet names (:mod:`.naming`), the
+                              taxonomy tables (:mod:`.tables`) and ``scores.json``
+tabulate_semantic             :func:`.tables.write_layers`: the scores of every layer
+plot_semantic_layers          :func:`.figures.plot_layers`
+============================  ========================================================
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,69 +34,65 @@ import numpy as np
 
 from cnnpractice.io import load_npz, save_npz, write_json
 
-NETWORK_KINDS = ("workflow", "torchvision")
-DATASET_KINDS = ("arrays", "imagenet")
+log = logging.getLogger("cnnpractice.semantic")
+
 ACTIVATION_ARRAYS = {"means": "f", "counts": "iu", "classes": "U", "class_ids": "U"}
 
 
-def open_source(
-    dataset: Mapping[str, Any],
+def prepare_wordnet(*, out_dir: str | Path, source: str) -> dict[str, Any]:
+    """Lay out WordNet 3.0 as an nltk corpus in ``out_dir`` (Debian packages, else nltk.download)."""
+    from cnnpractice.semantic.wordnet import prepare_wordnet as prepare
+
+    return prepare(out_dir, source=source)
+
+
+def fetch_cifar100(*, raw_dir: str | Path) -> dict[str, Any]:
+    """Download and unpack CIFAR-100 into ``raw_dir``."""
+    from cnnpractice.semantic.cifar100 import fetch
+
+    return fetch(raw_dir)
+
+
+def prepare_cifar100(
+    *, raw_dir: str | Path, out_dir: str | Path, train_per_class: int | None, test_per_class: int | None, seed: int
+) -> dict[str, Any]:
+    """CIFAR-100 as a prepared dataset (uint8 arrays, labels, classes)."""
+    from cnnpractice.semantic.cifar100 import prepare
+
+    return prepare(raw_dir, out_dir, train_per_class=train_per_class, test_per_class=test_per_class, seed=seed)
+
+
+def train_semantic(
     *,
-    normalization: Mapping[str, Sequence[float]] | None,
-    batch_size: int,
-    workers: int = 0,
-    pin_memory: bool = False,
-):
-    """The image source described by ``dataset`` (``kind`` ``arrays`` or ``imagenet``)."""
-    from cnnpractice.semantic.sources import ArrayImages, ImageFolderImages
+    data_dir: str | Path,
+    out_dir: str | Path,
+    dataset: str,
+    model: str,
+    arch_params: dict[str, Any],
+    training: dict[str, Any],
+    trainer: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """This study's own network (``semantic.models.<model>``, end to end, five conv blocks),
+    trained as the small-data study trains its Full L5 (:func:`cnnpractice.smalldata.stages.
+    train_smalldata`, that study's public entry), when that study does not provide one."""
+    from cnnpractice.smalldata.stages import train_smalldata
 
-    kind = dataset.get("kind")
-    if kind == "arrays":
-        if normalization is None:
-            raise ValueError("prepared arrays need the network's input normalisation (a workflow checkpoint)")
-        return ArrayImages(
-            dataset["data_dir"],
-            split=dataset.get("split", "test"),
-            mean=normalization["mean"],
-            std=normalization["std"],
-            images_per_class=dataset.get("images_per_class"),
-            batch_size=batch_size,
-        )
-    if kind == "imagenet":
-        if not dataset.get("root"):
-            raise ValueError(
-                f"{dataset.get('config_key', 'semantic.datasets.imagenet.root')} is not set: "
-                "point it at your local ImageNet copy"
-            )
-        return ImageFolderImages(
-            dataset["root"],
-            split=dataset.get("split", "val"),
-            resize=dataset.get("resize", 256),
-            crop=dataset.get("crop", 224),
-            images_per_class=dataset.get("images_per_class"),
-            batch_size=batch_size,
-            workers=workers,
-            pin_memory=pin_memory,
-            config_key=dataset.get("config_key", "semantic.datasets.imagenet.root"),
-        )
-    raise ValueError(f"dataset kind must be one of {DATASET_KINDS}, got {kind!r}")
+    return train_smalldata(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        dataset=dataset,
+        arch=model,
+        arch_params=arch_params,
+        kind="full",
+        stage=5,
+        training=training,
+        trainer=trainer,
+        seed=seed,
+    )
 
 
-def open_network(network: Mapping[str, Any], ckpt: str | Path | None):
-    """(network in eval mode, input normalisation or None) described by ``network``."""
-    from cnnpractice.semantic.sources import torchvision_network, workflow_network
-
-    kind = network.get("kind")
-    if kind == "workflow":
-        if ckpt is None:
-            raise ValueError("a workflow network needs its checkpoint")
-        return workflow_network(ckpt)
-    if kind == "torchvision":
-        return torchvision_network(network["arch"], network.get("weights")), None
-    raise ValueError(f"network kind must be one of {NETWORK_KINDS}, got {kind!r}")
-
-
-def extract_activations(
+def extract_semantic_activations(
     *,
     out_dir: str | Path,
     network: Mapping[str, Any],
@@ -107,21 +115,22 @@ def extract_activations(
     """
     import torch
 
+    from cnnpractice.data.archives import staged_dir
     from cnnpractice.semantic.activations import stream_class_means
     from cnnpractice.semantic.layers import layer_modules
-    from cnnpractice.smalldata.archives import staged_dir
-    from cnnpractice.smalldata.learned import _device
+    from cnnpractice.semantic.sources import open_network, open_source
+    from cnnpractice.training.device import choose_device
 
     layers = layer_modules(network.get("kind"), network.get("arch"), layers, modules, config_key)
-    device = _device(accelerator)
+    device = choose_device(accelerator)
     net, normalization = open_network(network, ckpt)
     net = net.to(device)
     source = open_source(
         dataset, normalization=normalization, batch_size=batch_size, workers=workers, pin_memory=device.type == "cuda"
     )
     n_classes = len(source.classes)
-    print(
-        f"[activations] {len(source.labels)} images of {n_classes} classes through "
+    log.info(
+        f"activations: {len(source.labels)} images of {n_classes} classes through "
         f"{network.get('arch', type(net).__name__)} on {device}; layers {dict(layers)}"
     )
     t0 = time.perf_counter()
@@ -161,8 +170,8 @@ def extract_activations(
                 class_ids=np.array(source.class_ids),
             )
         write_json(stage / "classes.json", info)
-    print(
-        f"[activations] {info['images']} images in {seconds:.1f} s ({info['images_per_second']} "
+    log.info(
+        f"activations: {info['images']} images in {seconds:.1f} s ({info['images_per_second']} "
         f"images/s); features per layer {info['features']} -> {out_dir}"
     )
     return info
@@ -193,21 +202,7 @@ def load_activations(path: str | Path) -> dict[str, np.ndarray]:
     return load_npz(path, required=ACTIVATION_ARRAYS)
 
 
-def rank_correlation(vectors: np.ndarray, wordnet_distance: np.ndarray) -> tuple[float, float]:
-    """Spearman's rho (and p-value) between cosine distances of the class vectors and
-    WordNet path lengths, over all pairs of classes."""
-    from scipy.stats import spearmanr
-
-    from cnnpractice.semantic.clustering import cosine_similarity
-
-    n = len(vectors)
-    upper = np.triu_indices(n, k=1)
-    cosine_distance = 1.0 - cosine_similarity(vectors)[upper]
-    result = spearmanr(cosine_distance, np.asarray(wordnet_distance)[upper])
-    return float(result.statistic), float(result.pvalue)
-
-
-def induce_taxonomy(
+def induce_semantic_taxonomy(
     *,
     activations: str | Path,
     hierarchy: str | Path,
@@ -232,7 +227,7 @@ def induce_taxonomy(
     taxonomy tables (:func:`cnnpractice.semantic.tables.write_taxonomy`) and ``out_scores``
     (JSON: mean_f1, rank_correlation, per-k mean F1, the k range and its note).
     """
-    from cnnpractice.semantic.clustering import k_range, spectral_clusters
+    from cnnpractice.semantic.clustering import k_range, rank_correlation, spectral_clusters
     from cnnpractice.semantic.naming import name_clusters
     from cnnpractice.semantic.tables import write_taxonomy
     from cnnpractice.semantic.wordnet import load_hierarchy
@@ -245,7 +240,7 @@ def induce_taxonomy(
     classes = [str(c) for c in acts["classes"]]
     ks, note = k_range(k_min, k_max, len(classes))
     if note:
-        print(f"[taxonomy] {model}/{layer}: {note}")
+        log.info(f"taxonomy {model}/{layer}: {note}")
     labels = spectral_clusters(means, ks, seed=seed, assign_labels=assign_labels, n_init=n_init)
     by_k = {k: name_clusters(labels[k], tree, classes, qualifier_share) for k in ks}
     rho, p = rank_correlation(means, tree["distance"])
@@ -257,9 +252,9 @@ def induce_taxonomy(
         notes.append(f"Note: {note}.")
     talk = {}
     if talk_reference is not None:
-        import yaml
+        from cnnpractice.reference import load_reference
 
-        talk = yaml.safe_load(Path(talk_reference).read_text())["induced_taxonomy"]
+        talk = load_reference("semantic", talk_reference)["induced_taxonomy"]
     write_taxonomy(
         by_k=by_k,
         talk={int(k): list(v) for k, v in talk.items()},
@@ -286,8 +281,8 @@ def induce_taxonomy(
     }
     write_json(out_scores, scores)
     for k, clusters in by_k.items():
-        print(f"[taxonomy] {model}/{layer} k={k}: " + " | ".join(f"{c['label']} ({c['f1']:.2f})" for c in clusters))
-    print(f"[taxonomy] {model}/{layer}: mean F1 {scores['mean_f1']:.3f}, rank correlation {rho:.3f}")
+        log.info(f"taxonomy {model}/{layer} k={k}: " + " | ".join(f"{c['label']} ({c['f1']:.2f})" for c in clusters))
+    log.info(f"taxonomy {model}/{layer}: mean F1 {scores['mean_f1']:.3f}, rank correlation {rho:.3f}")
     return scores
 
 
@@ -303,7 +298,7 @@ def _layer_rows(score_files: Sequence[str | Path], layer_order: Mapping[str, Seq
     return sorted(rows, key=lambda r: (models.index(r["model"]) if r["model"] in models else len(models), r["depth"]))
 
 
-def tabulate_layers(
+def tabulate_semantic(
     *,
     score_files: Sequence[str | Path],
     layer_order: Mapping[str, Sequence[str]],
@@ -319,14 +314,14 @@ def tabulate_layers(
         mine = [r for r in rows if r["model"] == model]
         if mine:
             best = max(mine, key=lambda r: r["mean_f1"])
-            print(
-                f"[layers] {model}: best mean F1 at {best['layer']} ({best['mean_f1']:.3f}); "
+            log.info(
+                f"layers {model}: best mean F1 at {best['layer']} ({best['mean_f1']:.3f}); "
                 f"best rank correlation at {max(mine, key=lambda r: r['rank_correlation'])['layer']}"
             )
     return rows
 
 
-def plot_layers(
+def plot_semantic_layers(
     *, score_files: Sequence[str | Path], layer_order: Mapping[str, Sequence[str]], out: str | Path
 ) -> None:
     """layers.png: both scores against depth, one line per model."""

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnnpractice.smalldata import pipeline
+from cnnpractice.data.prepared import load_prepared
+from cnnpractice.io import sha256_file
+from cnnpractice.smalldata import training
 from cnnpractice.smalldata.learned import classify, cnn_block_features
 from cnnpractice.smalldata.tables import tabulate_features, tabulate_greedy
 
@@ -45,7 +47,7 @@ def prepared(tmp_path_factory):
 
 
 def run_stage(prepared, out, kind, stage, previous=None, **kw):
-    return pipeline.train_stage(
+    return training.train_stage(
         data_dir=prepared,
         out_dir=out,
         dataset="toy",
@@ -94,7 +96,7 @@ def test_stage_k_loads_stage_k_minus_1_and_frozen_blocks_do_not_change(greedy_ru
 
 
 def test_trained_block_moves_away_from_its_initialisation(prepared, tmp_path):
-    spec = pipeline.stage_spec(ARCH, kind="greedy", stage=1, in_channels=1, n_classes=3, input_size=16)
+    spec = training.stage_spec(ARCH, kind="greedy", stage=1, in_channels=1, n_classes=3, input_size=16)
     torch.manual_seed(0)
     run_stage(prepared, tmp_path / "L1", "greedy", 1)
     import pytorch_lightning as pl
@@ -113,7 +115,7 @@ def test_full_training_freezes_nothing_and_records_the_stage(greedy_runs):
     assert res["kind"] == "full" and res["stage"] == 5 and res["n_test"] == 12
     hp = torch.load(root / "full" / "L5" / "model.ckpt", map_location="cpu", weights_only=False)["hyper_parameters"]
     assert hp["model_spec"]["frozen_blocks"] == 0 and hp["model_spec"]["n_blocks"] == 5
-    assert results[("greedy", 4)]["previous_ckpt_sha256"] == pipeline.sha256_file(root / "greedy" / "L3" / "model.ckpt")
+    assert results[("greedy", 4)]["previous_ckpt_sha256"] == sha256_file(root / "greedy" / "L3" / "model.ckpt")
 
 
 def test_full_epochs_total_multiplies_the_budget(prepared, tmp_path):
@@ -132,11 +134,11 @@ def test_missing_or_bad_prepared_files_are_named(tmp_path):
     folder = write_prepared(tmp_path / "bad")
     (folder / "test_y.npy").unlink()
     with pytest.raises(FileNotFoundError, match="test_y.npy"):
-        pipeline.load_prepared(folder)
+        load_prepared(folder)
     folder = write_prepared(tmp_path / "float")
     np.save(folder / "train_x.npy", np.zeros((24, 1, 16, 16), np.float32))
     with pytest.raises(ValueError, match="train_x.npy.*uint8"):
-        pipeline.load_prepared(folder)
+        load_prepared(folder)
 
 
 def test_cnn_features_and_classification(greedy_runs, prepared, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import needs_debian_wordnet
 
-from cnnpractice.semantic import cifar100, pipeline, wordnet
+from cnnpractice.semantic import cifar100, sources, stages, wordnet
 
 ARCH = {"variant": "alexnet", "geometry": "small", "width": 0.125, "dropout": 0.0}
 # ImageNet wnids: dog, domestic cat, car, truck
@@ -52,7 +52,7 @@ def write_checkpoint(folder: Path, mean=50.0, std=60.0) -> Path:
 def test_extraction_of_a_workflow_network_gives_the_class_means_of_its_blocks(tmp_path):
     data = write_prepared(tmp_path / "data")
     ckpt = write_checkpoint(tmp_path / "net")
-    info = pipeline.extract_activations(
+    info = stages.extract_semantic_activations(
         out_dir=tmp_path / "acts",
         network={"kind": "workflow", "arch": "alexnet"},
         dataset={"kind": "arrays", "data_dir": str(data), "split": "test"},
@@ -71,7 +71,7 @@ def test_extraction_of_a_workflow_network_gives_the_class_means_of_its_blocks(tm
         blocks = net.block_features(x, [2, 5])
         fc7 = net.head[:7](_through_blocks(net, x))
     for layer, features in (("conv2", blocks[2]), ("conv5", blocks[5]), ("fc7", fc7)):
-        saved = pipeline.load_activations(tmp_path / "acts" / f"{layer}.npz")
+        saved = stages.load_activations(tmp_path / "acts" / f"{layer}.npz")
         expected = np.stack([features.numpy()[y == c].mean(axis=0) for c in range(3)])
         np.testing.assert_allclose(saved["means"], expected, rtol=1e-4, atol=1e-5)
     assert json.loads((tmp_path / "acts" / "classes.json").read_text())["layers"]["fc7"] == "head.6"
@@ -98,7 +98,7 @@ def write_image_folder(root: Path, per_class: int = 2) -> Path:
 def test_imagenet_folder_to_taxonomy_and_layer_table(tmp_path, nltk_root):
     root = write_image_folder(tmp_path / "imagenet")
     acts, out = tmp_path / "acts", tmp_path / "out"
-    info = pipeline.extract_activations(
+    info = stages.extract_semantic_activations(
         out_dir=acts,
         network={"kind": "torchvision", "arch": "googlenet", "weights": None},
         dataset={
@@ -114,15 +114,15 @@ def test_imagenet_folder_to_taxonomy_and_layer_table(tmp_path, nltk_root):
         accelerator="cpu",
     )
     assert info["class_ids"] == WNIDS and info["counts"] == [2, 2, 2, 2] and info["features"]["inception5b"] == 1024
-    tree = pipeline.map_semantic_classes(
+    tree = stages.map_semantic_classes(
         nltk_data=nltk_root, activations=acts, dataset="imagenet", synsets={}, out=tmp_path / "wordnet.npz"
     )
     assert tree["synsets"].tolist() == ["dog.n.01", "domestic_cat.n.01", "car.n.01", "truck.n.01"]
-    reference = Path(pipeline.__file__).parents[1] / "reference" / "semantic.yaml"
+    reference = Path(stages.__file__).parents[1] / "reference" / "semantic.yaml"
     scores = []
     for layer in ("inception4a", "inception5b"):
         paths = {name: out / layer / name for name in ("taxonomy.csv", "taxonomy.md", "clusters.csv", "scores.json")}
-        s = pipeline.induce_taxonomy(
+        s = stages.induce_semantic_taxonomy(
             activations=acts / f"{layer}.npz",
             hierarchy=tmp_path / "wordnet.npz",
             model="googlenet",
@@ -144,7 +144,7 @@ def test_imagenet_folder_to_taxonomy_and_layer_table(tmp_path, nltk_root):
         assert [r["k"] for r in rows] == ["2", "3"]
         assert rows[0]["talk"] == "Living thing; Artifact" and rows[0]["talk_found"].endswith("/2")
         assert "k_max 19 clamped to 3" in paths["taxonomy.md"].read_text()
-    pipeline.tabulate_layers(
+    stages.tabulate_semantic(
         score_files=scores,
         layer_order={"googlenet": ["inception4a", "inception5b"]},
         out_csv=tmp_path / "layers.csv",
@@ -152,7 +152,7 @@ def test_imagenet_folder_to_taxonomy_and_layer_table(tmp_path, nltk_root):
     )
     with open(tmp_path / "layers.csv") as fh:
         assert [(r["layer"], r["depth"]) for r in csv.DictReader(fh)] == [("inception4a", "1"), ("inception5b", "2")]
-    pipeline.plot_layers(
+    stages.plot_semantic_layers(
         score_files=scores, layer_order={"googlenet": ["inception4a", "inception5b"]}, out=tmp_path / "layers.png"
     )
     assert (tmp_path / "layers.png").stat().st_size > 5_000
@@ -175,7 +175,7 @@ def test_same_inputs_same_taxonomy(tmp_path, nltk_root):
         classes=np.array(classes),
         class_ids=np.array(classes),
     )
-    pipeline.map_semantic_classes(
+    stages.map_semantic_classes(
         nltk_data=nltk_root,
         activations=tmp_path / "acts",
         dataset="fashion_mnist",
@@ -185,7 +185,7 @@ def test_same_inputs_same_taxonomy(tmp_path, nltk_root):
     outputs = []
     for run in ("a", "b"):
         o = tmp_path / run
-        pipeline.induce_taxonomy(
+        stages.induce_semantic_taxonomy(
             activations=tmp_path / "acts" / "l.npz",
             hierarchy=tmp_path / "wordnet.npz",
             model="m",
@@ -224,7 +224,7 @@ def test_activations_of_other_classes_than_the_hierarchy_are_an_error(tmp_path):
     )
     save_npz(tmp_path / "w.npz", **tree)
     with pytest.raises(ValueError, match="list different classes; rerun the map_semantic_classes rule"):
-        pipeline.induce_taxonomy(
+        stages.induce_semantic_taxonomy(
             activations=tmp_path / "a.npz",
             hierarchy=tmp_path / "w.npz",
             model="m",
@@ -241,14 +241,14 @@ def test_activations_of_other_classes_than_the_hierarchy_are_an_error(tmp_path):
 
 def test_missing_imagenet_names_the_config_key(tmp_path):
     with pytest.raises(FileNotFoundError, match="semantic.datasets.imagenet.root: ImageNet folder .* not found"):
-        pipeline.open_source(
+        sources.open_source(
             {"kind": "imagenet", "root": str(tmp_path / "none"), "config_key": "semantic.datasets.imagenet.root"},
             normalization=None,
             batch_size=2,
         )
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="is neither what torchvision.datasets.ImageNet reads"):
-        pipeline.open_source({"kind": "imagenet", "root": str(tmp_path / "empty")}, normalization=None, batch_size=2)
+        sources.open_source({"kind": "imagenet", "root": str(tmp_path / "empty")}, normalization=None, batch_size=2)
 
 
 def test_cifar100_prepare_writes_the_prepared_layout(tmp_path):
@@ -263,7 +263,7 @@ def test_cifar100_prepare_writes_the_prepared_layout(tmp_path):
     (raw / "meta").write_bytes(pickle.dumps({"fine_label_names": names}))
     info = cifar100.prepare(tmp_path / "raw", tmp_path / "out", train_per_class=2, test_per_class=None, seed=1)
     assert (info["n_train"], info["n_test"]) == (200, 200) and info["classes"] == names
-    from cnnpractice.smalldata.pipeline import load_prepared
+    from cnnpractice.data.prepared import load_prepared
 
     arrays = load_prepared(tmp_path / "out")
     assert arrays["train_x"].shape == (200, 3, 32, 32) and arrays["classes"] == names

@@ -1,54 +1,12 @@
-"""The time-series study's stages as functions of paths and values (called by scripts/)."""
+"""Training of the time-series study: the architecture of each run and its fit + test."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 IMAGE_MODELS = {"cnn": "cnn", "vgg": "pretrained"}
-
-
-def transform_dataset(
-    *,
-    train: str,
-    test: str,
-    out_train: str,
-    out_test: str,
-    channels: Sequence[str],
-    image_size: int,
-    transform_params: dict | None = None,
-    chunk_size: int = 256,
-    accelerator: str = "auto",
-) -> None:
-    """Turn both splits of a materialised UCR dataset into image arrays (``.npy``, (n, C, S, S)).
-
-    ``S`` is ``image_size``, or the series length when that is shorter (PAA cannot lengthen).
-    ``accelerator`` is the config's ``trainer.accelerator``: ``cpu`` keeps the
-    transforms on the CPU, anything else uses a GPU when there is one.
-    """
-    import torch
-
-    from cnnpractice.data.ucr import load_split
-    from cnnpractice.timeseries.transforms import transform_to_npy
-
-    device = "cuda" if accelerator != "cpu" and torch.cuda.is_available() else "cpu"
-    for src, dst in ((train, out_train), (test, out_test)):
-        X, _, _ = load_split(src)
-        size = min(image_size, X.shape[1])  # PAA only shortens: short series keep their length
-        if size < image_size:
-            print(f"[transform] series of length {X.shape[1]} < image_size {image_size}: images are {size}x{size}")
-        shape = transform_to_npy(
-            X,
-            dst,
-            channels=list(channels),
-            image_size=size,
-            params=transform_params,
-            chunk_size=chunk_size,
-            device=device,
-        )
-        print(f"[transform] {src} -> {dst} {tuple(shape)} channels={list(channels)}")
 
 
 def model_spec(
@@ -86,10 +44,11 @@ def train_model(
     images_test: str | None = None,
 ) -> dict[str, Any]:
     """Train and test one (dataset, model, image) combination; outputs as in
-    :func:`cnnpractice.training.runner.train_classifier`."""
+    :func:`cnnpractice.training.runner.fit_and_test`."""
     from cnnpractice.data.ucr import load_split
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import train_classifier
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import TrainingSettings
 
     X_train, y_train, classes = load_split(train)
     X_test, y_test, _ = load_split(test)
@@ -98,28 +57,29 @@ def train_model(
             raise ValueError(f"{dataset}/{model}/{image}: image arrays are required for image models")
         X_train = np.load(images_train, mmap_mode="r")
         X_test = np.load(images_test, mmap_mode="r")
-    training = dict(training)
+    settings = TrainingSettings.from_config(training, key=f"timeseries.models.{model}.training")
     dm = ArrayDataModule(
         X_train,
         y_train,
         X_test,
         y_test,
-        val_fraction=training.pop("val_fraction"),
-        batch_size=training.pop("batch_size"),
+        val_fraction=settings.val_fraction,
+        batch_size=settings.batch_size,
         seed=seed,
         standardize="global" if image == "raw" else "channel",
     )
     spec = model_spec(model, image, model_params, len(classes), dm.input_shape)
     check_deterministic_support(spec, trainer)
-    return train_classifier(
+    return fit_and_test(
+        task="classification",
         net_spec=spec,
         datamodule=dm,
         out_dir=out_dir,
+        fit=settings.fit,
         seed=seed,
         trainer_options=trainer,
         class_names=list(classes),
         extra_info={"dataset": dataset, "model": model, "image": image},
-        **training,
     )
 
 
@@ -140,6 +100,3 @@ def check_deterministic_support(spec: dict[str, Any], trainer: dict[str, Any]) -
             "the pretrained CNN has no deterministic CUDA backward: set trainer.deterministic "
             "to 'warn' (as config/paper.yaml does) or trainer.accelerator to 'cpu'"
         )
-
-
-__all__ = ["transform_dataset", "train_model", "model_spec", "check_deterministic_support"]

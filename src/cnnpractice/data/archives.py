@@ -1,7 +1,8 @@
-"""Dataset-independent file machinery of the small-data study.
+"""Downloads, staging and safe extraction, shared by every study that fetches data.
 
 * :func:`staged_dir`: build a folder under a hidden name beside its final
-  path and rename it there only on success.
+  path and rename it there only on success (a stopped job removes it; one
+  killed outright leaves it for the next run of the same step to sweep).
 * :func:`hash_file`: size, md5 and sha256 of a file.
 * :func:`download`: stream a URL into a file, checking size and checksums.
 * :func:`extract`: unpack a zip or tar archive, refusing unsafe members.
@@ -19,7 +20,6 @@ import hashlib
 import os
 import shutil
 import tarfile
-import tempfile
 import urllib.request
 import zipfile
 import zlib
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnpractice.io import atomic_path
+from cnnpractice.io import atomic_path, private_dir, sweep_stale
 
 _CHUNK = 1 << 20
 
@@ -40,14 +40,15 @@ def staged_dir(final: Path, purpose: str, replace: str | None = None) -> Iterato
 
     An existing ``final`` is replaced only when it holds the file ``replace``
     (a previous output of the same step); otherwise it must be absent or empty.
-    On failure the staging folder, and any parent folders created for it, go.
+    On failure (SIGTERM included) the staging folder, and any parent folders
+    created for it, go; staging folders of earlier runs killed outright are
+    swept first.
     """
     created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
     final.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.{purpose}-", dir=final.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    stage.chmod(0o777 & ~umask)  # mkdtemp's 0o700 would outlive the rename
+    prefix = f".{final.name}.{purpose}-"
+    sweep_stale(final.parent, f".{final.name}.old-{prefix}")
+    stage = private_dir(final.parent, prefix)
     ok = False
     try:
         yield stage

@@ -1,4 +1,4 @@
-"""The elves study's CNN trainings as functions of paths and values.
+"""The elves study's CNN trainings: the detector (classification) and the locator (regression).
 
 Both networks read the simulated shards (:func:`~cnnpractice.elves.simulate.load_shards`),
 as the Anscombe transform 2 sqrt(pe + 3/8) of the movies (it makes Poisson noise about
@@ -12,6 +12,7 @@ standardised with the training split's mean and std.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from cnnpractice.elves.simulate import CLASSES, load_shards
+
+log = logging.getLogger("cnnpractice.elves")
 
 TARGETS = ("east_km", "north_km", "log_current_ka")
 
@@ -42,13 +45,6 @@ def net_spec(in_shape: Sequence[int], n_outputs: int, cnn: Mapping[str, Any]) ->
     }
 
 
-def _split_training(training: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(data module settings, trainer/optimiser settings) of a training section."""
-    training = dict(training)
-    data = {"val_fraction": training.pop("val_fraction"), "batch_size": training.pop("batch_size")}
-    return data, training
-
-
 def train_detector(
     *,
     train_shards: Sequence[str],
@@ -62,10 +58,11 @@ def train_detector(
 ) -> dict[str, Any]:
     """Train the elve / shower / noise CNN; write model.ckpt, metrics.csv, test.json."""
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import train_classifier
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import TrainingSettings
 
     train, test = load_shards(train_shards, settings), load_shards(test_shards, settings)
-    data, training = _split_training(training)
+    options = TrainingSettings.from_config(training, key="elves.detector.training")
     dm = ArrayDataModule(
         anscombe(train["movies"]),
         train["label"],
@@ -73,24 +70,25 @@ def train_detector(
         test["label"],
         seed=seed,
         standardize="global",
-        **data,
+        val_fraction=options.val_fraction,
+        batch_size=options.batch_size,
     )
     spec = net_spec(train["movies"].shape[1:], len(CLASSES), cnn)
-    print(
-        f"[elves] detector: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test['label'])} test "
-        f"events, spec={spec}"
+    log.info(
+        f"detector: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test['label'])} test events, spec={spec}"
     )
-    result = train_classifier(
+    result = fit_and_test(
+        task="classification",
         net_spec=spec,
         datamodule=dm,
         out_dir=out_dir,
+        fit=options.fit,
         seed=seed,
         trainer_options=dict(trainer),
         class_names=list(CLASSES),
         extra_info={"event_id": test["event_id"].tolist()},
-        **training,
     )
-    print(f"[elves] detector: test accuracy {result['test_accuracy']:.4f}")
+    log.info(f"detector: test accuracy {result['test_accuracy']:.4f}")
     return result
 
 
@@ -116,14 +114,16 @@ def train_locator(
     """Train the CNN that locates the stroke and measures its current, on elves only;
     write model.ckpt, metrics.csv, test.json (``y_pred``/``y_true`` rows: east_km,
     north_km, ln current_ka; ``event_id`` of each test elve)."""
-    from cnnpractice.training.regression import TargetArrayDataModule, train_regressor
+    from cnnpractice.training.data import TargetArrayDataModule
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import TrainingSettings
 
     train, test = load_shards(train_shards, settings), load_shards(test_shards, settings)
     train_idx, train_targets = locator_targets(train)
     test_idx, test_targets = locator_targets(test)
     if not len(train_idx) or not len(test_idx):
         raise ValueError("elves: the locator needs elves in both splits (elves.events.classes.elve > 0)")
-    data, training = _split_training(training)
+    options = TrainingSettings.from_config(training, key="elves.locator.training")
     dm = TargetArrayDataModule(
         anscombe(train["movies"][train_idx]),
         train_targets,
@@ -131,30 +131,22 @@ def train_locator(
         test_targets,
         seed=seed,
         standardize="global",
-        **data,
+        val_fraction=options.val_fraction,
+        batch_size=options.batch_size,
     )
     spec = net_spec(train["movies"].shape[1:], len(TARGETS), cnn)
-    print(
-        f"[elves] locator: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test_idx)} test elves, spec={spec}"
-    )
-    result = train_regressor(
+    log.info(f"locator: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test_idx)} test elves, spec={spec}")
+    result = fit_and_test(
+        task="regression",
         net_spec=spec,
         datamodule=dm,
         out_dir=out_dir,
+        fit=options.fit,
         seed=seed,
         loss=loss,
         trainer_options=dict(trainer),
         target_names=TARGETS,
         extra_info={"event_id": test["event_id"][test_idx].tolist()},
-        **training,
     )
-    print(f"[elves] locator: test rmse {result['rmse']}")
+    log.info(f"locator: test rmse {result['rmse']}")
     return result
-
-
-def train_network(*, task: str, **kwargs) -> dict[str, Any]:
-    """:func:`train_detector` (``task="detector"``) or :func:`train_locator` (``"locator"``)."""
-    trainers = {"detector": train_detector, "locator": train_locator}
-    if task not in trainers:
-        raise ValueError(f"task must be one of {sorted(trainers)}, got {task!r}")
-    return trainers[task](**kwargs)

@@ -1,8 +1,5 @@
-"""The small-datasets study's training stages as functions of paths and values.
-
-Prepared data (``prepare_smalldata``) is a folder with ``train_x.npy`` /
-``test_x.npy`` (uint8, (N, C, S, S), memory-mapped here), ``train_y.npy`` /
-``test_y.npy`` and ``classes.json``.
+"""The small-datasets study's trainings: greedy layer-wise stages, end-to-end stages and the
+fine-tuning baseline, on a prepared dataset (:mod:`cnnpractice.data.prepared`).
 
 Greedy layer-wise training (:func:`train_stage` with ``kind="greedy"``): stage k
 builds blocks 1..k and a fresh head, copies blocks 1..k-1 from stage k-1's
@@ -18,54 +15,16 @@ Lk ``k * max_epochs`` epochs instead, the compute greedy spent on all k stages.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from cnnpractice.data.prepared import load_prepared
+from cnnpractice.io import sha256_file
 
+log = logging.getLogger("cnnpractice.smalldata")
 KINDS = ("greedy", "full")
 FULL_EPOCHS = ("per_update", "total")
-
-
-def load_prepared(data_dir: str | Path) -> dict[str, Any]:
-    """Memory-map a prepared dataset folder; errors name the missing or bad file."""
-    data_dir = Path(data_dir)
-    arrays = {}
-    for name in ("train_x", "train_y", "test_x", "test_y"):
-        path = data_dir / f"{name}.npy"
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: missing (run the prepare_smalldata rule)")
-        try:
-            arrays[name] = np.load(path, mmap_mode="r" if name.endswith("_x") else None)
-        except (ValueError, OSError) as exc:
-            raise ValueError(f"{path}: not a readable .npy array ({exc})") from exc
-    for split in ("train", "test"):
-        x, y = arrays[f"{split}_x"], arrays[f"{split}_y"]
-        if x.dtype != np.uint8 or x.ndim != 4:
-            raise ValueError(
-                f"{data_dir / f'{split}_x.npy'}: expected uint8 images (N, C, S, S), got {x.dtype} {x.shape}"
-            )
-        if len(x) != len(y):
-            raise ValueError(f"{data_dir}: {split} has {len(x)} images but {len(y)} labels")
-    classes_file = data_dir / "classes.json"
-    try:
-        info = json.loads(classes_file.read_text())
-    except (FileNotFoundError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{classes_file}: missing or not JSON ({exc})") from exc
-    arrays["classes"] = list(info.get("classes") or info.get("class_names") or [])
-    if not arrays["classes"]:
-        raise ValueError(f"{classes_file}: no 'classes' list")
-    return arrays
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def stage_spec(
@@ -91,7 +50,7 @@ def frozen_state(previous_ckpt: str | Path, n_blocks: int) -> dict[str, Any]:
     """Weights of blocks 1..n_blocks from a checkpoint written by :func:`train_stage`."""
     import torch
 
-    state = torch.load(previous_ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(previous_ckpt, map_location="cpu", weights_only=True)["state_dict"]
     wanted = tuple(f"net.blocks.{i}." for i in range(n_blocks))
     picked = {k[len("net.") :]: v for k, v in state.items() if k.startswith(wanted)}
     have = {k.split(".")[1] for k in picked}
@@ -119,7 +78,8 @@ def train_stage(
 ) -> dict[str, Any]:
     """Train stage ``stage`` of ``kind`` training; write model.ckpt, metrics.csv, test.json."""
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import train_classifier
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import TrainingSettings
 
     if full_epochs not in FULL_EPOCHS:
         raise ValueError(f"smalldata.greedy.full_epochs must be one of {FULL_EPOCHS}, got {full_epochs!r}")
@@ -133,32 +93,31 @@ def train_stage(
             raise ValueError(f"greedy stage {stage} needs stage {stage - 1}'s checkpoint")
         init_state = frozen_state(previous_ckpt, stage - 1)
         init_id = sha256_file(previous_ckpt)
-    training = dict(training)
-    max_epochs = int(training.pop("max_epochs"))
+    settings = TrainingSettings.from_config(training, key="smalldata.training")
+    fit = settings.fit
     if kind == "full" and full_epochs == "total":
-        max_epochs *= stage
+        fit = fit.replace(max_epochs=fit.max_epochs * stage)
     dm = ArrayDataModule(
         data["train_x"],
         data["train_y"],
         data["test_x"],
         data["test_y"],
-        val_fraction=training.pop("val_fraction"),
-        batch_size=training.pop("batch_size"),
+        val_fraction=settings.val_fraction,
+        batch_size=settings.batch_size,
         seed=seed,
         standardize="channel",
     )
-    monitor = training.pop("monitor")
-    print(
-        f"[smalldata] {dataset} {arch} {kind} L{stage}: {len(dm.train_idx)} train / "
-        f"{len(dm.val_idx)} val / {len(data['test_y'])} test, {max_epochs} epochs, spec={spec}"
+    log.info(
+        f"{dataset} {arch} {kind} L{stage}: {len(dm.train_idx)} train / "
+        f"{len(dm.val_idx)} val / {len(data['test_y'])} test, {fit.max_epochs} epochs, spec={spec}"
     )
-    result = train_classifier(
+    result = fit_and_test(
+        task="classification",
         net_spec=spec,
         datamodule=dm,
         out_dir=out_dir,
+        fit=fit,
         seed=seed,
-        max_epochs=max_epochs,
-        monitor=monitor,
         trainer_options=trainer,
         class_names=data["classes"],
         init_state=init_state,
@@ -171,9 +130,8 @@ def train_stage(
             "previous_ckpt_sha256": init_id,
             "normalization": {"mean": dm.mean.ravel().tolist(), "std": dm.std.ravel().tolist()},
         },
-        **training,
     )
-    print(f"[smalldata] {dataset} {arch} {kind} L{stage}: test accuracy {result['test_accuracy']:.4f}")
+    log.info(f"{dataset} {arch} {kind} L{stage}: test accuracy {result['test_accuracy']:.4f}")
     return result
 
 
@@ -190,7 +148,8 @@ def finetune(
     """The talk's fine-tuning baseline: a torchvision (ImageNet) model, last layer replaced,
     trained on the small dataset (``params``: arch, weights, freeze_features, input_size)."""
     from cnnpractice.training.data import ArrayDataModule
-    from cnnpractice.training.runner import train_classifier
+    from cnnpractice.training.runner import fit_and_test
+    from cnnpractice.training.settings import TrainingSettings
 
     data = load_prepared(data_dir)
     spec = {
@@ -199,24 +158,25 @@ def finetune(
         "n_classes": len(data["classes"]),
         **params,
     }
-    training = dict(training)
+    settings = TrainingSettings.from_config(training, key="smalldata.finetune.training")
     dm = ArrayDataModule(
         data["train_x"],
         data["train_y"],
         data["test_x"],
         data["test_y"],
-        val_fraction=training.pop("val_fraction"),
-        batch_size=training.pop("batch_size"),
+        val_fraction=settings.val_fraction,
+        batch_size=settings.batch_size,
         seed=seed,
         standardize="channel",
     )
-    return train_classifier(
+    return fit_and_test(
+        task="classification",
         net_spec=spec,
         datamodule=dm,
         out_dir=out_dir,
+        fit=settings.fit,
         seed=seed,
         trainer_options=trainer,
         class_names=data["classes"],
         extra_info={"dataset": dataset, "kind": "finetune", "arch": params.get("arch")},
-        **training,
     )

@@ -1,0 +1,171 @@
+"""The workflow's config beyond JSON-Schema validation: command-line values typed by the
+schema, and integers that must be integers.
+
+* :func:`coerce_overrides` -- Snakemake parses a nested ``--config`` value with YAML's
+  BaseLoader, so ``--config brain='{enabled: false}'`` arrives as ``{"enabled": "false"}``
+  and would fail validation ("'false' is not of type 'boolean'"). Each string the command
+  line gave is re-read as YAML where the schema wants another type there; anything that
+  still does not fit stays as given, so validation names the key.
+* :func:`check_integers` -- JSON Schema (draft 6 and later) counts ``42.0`` as an integer;
+  a seed, a count or a size written as a float is refused here, naming the key.
+
+The Snakefile runs both around ``snakemake.utils.validate`` (``rules/common.smk``).
+Imports only the standard library and PyYAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+_NULLS = ("null", "Null", "NULL", "~")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return _JSON_TYPES.get(type(value), "unknown")
+
+
+def _resolve(node: Any, root: Mapping) -> Iterator[Mapping]:
+    """``node`` and every schema it combines (``$ref``, ``allOf``, ``anyOf``, ``oneOf``)."""
+    if not isinstance(node, Mapping):
+        return
+    yield node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        yield from _resolve(target, root)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for branch in node.get(key) or []:
+            yield from _resolve(branch, root)
+
+
+def _child(node: Any, key: str, root: Mapping) -> list[Mapping]:
+    """The schemas of property ``key`` of an object described by ``node``."""
+    import re
+
+    found = []
+    for part in _resolve(node, root):
+        if key in (part.get("properties") or {}):
+            found.append(part["properties"][key])
+            continue
+        matched = [s for p, s in (part.get("patternProperties") or {}).items() if re.search(p, key)]
+        found.extend(matched)
+        if not matched and isinstance(part.get("additionalProperties"), Mapping):
+            found.append(part["additionalProperties"])
+    return found
+
+
+def _items(node: Any, root: Mapping) -> list[Mapping]:
+    return [part["items"] for part in _resolve(node, root) if isinstance(part.get("items"), Mapping)]
+
+
+def _types(nodes: list[Mapping], root: Mapping) -> set[str]:
+    """JSON types the schemas ``nodes`` accept (from ``type``, ``enum`` and ``const``)."""
+    types: set[str] = set()
+    for node in nodes:
+        for part in _resolve(node, root):
+            declared = part.get("type")
+            types.update([declared] if isinstance(declared, str) else declared or [])
+            types.update(_json_type(v) for v in part.get("enum") or [])
+            if "const" in part:
+                types.add(_json_type(part["const"]))
+    return types
+
+
+def _accepts_string(nodes: list[Mapping], root: Mapping, value: str) -> bool:
+    for node in nodes:
+        for part in _resolve(node, root):
+            declared = part.get("type")
+            if declared == "string" or (isinstance(declared, list) and "string" in declared):
+                if "enum" not in part or value in part["enum"]:
+                    return True
+            elif "enum" in part and value in part["enum"]:
+                return True
+    return False
+
+
+def _coerce(value: Any, nodes: list[Mapping], root: Mapping) -> Any:
+    import yaml
+
+    if isinstance(value, Mapping):
+        return {k: _coerce(v, [c for n in nodes for c in _child(n, k, root)], root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coerce(v, [c for n in nodes for c in _items(n, root)], root) for v in value]
+    if not isinstance(value, str) or not nodes:
+        return value
+    if value in _NULLS and "null" in _types(nodes, root):
+        return None  # YAML's null, where the schema allows one (a path is never called "null")
+    if _accepts_string(nodes, root, value):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    allowed = _types(nodes, root)
+    kind = _json_type(parsed)
+    if kind in allowed or (kind == "integer" and "number" in allowed):
+        return _coerce(parsed, nodes, root) if kind in ("object", "array") else parsed
+    return value
+
+
+def coerce_overrides(config: MutableMapping, overrides: Mapping, schema: Mapping) -> list[str]:
+    """Type the values of ``overrides`` (Snakemake's ``--config``, already merged into
+    ``config``) by ``schema``, in place in ``config``; returns the keys changed (dotted).
+
+    A string goes through ``yaml.safe_load`` only where the schema does not accept that
+    string but accepts the parsed value's type (``"false"`` for a boolean, ``"3"`` for an
+    integer, ``"[1, 2]"`` for an array); other values are left for validation to report.
+    """
+    changed: list[str] = []
+
+    def walk(target: MutableMapping, given: Mapping, nodes: list[Mapping], path: str) -> None:
+        for key, value in given.items():
+            if key not in target:
+                continue
+            children = [c for n in nodes for c in _child(n, key, schema)]
+            where = f"{path}{key}"
+            if isinstance(value, Mapping) and isinstance(target[key], MutableMapping):
+                walk(target[key], value, children, where + ".")
+                continue
+            typed = _coerce(target[key], children, schema)
+            if typed != target[key] or type(typed) is not type(target[key]):
+                target[key] = typed
+                changed.append(where)
+
+    walk(config, overrides, [schema], "")
+    return changed
+
+
+def check_integers(config: Mapping, schema: Mapping) -> None:
+    """Refuse a float where the schema wants an integer (``seed: 42.0``), naming the key.
+
+    Raises
+    ------
+    ValueError
+        ``config key <dotted.key>: 42.0 is not an integer ...``.
+    """
+
+    def walk(value: Any, nodes: list[Mapping], path: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, [c for n in nodes for c in _child(n, str(key), schema)], f"{path}.{key}" if path else key)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, [c for n in nodes for c in _items(n, schema)], f"{path}[{i}]")
+        elif isinstance(value, float) and nodes:
+            allowed = _types(nodes, schema)
+            if "integer" in allowed and "number" not in allowed:
+                hint = f" (write {int(value)}, without a decimal point)" if value.is_integer() else ""
+                raise ValueError(
+                    f"config key {path}: {value!r} is not an integer; the schema (config/schema.yaml) "
+                    f"wants an integer here{hint}"
+                )
+
+    walk(config, [schema], "")
