@@ -45,7 +45,7 @@ test: setup lint
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
-# The CPU benches in quick mode (~5 min on 2 cores); README.md (Benchmarks) lists the others.
+# The CPU benches in quick mode (minutes on 2 cores); README.md (Benchmarks) lists the others.
 bench: setup
 	$(BIN)/python bench/training_efficiency.py --quick
 	$(BIN)/python bench/transforms.py --repeats 3
