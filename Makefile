@@ -45,9 +45,11 @@ test: setup lint
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+# The CPU benches in quick mode (minutes on 2 cores); README.md (Benchmarks) lists the others.
 bench: setup
-	$(BIN)/python bench/transforms.py
-	$(BIN)/python bench/training_overhead.py
+	$(BIN)/python bench/training_efficiency.py --quick
+	$(BIN)/python bench/transforms.py --repeats 3
+	$(BIN)/python bench/training_overhead.py --repeats 1
 
 clean:
 	rm -rf results logs benchmarks .snakemake

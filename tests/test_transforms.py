@@ -157,6 +157,47 @@ def test_mtf_value_on_an_edge_goes_to_lower_bin():
     assert bins.tolist() == [[0, 0, 1, 2, 3]]
 
 
+def _float32_cases() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    walks = random_walks(30, 257, seed=5).astype(np.float32)
+    ties = rng.integers(-2, 3, (30, 257)).astype(np.float32)
+    ties[0] = 1.0  # constant series
+    # neighbouring float32 numbers around interpolated (non-float32) quantile edges
+    base = np.float32(1.0) + rng.integers(0, 6, (30, 257)).astype(np.float32) * np.float32(2**-23)
+    return {"walks": walks, "ties": ties, "ulps": base, "large": walks * np.float32(3e6)}
+
+
+@pytest.mark.parametrize("data", ["walks", "ties", "ulps", "large"])
+@pytest.mark.parametrize("strategy", ["quantile", "uniform", "normal"])
+@pytest.mark.parametrize("n_bins", [2, 5, 8, 16])
+def test_float32_series_are_binned_as_their_float64_copies(data, strategy, n_bins):
+    # float32 input is sorted and compared in float32 (faster); every bin must equal the float64 path's
+    X = torch.from_numpy(_float32_cases()[data])
+    ours = T._discretize(X, n_bins, strategy)
+    assert torch.equal(ours, T._discretize(X.to(torch.float64), n_bins, strategy))
+    X_ref = X.to(torch.float64)
+    torch.testing.assert_close(
+        markov_transition_field(X, 16, n_bins, strategy, dtype=torch.float64),
+        markov_transition_field(X_ref, 16, n_bins, strategy),
+        rtol=0,
+        atol=0,
+    )
+
+
+def test_round_down_decides_comparisons_like_float64():
+    from cnnpractice.timeseries.transforms.mtf import _round_down
+
+    rng = np.random.default_rng(0)
+    edges = torch.from_numpy(np.concatenate([rng.standard_normal(500) * 10 ** rng.uniform(-5, 5, 500), [0.5, -3.0]]))
+    edges = torch.cat([edges, torch.tensor([math.inf, -math.inf, 1e39, -1e39], dtype=torch.float64)])
+    near = edges.to(torch.float32)
+    values = torch.stack([torch.nextafter(near, torch.full_like(near, -math.inf)), near,
+                          torch.nextafter(near, torch.full_like(near, math.inf))])  # fmt: skip
+    rounded = _round_down(edges, torch.float32)
+    finite = torch.isfinite(values)
+    assert torch.equal((values > rounded)[finite], (values.to(torch.float64) > edges)[finite])
+
+
 # --------------------------------------------------------------------------- #
 # Recurrence plot
 # --------------------------------------------------------------------------- #
@@ -447,6 +488,17 @@ def test_mtf_matches_pyts(pyts_image, length, size, strategy, n_bins, data):
     assert max_diff(markov_transition_field(X, size, n_bins, strategy), ref) <= TOL
     images = make_images(X, ["mtf"], size, {"mtf": {"n_bins": n_bins, "strategy": strategy}})
     assert max_diff(images[:, 0], ref) <= TOL
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["quantile", "uniform", "normal"])
+def test_mtf_of_float32_series_matches_pyts(pyts_image, strategy):
+    # the workflow's series are float32: binned in float32 here, in float64 by pyts
+    X = (random_walks(50, 300, seed=11) / 5).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ref = pyts_image.MarkovTransitionField(image_size=30, n_bins=8, strategy=strategy).fit_transform(X)
+    assert max_diff(make_images(X, ["mtf"], 30, {"mtf": {"n_bins": 8, "strategy": strategy}})[:, 0], ref) <= TOL
 
 
 @pytest.mark.slow
