@@ -211,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     for mutation in chosen:
         row = check(mutation, args.baseline, args.timeout)
         rows.append(row)
-        print(
-            f"{row['verdict']:>8}  {mutation.name}  ({row.get('seconds', '-')} s)  {row.get('detail', '')}", flush=True
-        )
+        base = f"baseline {row['baseline']}, " if "baseline" in row else ""
+        seconds = f"{base}{row.get('seconds', '-')} s"
+        print(f"{row['verdict']:>8}  {mutation.name}  ({seconds})  {row.get('detail', '')}", flush=True)
     missed = [r["name"] for r in rows if r["verdict"] != "caught"]
     print(
         f"\n{len(rows) - len(missed)} of {len(rows)} mutations caught" + (f"; not caught: {missed}" if missed else "")
