@@ -15,15 +15,17 @@ os.environ.update(
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 # stdlib and PyYAML only: cheap imports
-from cnnpractice.config import check_integers, coerce_overrides  # noqa: E402
+from cnnpractice.config import check_config, check_integers, coerce_overrides  # noqa: E402
 from cnnpractice.workflow import visible_gpus  # noqa: E402
 
 # --config values arrive as strings below the top level (YAML BaseLoader): type them by the
-# schema first, so `--config brain='{enabled: false}'` works; then validate (defaults filled)
-# and refuse floats where integers belong (JSON Schema would take seed: 42.0).
+# schema first, so `--config brain='{enabled: false}'` works; then check every error with its
+# dotted key named, validate (defaults filled) and refuse floats where integers belong
+# (JSON Schema would take seed: 42.0).
 with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as _schema_file:
     CONFIG_SCHEMA = yaml.safe_load(_schema_file)
 coerce_overrides(config, dict(workflow.config_settings.config or {}), CONFIG_SCHEMA)
+check_config(config, CONFIG_SCHEMA)
 validate(config, "../config/schema.yaml")
 check_integers(config, CONFIG_SCHEMA)
 

@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from cnnpractice import netguard
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def run(args, cwd=ROOT, timeout=600):
-    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    """Snakemake without network: its jobs behind the loopback-only guard, in a network
+    namespace of its own where unshare works (cnnpractice.netguard)."""
+    cmd, env = netguard.command(SNAKEMAKE + args), netguard.environment()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
 
 
