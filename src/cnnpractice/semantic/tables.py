@@ -4,7 +4,7 @@
 order (like the talk's table "induced concept hierarchy"), the mean F1 of the
 names, and for ImageNet models the talk's names for the same k beside ours.
 ``clusters.csv``: one row per (k, cluster) with the coverage behind each name.
-``layers.{csv,md}``: per model and layer, the two representativeness scores.
+The layers' table is :mod:`.layer_table`.
 """
 
 from __future__ import annotations
@@ -30,19 +30,6 @@ CLUSTER_COLUMNS = (
     "n_under",
     "equivalent",
     "members",
-)
-LAYER_COLUMNS = (
-    "model",
-    "layer",
-    "depth",
-    "mean_f1",
-    "rank_correlation",
-    "rank_correlation_p",
-    "k2_split",
-    "n_classes",
-    "n_features",
-    "k_min",
-    "k_max",
 )
 MAX_MEMBERS_SHOWN = 12
 
@@ -168,26 +155,3 @@ def write_taxonomy(
         title=title,
     )
     return rows
-
-
-def write_layers(rows: Sequence[dict[str, Any]], out_csv, out_md) -> None:
-    """Write layers.csv / layers.md (one row per model and layer, in depth order)."""
-    rows = [{**r, "k2_split": "; ".join(r["k2"]) if r.get("k2") else None} for r in rows]
-    write_csv(out_csv, rows, LAYER_COLUMNS)
-    write_markdown(
-        out_md,
-        [
-            (
-                "Layer representativeness",
-                "mean F1: the WordNet names' F1, averaged over the clusters of each k, then over k. "
-                "rank correlation: Spearman's rho between the class vectors' cosine distances and the "
-                "classes' WordNet path lengths, over all pairs of classes. Higher is better for both.\n\n"
-                + markdown_table(
-                    [{**r, "rank_correlation_p": f"{r['rank_correlation_p']:.1e}"} for r in rows],
-                    LAYER_COLUMNS[:7],
-                    ["model", "layer", "depth", "mean F1", "rank corr.", "p-value", "k = 2 clusters"],
-                ),
-            )
-        ],
-        title="Semantic embeddings: which layers represent WordNet best",
-    )
