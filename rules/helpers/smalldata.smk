@@ -52,8 +52,9 @@ def sd_run_files(dataset, arch, kind, stage, seed):
     normalisation) of the run a training job chose (learning rate and epoch on validation)
     for stage ``stage`` of ``kind`` training and ``seed``; end to end: under the first
     budget of smalldata.greedy.full_epochs."""
-    base = sd_scheme_dir(dataset, arch, kind, seed) + ("" if kind == "greedy" else f"/{SD_BUDGETS[0]}")
-    return {"ckpt": f"{base}/L{stage}/model.ckpt", "result": f"{base}/L{stage}/test.json"}
+    parts = [sd_scheme_dir(dataset, arch, kind, seed)] + ([] if kind == "greedy" else [SD_BUDGETS[0]])
+    base = os.path.join(*parts, f"L{stage}")
+    return {"ckpt": os.path.join(base, "model.ckpt"), "result": os.path.join(base, "test.json")}
 
 
 def sd_l5_run(dataset, arch, kind, seed):
