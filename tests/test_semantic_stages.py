@@ -200,6 +200,7 @@ def test_imagenet_folder_to_taxonomy_and_layer_table(tmp_path, nltk_root):
             rows = list(csv.DictReader(fh))
         assert [r["k"] for r in rows] == ["2", "3"]
         assert rows[0]["talk"] == "Living thing; Artifact" and rows[0]["talk_found"].endswith("/2")
+        assert all(r["f1_null_n"] == "200" and 0 < float(r["f1_p"]) <= 1 for r in rows)
         assert "k_max 19 clamped to 3" in paths["taxonomy.md"].read_text()
     stages.tabulate_semantic(
         score_files=scores,
@@ -284,8 +285,20 @@ def test_same_inputs_same_taxonomy(tmp_path, nltk_root):
         outputs.append([(o / f).read_bytes() for f in ("t.csv", "t.md", "c.csv", "s.json")])
     assert outputs[0] == outputs[1]
     text = (tmp_path / "a" / "t.csv").read_text()
-    assert text.splitlines()[0] == "k,cluster_1,cluster_2,cluster_3,cluster_4,cluster_5,mean_f1"
+    assert text.splitlines()[0] == (
+        "k,cluster_1,cluster_2,cluster_3,cluster_4,cluster_5,mean_f1,"
+        "f1_null,f1_null_ci_low,f1_null_ci_high,f1_null_n,f1_percentile,f1_p"
+    )
     assert "Carnivore" in text and "Motor vehicle" in text and "Footwear" in text
+    # the shown network's taxonomy carries its own null per k: at k = 3 the three WordNet
+    # pairs are named perfectly, which exactly 1 of the 15 partitions of 6 classes into
+    # three pairs achieves: p about 1/15 (300 draws), so one network at k = 3 is no proof
+    with open(tmp_path / "a" / "t.csv") as fh:
+        shown = {int(r["k"]): r for r in csv.DictReader(fh)}
+    assert float(shown[3]["mean_f1"]) == 1.0 and 0.03 < float(shown[3]["f1_p"]) < 0.12
+    assert int(shown[3]["f1_null_n"]) == 300 and float(shown[3]["f1_null_ci_high"]) <= 1.0
+    assert float(shown[3]["f1_null"]) < float(shown[3]["mean_f1"])
+    assert "null F1 [95 % range] draws, p" in (tmp_path / "a" / "t.md").read_text()
     trained, untrained = scores["groups"]["trained"], scores["groups"]["untrained"]
     # the structured (trained) vectors recover WordNet's pairs: well above the random partitions
     assert trained["mean_f1"]["n"] == 3 and trained["f1_p"] < 0.05 and trained["f1_percentile"] > 95

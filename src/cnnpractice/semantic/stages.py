@@ -308,6 +308,7 @@ def induce_semantic_taxonomy(
         out_clusters=out_clusters,
         title=f"Taxonomy induced by {model}, layer {layer}",
         notes=notes,
+        null_k=shown["null_k"],
     )
     groups = {
         group: summarise_group(list(members.values()), ks, tree["distance"], permutations, seed)
