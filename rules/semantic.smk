@@ -1,10 +1,10 @@
 # Study 4 of the talk: semantic embeddings. Stages: WordNet 3.0 as an nltk corpus and
 # CIFAR-100 (downloads: data.smk)
-# -> the network (the small-data study's checkpoint, this study's own training, or a
-# torchvision ImageNet model) -> per-class mean activations of the configured layers ->
-# classes mapped to WordNet -> per layer: spectral clustering for k = k_min..k_max, clusters
-# named by their best-covering hypernym (the induced taxonomy) -> layer representativeness
-# table and figure.
+# -> the networks (per seed the small-data study's checkpoint or this study's own training,
+# or a torchvision ImageNet model; and their untrained twins) -> per-class mean activations
+# of the configured layers -> classes mapped to WordNet -> per layer: spectral clustering
+# for k = k_min..k_max, clusters named by their best-covering hypernym (the induced
+# taxonomy), random-partition nulls, Mantel test -> layer representativeness table, figure.
 
 
 rule prepare_cifar100:
@@ -34,14 +34,14 @@ rule train_semantic:
     input:
         unpack(sem_data_inputs),
     output:
-        ckpt="results/semantic/{sem_model}/network/model.ckpt",
-        metrics="results/semantic/{sem_model}/network/metrics.csv",
-        result="results/semantic/{sem_model}/network/test.json",
-        tensorboard=directory("results/semantic/{sem_model}/network/tensorboard"),
+        ckpt="results/semantic/{sem_model}/network/seed{sem_seed}/model.ckpt",
+        metrics="results/semantic/{sem_model}/network/seed{sem_seed}/metrics.csv",
+        result="results/semantic/{sem_model}/network/seed{sem_seed}/test.json",
+        tensorboard=directory("results/semantic/{sem_model}/network/seed{sem_seed}/tensorboard"),
     log:
-        "logs/train_semantic/{sem_model}.log",
+        "logs/train_semantic/{sem_model}/seed{sem_seed}.log",
     benchmark:
-        "benchmarks/train_semantic/{sem_model}.tsv"
+        "benchmarks/train_semantic/{sem_model}/seed{sem_seed}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     threads: training_threads()
@@ -52,7 +52,7 @@ rule train_semantic:
         arch_params=sem_arch_params,
         training=sem_training,
         trainer=trainer_settings(),
-        seed=config["seed"],
+        seed=sem_seed,
     script:
         "../scripts/train_semantic.py"
 
@@ -77,6 +77,8 @@ rule extract_semantic_activations:
         dataset=sem_dataset,
         layers=sem_layer_names,
         modules=sem_modules,
+        seeds=SEM_SEEDS,
+        untrained=SEM.get("untrained", True),
         pooling=SEM.get("pooling", "mean"),
         batch_size=SEM.get("batch_size", 256),
         accelerator=config["trainer"]["accelerator"],
@@ -127,6 +129,8 @@ rule induce_semantic_taxonomy:
         qualifier_share=SEM.get("naming", {}).get("qualifier_share", 0.5),
         assign_labels=SEM.get("clustering", {}).get("assign_labels", "kmeans"),
         n_init=SEM.get("clustering", {}).get("n_init", 10),
+        draws=SEM.get("nulls", {}).get("draws", 1000),
+        permutations=SEM.get("nulls", {}).get("permutations", 999),
     script:
         "../scripts/induce_semantic_taxonomy.py"
 
@@ -141,6 +145,7 @@ rule tabulate_semantic:
             category="Semantic embeddings",
         ),
         md="results/semantic/layers.md",
+        k_csv="results/semantic/layers_k.csv",
     log:
         "logs/tabulate_semantic/layers.log",
     conda:

@@ -1,8 +1,9 @@
 # Study 1 of the talk: CNNs on small datasets. Stages: raw data (data.smk) -> decoded,
-# resized uint8 arrays -> greedy layer-wise training (one rule run per stage, each
-# reading the previous stage's checkpoint) and end-to-end training -> learned (CNN
-# activations, DeCAF) and engineered (HOG, HGD, HCFeats) features -> linear classifiers
-# -> tables beside the talk's numbers, first-layer filter figure.
+# resized uint8 arrays -> greedy layer-wise training (L1..L5) and end-to-end training
+# (Full Lk), one job per scheme and seed, learning rate, epoch and stage chosen on
+# validation -> learned (CNN activations, pooled to grids; DeCAF) and engineered (HOG, HGD,
+# HCFeats) features -> linear classifiers (C by cross-validation on the training split) ->
+# tables with intervals and chance rows beside the talk's numbers, first-layer filters.
 
 
 rule prepare_smalldata:
@@ -28,31 +29,66 @@ rule prepare_smalldata:
         "../scripts/prepare_smalldata.py"
 
 
-rule train_smalldata:
+rule train_smalldata_greedy:
     input:
-        unpack(sd_train_inputs),
+        unpack(sd_data_inputs),
     output:
-        ckpt="results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/model.ckpt",
-        metrics="results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/metrics.csv",
-        result="results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/test.json",
-        tensorboard=directory("results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}/tensorboard"),
+        selection="results/smalldata/{sd_dataset}/{arch}/greedy/seed{sd_seed}/selection.json",
+        runs=expand(
+            "results/smalldata/{{sd_dataset}}/{{arch}}/greedy/seed{{sd_seed}}/L{k}/{name}",
+            k=range(1, 6),
+            name=SD_RUN_FILES,
+        ),
     log:
-        "logs/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.log",
+        "logs/train_smalldata_greedy/{sd_dataset}/{arch}/seed{sd_seed}.log",
     benchmark:
-        "benchmarks/train_smalldata/{sd_dataset}/{arch}/{kind}/L{stage}.tsv"
+        "benchmarks/train_smalldata_greedy/{sd_dataset}/{arch}/seed{sd_seed}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     threads: training_threads()
     resources:
-        **training_resources(runtime_min=240, mem_mb=16000),
+        **training_resources(runtime_min=480, mem_mb=16000),
     params:
         arch_params=sd_arch_params,
         training=sd_training,
-        full_epochs=SD.get("greedy", {}).get("full_epochs", "per_update"),
+        stage_training=sd_stage_training(),
+        lr_grid=sd_lr_grid,
         trainer=trainer_settings(),
-        seed=config["seed"],
+        seed=sd_seed,
     script:
-        "../scripts/train_smalldata.py"
+        "../scripts/train_smalldata_greedy.py"
+
+
+rule train_smalldata_full:
+    input:
+        unpack(sd_data_inputs),
+    output:
+        selection="results/smalldata/{sd_dataset}/{arch}/full/seed{sd_seed}/selection.json",
+        runs=expand(
+            "results/smalldata/{{sd_dataset}}/{{arch}}/full/seed{{sd_seed}}/{budget}/L{k}/{name}",
+            budget=SD_BUDGETS,
+            k=sd_full_stages(),
+            name=SD_RUN_FILES,
+        ),
+    log:
+        "logs/train_smalldata_full/{sd_dataset}/{arch}/seed{sd_seed}.log",
+    benchmark:
+        "benchmarks/train_smalldata_full/{sd_dataset}/{arch}/seed{sd_seed}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=480, mem_mb=16000),
+    params:
+        arch_params=sd_arch_params,
+        training=sd_training,
+        stages=sd_full_stages(),
+        budgets=SD_BUDGETS,
+        lr_grid=sd_lr_grid,
+        trainer=trainer_settings(),
+        seed=sd_seed,
+    script:
+        "../scripts/train_smalldata_full.py"
 
 
 rule finetune_smalldata:
@@ -100,21 +136,20 @@ rule extract_engineered_features:
 
 rule extract_cnn_features:
     input:
-        unpack(sd_data_inputs),
-        ckpt="results/smalldata/{sd_dataset}/{arch}/{kind}/L5/model.ckpt",
-        result="results/smalldata/{sd_dataset}/{arch}/{kind}/L5/test.json",
+        unpack(sd_learned_inputs),
     output:
-        expand("results/smalldata/{{sd_dataset}}/features/{{arch}}_{{kind}}_conv{block}.npz", block=range(1, 6)),
+        "results/smalldata/{sd_dataset}/features/{arch}_{kind}_seed{sd_seed}.npz",
     log:
-        "logs/extract_cnn_features/{sd_dataset}/{arch}_{kind}.log",
+        "logs/extract_cnn_features/{sd_dataset}/{arch}_{kind}_seed{sd_seed}.log",
     benchmark:
-        "benchmarks/extract_cnn_features/{sd_dataset}/{arch}_{kind}.tsv"
+        "benchmarks/extract_cnn_features/{sd_dataset}/{arch}_{kind}_seed{sd_seed}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     threads: 1
     resources:
         **inference_resources(),
     params:
+        grids=sd_feature_grids(),
         accelerator=config["trainer"]["accelerator"],
     script:
         "../scripts/extract_cnn_features.py"
@@ -165,9 +200,10 @@ rule classify_features:
 
 rule tabulate_smalldata:
     input:
-        results=sd_stage_results,
+        selections=sd_selection_files,
         finetune=sd_finetune_results,
         scores=sd_score_files,
+        test_labels=sd_test_labels,
         reference=reference_file("smalldata"),
     output:
         greedy_csv=report(
@@ -194,8 +230,7 @@ rule tabulate_smalldata:
 
 rule plot_filters:
     input:
-        greedy="results/smalldata/{sd_dataset}/{arch}/greedy/L1/model.ckpt",
-        full="results/smalldata/{sd_dataset}/{arch}/full/L5/model.ckpt",
+        unpack(sd_filter_inputs),
     output:
         report(
             "results/smalldata/{sd_dataset}/{arch}/filters.png",

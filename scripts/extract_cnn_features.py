@@ -1,4 +1,4 @@
-"""Global-average-pooled activations of each conv block of a trained L5 network."""
+"""Activations of each conv block of a trained L5 network, pooled to each configured grid."""
 
 from pathlib import Path
 
@@ -10,6 +10,8 @@ with log_to(snakemake.log[0]):
     stages.extract_cnn_features(
         data_dir=str(Path(snakemake.input.classes).parent),
         ckpt=snakemake.input.ckpt,
-        out_paths={block: path for block, path in enumerate(snakemake.output, start=1)},
+        out=snakemake.output[0],
+        name=f"{snakemake.wildcards.arch}_{snakemake.wildcards.kind}",
+        grids=list(snakemake.params.grids),
         accelerator=snakemake.params.accelerator,
     )

@@ -1,13 +1,11 @@
 """Spectral clustering of one layer's class vectors for every k, named by WordNet."""
 
-from pathlib import Path
-
 from cnnpractice.semantic import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
     stages.induce_semantic_taxonomy(
-        activations=str(Path(snakemake.input.activations) / f"{snakemake.wildcards.sem_layer}.npz"),
+        activations=snakemake.input.activations,
         hierarchy=snakemake.input.hierarchy,
         model=snakemake.wildcards.sem_model,
         layer=snakemake.wildcards.sem_layer,
@@ -17,6 +15,8 @@ with log_to(snakemake.log[0]):
         qualifier_share=snakemake.params.qualifier_share,
         assign_labels=snakemake.params.assign_labels,
         n_init=snakemake.params.n_init,
+        draws=snakemake.params.draws,
+        permutations=snakemake.params.permutations,
         talk_reference=snakemake.input.get("reference"),  # ImageNet models only
         out_csv=snakemake.output.csv,
         out_md=snakemake.output.md,

@@ -1,4 +1,5 @@
-"""Layer representativeness table of every semantic model (mean F1, rank correlation)."""
+"""Layer representativeness tables of every semantic model: naming F1 and rank correlation against
+their nulls, trained vs untrained."""
 
 from cnnpractice.semantic import stages
 from cnnpractice.workflow import log_to
@@ -9,4 +10,5 @@ with log_to(snakemake.log[0]):
         layer_order=dict(snakemake.params.layer_order),
         out_csv=snakemake.output.csv,
         out_md=snakemake.output.md,
+        out_k_csv=snakemake.output.k_csv,
     )

@@ -5,9 +5,10 @@ from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
     stages.tabulate_smalldata(
-        results=list(snakemake.input.results),
+        selections=list(snakemake.input.selections),
         finetune=list(snakemake.input.finetune),
         scores=list(snakemake.input.scores),
+        test_labels=list(snakemake.input.test_labels),
         datasets=list(snakemake.params.datasets),
         reference=snakemake.input.reference,
         greedy_csv=snakemake.output.greedy_csv,

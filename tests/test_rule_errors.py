@@ -91,7 +91,7 @@ CASES = {
     ),
     "smalldata_unknown_architecture": (
         {},
-        ["results/smalldata/fashion_mnist/nosuch/greedy/L1/model.ckpt"],
+        ["results/smalldata/fashion_mnist/nosuch/greedy/seed42/L1/model.ckpt"],
         "architecture 'nosuch' is not configured under smalldata.architectures",
     ),
     "smalldata_no_architecture_enabled": (

@@ -35,18 +35,18 @@ def test_without_the_small_data_study_this_study_trains_its_own_networks(tmp_pat
             "prepare_smalldata",
             "extract_semantic_activations",
             "induce_semantic_taxonomy",
-            "train_smalldata",
+            "train_smalldata_full",
         )
     } == {
-        "train_semantic": 2,
+        "train_semantic": 2 * 3,  # two models, three seeds each
         "fetch_cifar100": 1,
         "prepare_cifar100": 1,
         "prepare_smalldata": 1,
         "extract_semantic_activations": 2,
         "induce_semantic_taxonomy": 14,
-        "train_smalldata": None,
+        "train_smalldata_full": None,
     }
-    assert "output: results/semantic/cifar100_cnn/network/model.ckpt" in out
+    assert "output: results/semantic/cifar100_cnn/network/seed44/model.ckpt" in out
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Greedy layer-wise training stages, learned features and the small-data tables."""
+"""Greedy layer-wise training stages, learned features and the small-data tables.
+
+(The choices between runs -- learning rate, epoch, stage, C -- and the poison tests:
+tests/test_smalldata_selection.py.)"""
 
 import json
 
@@ -6,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from cnnpractice import stats
 from cnnpractice.data.prepared import load_prepared
 from cnnpractice.io import sha256_file
 from cnnpractice.smalldata import training
-from cnnpractice.smalldata.learned import classify, cnn_block_features
-from cnnpractice.smalldata.tables import tabulate_features, tabulate_greedy
+from cnnpractice.smalldata.greedy_table import tabulate_greedy, verdict
+from cnnpractice.smalldata.learned import classify, cnn_block_features, pooled_blocks
+from cnnpractice.smalldata.tables import tabulate_features
 
 TRAINER = {"accelerator": "cpu", "devices": 1, "precision": "32-true", "deterministic": True, "progress_bar": False}
 TRAINING = {
@@ -143,84 +148,217 @@ def test_missing_or_bad_prepared_files_are_named(tmp_path):
 
 def test_cnn_features_and_classification(greedy_runs, prepared, tmp_path):
     root, _ = greedy_runs
-    outs = {b: tmp_path / f"conv{b}.npz" for b in range(1, 6)}
+    ckpt = root / "greedy" / "L5" / "model.ckpt"
     shapes = cnn_block_features(
-        data_dir=prepared, ckpt=root / "greedy" / "L5" / "model.ckpt", out_paths=outs, batch_size=5, accelerator="cpu"
+        data_dir=prepared,
+        ckpt=ckpt,
+        out=tmp_path / "f.npz",
+        name="s_greedy",
+        grids=[1, 2, 4],
+        batch_size=5,
+        accelerator="cpu",
     )
     channels = [6, 16, 24, 24, 16]  # alexnet_simple's 48, 128, 192, 192, 128 at width 1/8
-    assert [shapes[b] for b in range(1, 6)] == [(24, c) for c in channels]
-    again = tmp_path / "again.npz"
+    # 16 px: the blocks' maps are 7, 3, 3, 3, 1 pixels wide; a grid finer than the map is left out
+    expected = {f"s_greedy_conv{b}": (24, c) for b, c in enumerate(channels, start=1)}
+    expected |= {f"s_greedy_conv{b}_2x2": (24, 4 * c) for b, c in enumerate(channels[:4], start=1)}
+    expected |= {"s_greedy_conv1_4x4": (24, 16 * channels[0])}
+    assert shapes == expected
     cnn_block_features(
         data_dir=prepared,
-        ckpt=root / "greedy" / "L5" / "model.ckpt",
-        out_paths={3: again},
+        ckpt=ckpt,
+        out=tmp_path / "again.npz",
+        name="s_greedy",
+        grids=[1],
         batch_size=24,
         accelerator="cpu",
     )
-    np.testing.assert_allclose(np.load(again)["test"], np.load(outs[3])["test"], rtol=1e-5, atol=1e-6)
+    a, b = np.load(tmp_path / "again.npz"), np.load(tmp_path / "f.npz")
+    np.testing.assert_allclose(a["s_greedy_conv3.test"], b["s_greedy_conv3.test"], rtol=1e-5, atol=1e-6)
     rows = classify(
-        features=outs[1],
+        features=tmp_path / "f.npz",
         out=tmp_path / "scores.json",
         classifiers=["logreg"],
         cv_folds=2,
         c_grid=[1.0],
         seed=0,
         dataset="toy",
-        feature_set="simple_greedy_conv1",
+        feature_set="s_greedy_seed3",
     )
-    assert rows[0]["feature_set"] == "simple_greedy_conv1" and 0 <= rows[0]["accuracy"] <= 1
+    assert {r["feature_set"] for r in rows} == set(expected)
+    assert {r["feature_file"] for r in rows} == {"s_greedy_seed3"}
+    assert {r["feature_set"]: r["n_features"] for r in rows} == {k: v[1] for k, v in expected.items()}
     assert json.loads((tmp_path / "scores.json").read_text())[0]["classifier"] == "logreg"
 
 
-def test_greedy_table_layout_and_gain(greedy_runs, tmp_path):
-    root, results = greedy_runs
-    paths = sorted(root.glob("*/L*/test.json"))
-    rows = tabulate_greedy(results=paths, out_csv=tmp_path / "g.csv", out_md=tmp_path / "g.md", talk_keys={"toy": None})
-    names = [r["row"] for r in rows]
-    assert names == ["L1", "L2", "L3", "L4", "L5", "Full L3", "Full L5", "gain"]
-    best_greedy = max(results[("greedy", k)]["test_accuracy"] for k in range(1, 6))
-    best_full = max(results[("full", k)]["test_accuracy"] for k in (3, 5))
-    gain = rows[-1]["accuracy"]
-    assert best_full > 0, results  # the toy networks learned something: the gain is defined
-    assert gain == pytest.approx(best_greedy / best_full - 1)
+def test_pooled_blocks_global_average_is_the_block_mean_and_grids_keep_where_features_fire():
+    from cnnpractice.models import build_model
+
+    spec = training.stage_spec(ARCH, kind="full", stage=5, in_channels=1, n_classes=3, input_size=28)
+    net = build_model(spec).eval()
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        pooled = pooled_blocks(net, x, [1, 2, 3, 4, 5], [1, 2, 4])
+        means = net.block_features(x)
+        first = net.blocks[0](x)  # (4, 6, 13, 13)
+    for b in range(1, 6):
+        torch.testing.assert_close(pooled[(b, 1)], means[b])
+    assert (5, 4) not in pooled and (5, 2) in pooled  # conv5's map is 2 x 2 at 28 px
+    assert pooled[(1, 4)].shape == (4, 6 * 16)
+    # the top-left cell of conv1's 4 x 4 grid is the mean of the map's top-left region
+    torch.testing.assert_close(pooled[(1, 4)].view(4, 6, 4, 4)[:, :, 0, 0], first[:, :, :4, :4].mean(dim=(2, 3)))
+
+
+def selection(kind, seed, accs, chosen, budgets=("per_update", "total")):
+    """A selection.json as schemes.py writes it; ``accs``: stage -> test accuracy."""
+
+    def record(acc, lr=0.01, epoch=3, score=None):
+        return {"lr": lr, "best_epoch": epoch, "score": score if score is not None else 1 - acc} | {
+            "test_accuracy": acc,
+            "n_train": 80,
+            "n_val": 20,
+            "n_test": 100,
+        }
+
+    common = {"dataset": "fashion_mnist", "arch": "alexnet", "kind": kind, "seed": seed, "monitor": "val_loss"}
+    if kind == "greedy":
+        return common | {"stages": {k: record(a) for k, a in accs.items()}, "chosen_stage": chosen}
+    return common | {
+        "budgets": {b: {k: record(a + 0.05 * i) for k, a in accs.items()} for i, b in enumerate(budgets)},
+        "chosen_stage": {b: chosen for b in budgets},
+    }
+
+
+def write_selections(folder, greedy_acc, full_acc):
+    """Three seeds; greedy's chosen stage L3, end to end's Full L5."""
+    paths = []
+    for i, seed in enumerate((1, 2, 3)):
+        for kind, accs, chosen in (
+            ("greedy", {f"L{k}": greedy_acc[i] - 0.01 * abs(3 - k) for k in range(1, 6)}, "L3"),
+            ("full", {"L3": full_acc[i] - 0.02, "L5": full_acc[i]}, "L5"),
+        ):
+            path = folder / f"{kind}{seed}.json"
+            path.write_text(json.dumps(selection(kind, seed, accs, chosen)))
+            paths.append(path)
+    return paths
+
+
+def test_greedy_table_over_seeds_paired_with_chance_and_gain(tmp_path):
+    greedy_acc, full_acc = [0.80, 0.82, 0.81], [0.70, 0.74, 0.71]
+    paths = write_selections(tmp_path, greedy_acc, full_acc)
+    labels = np.array([0] * 60 + [1] * 40)
+    rows = tabulate_greedy(
+        selections=paths,
+        out_csv=tmp_path / "g.csv",
+        out_md=tmp_path / "g.md",
+        talk_keys={"fashion_mnist": None},
+        test_labels={"fashion_mnist": labels},
+    )
+    by = {(r["row"], r.get("budget")): r for r in rows}
+    chance = by[("chance (majority class)", None)]
+    assert chance["accuracy"] == 0.6 and chance["accuracy_n"] == 100 and chance["accuracy_ci_low"] < 0.6
+    l3 = by[("L3", None)]
+    expected = stats.mean_ci(greedy_acc)
+    assert l3["accuracy"] == pytest.approx(expected["mean"]) and l3["accuracy_n"] == 3
+    assert l3["accuracy_ci_low"] == pytest.approx(expected["lo"]) and l3["chosen_lr"] == "0.01;0.01;0.01"
+    assert by[("greedy, stage chosen on validation", None)]["chosen_stage"] == "L3;L3;L3"
+    diff = by[("greedy - end to end (paired by seed)", "per_update")]
+    paired = stats.paired(greedy_acc, full_acc)
+    assert diff["accuracy"] == pytest.approx(paired["diff"]) and diff["p_t"] == pytest.approx(paired["p_t"])
+    gain = by[("gain (greedy / end to end - 1)", "per_update")]
+    assert gain["accuracy"] == pytest.approx(np.mean(np.array(greedy_acc) / np.array(full_acc) - 1))
+    # the total budget's end-to-end runs are 0.05 better in this fixture
+    total = by[("greedy - end to end (paired by seed)", "total")]
+    assert total["accuracy"] == pytest.approx(paired["diff"] - 0.05)
     md = (tmp_path / "g.md").read_text()
-    assert "| row | toy |" in md and "Full L5" in md
+    assert "## Verdict" in md and "greedy training is better" in md
+    with open(tmp_path / "g.csv") as fh:
+        header = fh.readline().strip().split(",")
+    assert header[4:8] == ["accuracy", "accuracy_ci_low", "accuracy_ci_high", "accuracy_n"]
 
 
 def test_greedy_table_puts_the_talks_numbers_beside_ours(tmp_path):
-    results = []
-    for kind, k, acc in [("greedy", 1, 0.5), ("greedy", 2, 0.8), ("full", 5, 0.4)]:
-        path = tmp_path / f"{kind}{k}.json"
-        path.write_text(
-            json.dumps({"arch": "alexnet", "kind": kind, "stage": k, "dataset": "flowers102", "test_accuracy": acc})
-        )
-        results.append(path)
+    paths = write_selections(tmp_path, [0.8, 0.8, 0.8], [0.7, 0.7, 0.7])
+    for path in paths:
+        path.write_text(path.read_text().replace("fashion_mnist", "flowers102"))
     rows = tabulate_greedy(
-        results=results, out_csv=tmp_path / "g.csv", out_md=tmp_path / "g.md", talk_keys={"flowers102": "flowers"}
+        selections=paths,
+        out_csv=tmp_path / "g.csv",
+        out_md=tmp_path / "g.md",
+        talk_keys={"flowers102": "flowers"},
+        test_labels={"flowers102": np.arange(10)},
     )
-    by_row = {r["row"]: r for r in rows}
-    assert by_row["L1"]["talk_accuracy"] == 0.579 and by_row["Full L5"]["talk_accuracy"] == 0.706
-    assert by_row["gain"]["accuracy"] == pytest.approx(0.8 / 0.4 - 1)
-    assert by_row["gain"]["talk_accuracy"] == 0.140
-    md = (tmp_path / "g.md").read_text()
-    assert "flowers102 (talk)" in md and "+100.0%" in md and "+14.0%" in md
+    by = {(r["row"], r.get("budget")): r for r in rows}
+    assert by[("L1", None)]["talk_accuracy"] == 0.579 and by[("Full L5", "per_update")]["talk_accuracy"] == 0.706
+    assert by[("gain (greedy / end to end - 1)", "per_update")]["talk_accuracy"] == 0.140
+    assert by[("Full L5", "total")]["talk_accuracy"] is None
+    assert "+14.0%" in (tmp_path / "g.md").read_text()
 
 
-def test_features_table(tmp_path):
-    scores = []
-    for name, acc in (("hog", 0.8), ("alexnet_greedy_conv1", 0.7)):
-        path = tmp_path / f"{name}.json"
-        path.write_text(
-            json.dumps(
-                [
-                    {"dataset": "fashion_mnist", "feature_set": name, "classifier": c, "accuracy": acc, "auc": None}
-                    for c in ("svm", "logreg")
-                ]
-            )
+@pytest.mark.parametrize(
+    "greedy, full, expected",
+    [
+        ([0.80, 0.82, 0.81], [0.70, 0.74, 0.71], "greedy training is better"),
+        ([0.70, 0.74, 0.71], [0.80, 0.82, 0.81], "end-to-end training is better"),
+        ([0.80, 0.70, 0.75], [0.74, 0.76, 0.75], "no difference detected"),
+        ([0.80, 0.82], [0.70, 0.74], "fewer than 3 seeds: no verdict"),
+    ],
+)
+def test_verdict_follows_the_paired_interval(greedy, full, expected):
+    assert expected in verdict(stats.paired(greedy, full), "per_update")
+
+
+def test_mismatched_seeds_are_an_error(tmp_path):
+    paths = write_selections(tmp_path, [0.8, 0.8, 0.8], [0.7, 0.7, 0.7])
+    paths[-1].unlink()
+    with pytest.raises(ValueError, match="greedy seeds .* and end-to-end seeds .* differ"):
+        tabulate_greedy(
+            selections=paths[:-1],
+            out_csv=tmp_path / "g.csv",
+            out_md=tmp_path / "g.md",
+            talk_keys={"fashion_mnist": None},
+            test_labels={"fashion_mnist": np.zeros(3)},
         )
-        scores.append(path)
-    rows = tabulate_features(scores=scores, out_csv=tmp_path / "f.csv", out_md=tmp_path / "f.md")
-    assert [r["feature_set"] for r in rows] == ["hog", "hog", "alexnet_greedy_conv1", "alexnet_greedy_conv1"]
+
+
+def score_rows(name, accs, n_test=200, feature_files=None, dims=10):
+    files = feature_files or [name] * len(accs)
+    return [
+        {"dataset": "fashion_mnist", "feature_set": name, "feature_file": f, "classifier": "svm", "accuracy": a}
+        | {
+            "auc": None,
+            "best_C": 0.1,
+            "cv_scores": [0.5, 0.6, 0.7],
+            "n_features": dims,
+            "n_train": 50,
+            "n_test": n_test,
+        }
+        for a, f in zip(accs, files)
+    ]
+
+
+def test_features_table_intervals_dims_and_chance(tmp_path):
+    scores = tmp_path / "s.json"
+    rows = score_rows("hog", [0.8], dims=1296)
+    rows += score_rows("a_full_conv3_4x4", [0.7, 0.72, 0.74], feature_files=[f"a_full_seed{s}" for s in (1, 2, 3)])
+    rows += score_rows("a_full_conv3", [0.6], feature_files=["a_full_seed1"])
+    scores.write_text(json.dumps(rows))
+    out = tabulate_features(
+        scores=[scores],
+        out_csv=tmp_path / "f.csv",
+        out_md=tmp_path / "f.md",
+        test_labels={"fashion_mnist": np.array([0] * 30 + [1] * 170)},
+    )
+    by = {r["feature_set"]: r for r in out}
+    assert [r["feature_set"] for r in out] == ["chance (majority class)", "hog", "a_full_conv3", "a_full_conv3_4x4"]
+    assert by["chance (majority class)"]["accuracy"] == 0.85 and by["chance (majority class)"]["accuracy_n"] == 200
+    wilson = stats.proportion_ci(160, 200)
+    assert by["hog"]["accuracy_ci_low"] == pytest.approx(wilson["lo"]) and by["hog"]["accuracy_n"] == 200
+    assert by["hog"]["interval"].startswith("Wilson") and by["hog"]["n_features"] == 1296
+    over = stats.mean_ci([0.7, 0.72, 0.74])
+    assert by["a_full_conv3_4x4"]["accuracy_n"] == 3 and by["a_full_conv3_4x4"]["interval"] == "t, over seeds"
+    assert by["a_full_conv3_4x4"]["accuracy_ci_high"] == pytest.approx(over["hi"])
+    assert by["a_full_conv3_4x4"]["seeds"] == "1;2;3"
+    assert by["hog"]["cv_accuracy"] == pytest.approx(0.6) and by["hog"]["cv_accuracy_n"] == 3
     md = (tmp_path / "f.md").read_text()
-    assert "| feature_set | fashion_mnist logreg | fashion_mnist svm |" in md
-    assert "hog_svm 0.926" in md
+    assert "| hog | 1296 | 0.800 [" in md and "n=200" in md and "hog_svm 0.926" in md

@@ -56,14 +56,17 @@ def test_lint_is_clean():
                 "tabulate_timeseries": 1,
                 "train_timeseries_transfer": 2,
                 "tabulate_timeseries_transfer": 1,
-                # 2 architectures x (L1..L5 + Full L3 + Full L5); 3 engineered + 2 x 2 x 5 learned sets
+                # small data: one architecture, 3 seeds: one job per scheme and seed (the lr grid
+                # inside); 3 engineered sets + one file of learned sets per scheme (first seed)
                 "fetch_smalldata": 1,
                 "prepare_smalldata": 1,
-                "train_smalldata": 14,
-                "extract_cnn_features": 4,
-                "classify_features": 23,
-                "plot_filters": 2,
-                # semantic: the small-data study's Full L5 AlexNet, 7 layers
+                "train_smalldata_greedy": 3,
+                "train_smalldata_full": 3,
+                "extract_cnn_features": 2,
+                "classify_features": 5,
+                "plot_filters": 1,
+                # semantic: the small-data study's three Full L5 AlexNets (and their untrained
+                # twins) in one extraction, 7 layers
                 "prepare_wordnet": 1,
                 "extract_semantic_activations": 1,
                 "map_semantic_classes": 1,
@@ -104,12 +107,15 @@ def test_lint_is_clean():
                 "transform_series": 4 + 2,
                 "train_timeseries": 4,
                 "train_timeseries_transfer": 2,
-                # Fashion-MNIST stays beside the talk's four datasets; DeCAF and fine-tuning switch on
+                # Fashion-MNIST stays beside the talk's four datasets; both architectures, 3 seeds;
+                # learned sets from every seed; DeCAF and fine-tuning switch on
                 "fetch_smalldata": 5,
-                "train_smalldata": 5 * 14,
+                "train_smalldata_greedy": 5 * 2 * 3,
+                "train_smalldata_full": 5 * 2 * 3,
+                "extract_cnn_features": 5 * 2 * 2 * 3,
                 "extract_decaf_features": 5,
                 "finetune_smalldata": 5,
-                "classify_features": 5 * 25,
+                "classify_features": 5 * (3 + 2 + 12),
                 # semantic: Fashion-MNIST CNN (7 layers), GoogLeNet (9 inception modules), VGG16 (7)
                 "extract_semantic_activations": 3,
                 "map_semantic_classes": 3,
@@ -148,7 +154,8 @@ def test_disabled_study_schedules_nothing(tmp_path):
     for rule in (
         "train_timeseries",
         "fetch_ucr",
-        "train_smalldata",
+        "train_smalldata_greedy",
+        "train_smalldata_full",
         "fetch_smalldata",
         "prepare_wordnet",
         "extract_semantic_activations",
@@ -219,16 +226,13 @@ def test_tiny_end_to_end(tmp_path):
     check_elves_outputs(wf)
     check_brain_outputs(wf)
 
-    # a changed setting of greedy stage 4 reruns stages 4 and 5 and what reads them, nothing else
+    # a changed setting of greedy stage 4 reruns the greedy trainings (one job per seed holds
+    # all five stages) and what reads them; the end-to-end trainings stay
     (wf / "stage4.yaml").write_text("smalldata:\n  greedy:\n    stage_training:\n      L4: {lr: 0.002}\n")
     code, out = run(["-n", "--cores", "2", "--configfile", "tests/config/tiny.yaml", "stage4.yaml"], cwd=wf)
     assert code == 0, out[-2000:]
-    stages = {
-        line.split("/")[-2]
-        for line in out.splitlines()
-        if line.strip().startswith("output: results/smalldata/fashion_mnist/alexnet/") and "/model.ckpt" in line
-    }
-    assert stages == {"L4", "L5"}, out[-3000:]
+    jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if re.fullmatch(r"[a-z_]+ +\d+", line)}
+    assert jobs.get("train_smalldata_greedy") == 2 and "train_smalldata_full" not in jobs, out[-3000:]
     assert "train_timeseries" not in out
 
     # a finished run has nothing left to do, and says so quickly
@@ -273,16 +277,34 @@ def check_timeseries_outputs(wf):
 def check_smalldata_outputs(wf):
     with open(wf / "results/smalldata/greedy.csv") as fh:
         rows = list(csv.DictReader(fh))
-    alexnet = [r for r in rows if r["arch"] == "alexnet"]
-    assert [r["row"] for r in alexnet] == ["L1", "L2", "L3", "L4", "L5", "Full L3", "Full L5", "gain"]
-    for row in alexnet[:-1]:
-        assert 0.0 <= float(row["accuracy"]) <= 1.0 and row["n_test"] == "40"
+    alexnet = [(r["row"], r["budget"]) for r in rows if r["arch"] == "alexnet"]
+    per_budget = [
+        ("Full L3", "{b}"),
+        ("Full L5", "{b}"),
+        ("end to end, stage chosen on validation", "{b}"),
+        ("gain (greedy / end to end - 1)", "{b}"),
+        ("greedy - end to end (paired by seed)", "{b}"),
+    ]
+    assert alexnet == [
+        ("chance (majority class)", ""),
+        *((f"L{k}", "") for k in range(1, 6)),
+        ("greedy, stage chosen on validation", ""),
+        *((row, b.format(b=budget)) for budget in ("per_update", "total") for row, b in per_budget),
+    ]
+    for row in rows:
+        if row["arch"] == "alexnet" and not row["row"].startswith(("gain", "greedy -", "chance")):
+            assert 0.0 <= float(row["accuracy"]) <= 1.0 and row["n_test"] == "40" and row["accuracy_n"] == "2"
+            assert row["accuracy_ci_low"] and row["accuracy_ci_high"] and len(row["chosen_lr"].split(";")) == 2
     finetuned = [r for r in rows if r["arch"] == "finetune"]
-    assert [r["row"] for r in finetuned] == ["Finetuned resnet18"]
+    assert [r["row"] for r in finetuned] == ["Finetuned resnet18"] and finetuned[0]["accuracy_n"] == "40"
     with open(wf / "results/smalldata/features.csv") as fh:
-        scored = {(r["feature_set"], r["classifier"]) for r in csv.DictReader(fh)}
-    sets = {"hog", "hgd", "hcfeats", "decaf_fc6", "decaf_fc7", *(f"alexnet_greedy_conv{b}" for b in range(1, 6))}
+        features = list(csv.DictReader(fh))
+    scored = {(r["feature_set"], r["classifier"]) for r in features if r["classifier"]}
+    learned = [f"alexnet_greedy_conv{b}{g}" for b in range(1, 6) for g in ("", "_2x2")]
+    sets = {"hog", "hgd", "hcfeats", "decaf_fc6", "decaf_fc7", *learned}
     assert scored == {(s, c) for s in sets for c in ("svm", "logreg")}
+    assert all(r["accuracy_n"] == "40" and r["accuracy_ci_low"] for r in features)
+    assert [r["feature_set"] for r in features][0] == "chance (majority class)"
     assert "| L5 |" in (wf / "results/smalldata/greedy.md").read_text()
     assert (wf / "results/smalldata/fashion_mnist/alexnet/filters.png").stat().st_size > 5_000
     classes = (wf / "resources/smalldata/fashion_mnist/classes.json").read_text()
@@ -292,21 +314,25 @@ def check_smalldata_outputs(wf):
 def check_semantic_outputs(wf):
     with open(wf / "results/semantic/layers.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert [(r["model"], r["layer"]) for r in rows] == [
-        ("fashion_cnn", "conv1"),
-        ("fashion_cnn", "conv5"),
-        ("fashion_cnn", "fc7"),
+    assert [(r["layer"], r["network"]) for r in rows if r["network"] != "trained - untrained"] == [
+        (layer, network) for layer in ("conv1", "conv5", "fc7") for network in ("trained", "untrained")
     ]
     for row in rows:
+        assert row["model"] == "fashion_cnn" and row["mean_f1_n"] == "2"
+        if row["network"] == "trained - untrained":
+            continue
         assert 0.0 < float(row["mean_f1"]) <= 1.0 and -1.0 <= float(row["rank_correlation"]) <= 1.0
+        assert 0.0 < float(row["f1_p"]) <= 1.0 and 0.0 < float(row["mantel_p"]) <= 1.0 and row["f1_null_n"] == "200"
         assert row["n_classes"] == "10" and (row["k_min"], row["k_max"]) == ("2", "4")
+    with open(wf / "results/semantic/layers_k.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 3 * 2 * 3  # layers x networks x k
     with open(wf / "results/semantic/fashion_cnn/fc7/taxonomy.csv") as fh:
         taxonomy = list(csv.DictReader(fh))
     assert [r["k"] for r in taxonomy] == ["2", "3", "4"]
     assert all(r[f"cluster_{i}"] for r in taxonomy for i in range(1, int(r["k"]) + 1))
     assert "Named clusters per k" in (wf / "results/semantic/fashion_cnn/fc7/taxonomy.md").read_text()
     assert (wf / "results/semantic/layers.png").stat().st_size > 10_000
-    # the small-data study's checkpoint was reused: this study trained nothing
+    # the small-data study's checkpoints were reused: this study trained nothing
     assert not (wf / "results/semantic/fashion_cnn/network").exists()
     assert (wf / "resources/nltk_data/corpora/wordnet/lexnames").is_file()
 

@@ -10,6 +10,9 @@ SEM_DATASETS = SEM.get("datasets", {})
 # study prepares it) and CIFAR-100 (prepare_cifar100 here)
 SEM_PREPARED = ("fashion_mnist", "cifar100")
 SEM_CIFAR100 = "resources/semantic/cifar100"
+# networks per model: trained (or reused) with seeds seed, seed + 1, ... and, with
+# semantic.untrained, the untrained initialisations of the same seeds
+SEM_SEEDS = [int(config["seed"]) + i for i in range(int(SEM.get("seeds", 3)))]
 
 
 def sem_prepared_files(dataset):
@@ -63,18 +66,21 @@ def sem_model(name):
 
 
 def sem_network_files(name):
-    """The checkpoint and test.json a workflow model's activations come from: the small-data
-    study's L5 network when that study trains it with the same dataset and architecture
-    (semantic.models.<name>.checkpoint: greedy or full L5), else this study's own network
-    (train_semantic); None for torchvision models."""
+    """seed -> the checkpoint and test.json a workflow model's trained network of that seed
+    comes from: the small-data study's L5 network when that study trains it with the same
+    dataset, architecture and seed (semantic.models.<name>.checkpoint: greedy or full L5),
+    else this study's own network (train_semantic); None for torchvision models."""
     model = sem_model(name)
     if model["network"] != "workflow":
         return None
-    own = f"results/semantic/{name}/network"
-    return sd_l5_run(model["dataset"], model["arch"], model.get("checkpoint", "full")) or {
-        "ckpt": f"{own}/model.ckpt",
-        "result": f"{own}/test.json",
-    }
+    files = {}
+    for seed in SEM_SEEDS:
+        own = f"results/semantic/{name}/network/seed{seed}"
+        files[seed] = sd_l5_run(model["dataset"], model["arch"], model.get("checkpoint", "full"), seed) or {
+            "ckpt": f"{own}/model.ckpt",
+            "result": f"{own}/test.json",
+        }
+    return files
 
 
 def sem_dataset_name(wildcards):
@@ -87,12 +93,20 @@ def sem_data_inputs(wildcards):
 
 
 def sem_extract_inputs(wildcards):
-    """Prepared arrays and checkpoint (workflow networks); nothing for ImageNet models, whose
-    images are outside the workflow (semantic.datasets.imagenet.root)."""
+    """Prepared arrays and every seed's checkpoint (``ckpt<seed>``, ``result<seed>``) of a
+    workflow network; nothing for ImageNet models, whose images are outside the workflow
+    (semantic.datasets.imagenet.root)."""
     network = sem_network_files(wildcards.sem_model)
     if network is None:
         return {}
-    return sem_data_inputs(wildcards) | network
+    inputs = sem_data_inputs(wildcards)
+    for seed, files in network.items():
+        inputs |= {f"ckpt{seed}": files["ckpt"], f"result{seed}": files["result"]}
+    return inputs
+
+
+def sem_seed(wildcards):
+    return int(wildcards.sem_seed)
 
 
 def sem_arch_params(wildcards):
@@ -161,7 +175,7 @@ def sem_score_files(wildcards=None):
 
 
 def semantic_targets():
-    """The layers table and figure, and every (model, layer) taxonomy."""
+    """The layers tables and figure, and every (model, layer) taxonomy."""
     if not SEM.get("enabled"):
         return []
     if not sem_models():
@@ -169,6 +183,7 @@ def semantic_targets():
     return [
         "results/semantic/layers.csv",
         "results/semantic/layers.md",
+        "results/semantic/layers_k.csv",
         "results/semantic/layers.png",
         *[
             f"results/semantic/{name}/{layer}/taxonomy.{ext}"

@@ -9,7 +9,12 @@ SD = config.get("smalldata", {})
 SD_ENGINEERED = ("hog", "hgd", "hcfeats")
 SD_DECAF_LAYERS = list(SD.get("features", {}).get("decaf", {}).get("layers", ["fc6", "fc7"]))
 SD_PREPARED = "resources/smalldata/{sd_dataset}"
-SD_RUN = "results/smalldata/{sd_dataset}/{arch}/{kind}/L{stage}"
+SD_SCHEME = "results/smalldata/{sd_dataset}/{arch}/{kind}/seed{sd_seed}"
+SD_RUN_FILES = ("model.ckpt", "metrics.csv", "test.json")
+# seeds of the trainings, paired between the schemes: seed, seed + 1, ...
+SD_SEEDS = [int(config["seed"]) + i for i in range(int(SD.get("seeds", 1)))]
+# compute budgets of end-to-end training; the learning rate is chosen under the first
+SD_BUDGETS = list(SD.get("greedy", {}).get("full_epochs", ["per_update"]))
 
 
 def sd_archs():
@@ -38,38 +43,41 @@ def sd_prepared_files(dataset):
     }
 
 
-def sd_run_files(dataset, arch, kind, stage):
+def sd_scheme_dir(dataset, arch, kind, seed):
+    return SD_SCHEME.format(sd_dataset=dataset, arch=arch, kind=kind, sd_seed=seed)
+
+
+def sd_run_files(dataset, arch, kind, stage, seed):
     """The checkpoint (``ckpt``) and ``test.json`` (``result``: with the input
-    normalisation) of one training run, as train_smalldata writes them."""
-    base = SD_RUN.format(sd_dataset=dataset, arch=arch, kind=kind, stage=stage)
-    return {"ckpt": f"{base}/model.ckpt", "result": f"{base}/test.json"}
+    normalisation) of the run a training job chose (learning rate and epoch on validation)
+    for stage ``stage`` of ``kind`` training and ``seed``; end to end: under the first
+    budget of smalldata.greedy.full_epochs."""
+    parts = [sd_scheme_dir(dataset, arch, kind, seed)] + ([] if kind == "greedy" else [SD_BUDGETS[0]])
+    base = os.path.join(*parts, f"L{stage}")
+    return {"ckpt": os.path.join(base, "model.ckpt"), "result": os.path.join(base, "test.json")}
 
 
-def sd_l5_run(dataset, arch, kind):
-    """sd_run_files of the L5 network of (dataset, arch, kind) when this config trains it,
-    else None: the study is enabled with that dataset and architecture, and (kind full)
-    Full L5 is among its stages."""
+def sd_l5_run(dataset, arch, kind, seed):
+    """sd_run_files of the L5 network of (dataset, arch, kind, seed) when this config trains
+    it, else None: the study is enabled with that dataset, architecture and seed, and (kind
+    full) Full L5 is among its stages."""
     if (
         not SD.get("enabled")
         or dataset not in SD.get("datasets", {})
         or arch not in sd_archs()
+        or int(seed) not in SD_SEEDS
         or (kind == "full" and 5 not in sd_full_stages())
     ):
         return None
-    return sd_run_files(dataset, arch, kind, 5)
+    return sd_run_files(dataset, arch, kind, 5, seed)
 
 
 def sd_data_inputs(wildcards):
     return sd_prepared_files(wildcards.sd_dataset)
 
 
-def sd_train_inputs(wildcards):
-    """Prepared data, plus stage k-1's checkpoint for greedy stage k > 1."""
-    inputs = sd_data_inputs(wildcards)
-    stage = int(wildcards.stage)
-    if wildcards.kind == "greedy" and stage > 1:
-        inputs["previous"] = sd_run_files(wildcards.sd_dataset, wildcards.arch, "greedy", stage - 1)["ckpt"]
-    return inputs
+def sd_seed(wildcards):
+    return int(wildcards.sd_seed)
 
 
 def sd_arch_params(wildcards):
@@ -79,14 +87,22 @@ def sd_arch_params(wildcards):
 
 
 def sd_training(wildcards):
-    """Training settings of one stage: the study's, then the architecture's, then (greedy
-    stages only) smalldata.greedy.stage_training.L<k>."""
+    """Training settings of one architecture: the study's, then the architecture's (greedy
+    stages add smalldata.greedy.stage_training.L<k>, see sd_stage_training)."""
     merged = dict(SD["training"])
     merged.update(SD["architectures"][wildcards.arch].get("training") or {})
-    if wildcards.kind == "greedy":
-        stages = SD.get("greedy", {}).get("stage_training") or {}
-        merged.update(stages.get(f"L{wildcards.stage}") or {})
     return merged
+
+
+def sd_stage_training(wildcards=None):
+    return dict(SD.get("greedy", {}).get("stage_training") or {})
+
+
+def sd_lr_grid(wildcards):
+    """The learning rates every stage of an architecture tries: its own lr_grid, else
+    smalldata.greedy.lr_grid (empty: training.lr only)."""
+    own = SD["architectures"][wildcards.arch].get("lr_grid")
+    return list(own if own is not None else SD.get("greedy", {}).get("lr_grid") or [])
 
 
 def sd_finetune_training(wildcards):
@@ -103,15 +119,21 @@ def sd_full_stages():
     return list(SD.get("greedy", {}).get("full_stages", [3, 5]))
 
 
-def sd_stage_results(wildcards=None):
-    """test.json of every greedy stage L1..L5 and every Full Lk, per dataset and architecture."""
-    runs = [("greedy", k) for k in range(1, 6)] + [("full", k) for k in sd_full_stages()]
+def sd_selection_files(wildcards=None):
+    """selection.json of every (dataset, architecture, scheme, seed): the choices and the
+    chosen runs' test accuracies, which the greedy table reads."""
     return [
-        f"results/smalldata/{ds}/{arch}/{kind}/L{k}/test.json"
+        f"{sd_scheme_dir(ds, arch, kind, seed)}/selection.json"
         for ds in SD["datasets"]
         for arch in sd_archs()
-        for kind, k in runs
+        for kind in ("greedy", "full")
+        for seed in SD_SEEDS
     ]
+
+
+def sd_test_labels(wildcards=None):
+    """Every dataset's test labels (the tables' chance rows)."""
+    return [sd_prepared_files(ds)["test_y"] for ds in SD["datasets"]]
 
 
 def sd_finetune_results(wildcards=None):
@@ -120,8 +142,19 @@ def sd_finetune_results(wildcards=None):
     return [f"results/smalldata/{ds}/finetune/test.json" for ds in SD["datasets"]]
 
 
+def sd_feature_seeds():
+    """Seeds whose trained networks give learned feature sets (the first features.seeds)."""
+    return SD_SEEDS[: int(SD.get("features", {}).get("seeds", 1))]
+
+
+def sd_feature_grids():
+    return [int(g) for g in SD.get("features", {}).get("pooling", [1])]
+
+
 def sd_feature_sets():
-    """Names of the feature sets scored by the linear classifiers."""
+    """Names of the feature files scored by the linear classifiers (one job each): the
+    engineered sets, DeCAF layers, and per (architecture, scheme, seed) one file holding
+    every conv block at every pooling grid."""
     features = SD.get("features", {})
     names = [name for name in SD_ENGINEERED if name in (features.get("engineered") or {})]
     if features.get("decaf", {}).get("enabled"):
@@ -132,8 +165,23 @@ def sd_feature_sets():
             "smalldata.features.learned_from names 'full', which reads the Full L5 network: "
             "add 5 to smalldata.greedy.full_stages"
         )
-    names += [f"{arch}_{kind}_conv{b}" for arch in sd_archs() for kind in learned for b in range(1, 6)]
+    names += [f"{arch}_{kind}_seed{seed}" for arch in sd_archs() for kind in learned for seed in sd_feature_seeds()]
     return names
+
+
+def sd_learned_inputs(wildcards):
+    """Prepared arrays and the L5 network a learned feature file comes from."""
+    run = sd_run_files(wildcards.sd_dataset, wildcards.arch, wildcards.kind, 5, wildcards.sd_seed)
+    return sd_data_inputs(wildcards) | run
+
+
+def sd_filter_inputs(wildcards):
+    """conv1 after greedy stage 1 and after the deepest Full Lk, of the first seed."""
+    seed = SD_SEEDS[0]
+    return {
+        "greedy": sd_run_files(wildcards.sd_dataset, wildcards.arch, "greedy", 1, seed)["ckpt"],
+        "full": sd_run_files(wildcards.sd_dataset, wildcards.arch, "full", max(sd_full_stages()), seed)["ckpt"],
+    }
 
 
 def sd_score_files(wildcards=None):

@@ -9,14 +9,18 @@ fetch_cifar100                :func:`.cifar100.fetch`
 prepare_cifar100              :func:`.cifar100.prepare` -> a prepared dataset
 train_semantic                the small-data study's :func:`~cnnpractice.smalldata.stages.train_smalldata`
                               (end to end, five blocks), when that study has no such network
-extract_semantic_activations  one pass over the images (:mod:`.sources`,
-                              :mod:`.activations`): per layer the (n_classes, features)
-                              class means, ``<out_dir>/<layer>.npz`` and ``classes.json``
+extract_semantic_activations  one pass over the images per network (:mod:`.networks`: the
+                              trained seeds and their untrained twins; :mod:`.sources`,
+                              :mod:`.activations`): per network and layer the (n_classes,
+                              features) class means, ``<out_dir>/<network>/<layer>.npz``,
+                              and ``classes.json``
 map_semantic_classes          :func:`.wordnet.map_classes`: classes -> WordNet hierarchy
-induce_semantic_taxonomy      one layer: spectral clustering for every k
-                              (:mod:`.clustering`), WordNet names (:mod:`.naming`), the
-                              taxonomy tables (:mod:`.tables`) and ``scores.json``
-tabulate_semantic             :func:`.tables.write_layers`: the scores of every layer
+induce_semantic_taxonomy      one layer of every network (:mod:`.evaluate`): spectral
+                              clustering for every k (:mod:`.clustering`), WordNet names
+                              (:mod:`.naming`), random-partition nulls and the Mantel test
+                              (:mod:`.nulls`); the taxonomy tables (:mod:`.tables`) and
+                              ``scores.json``
+tabulate_semantic             :func:`.layer_table.write_layers`: the scores of every layer
 plot_semantic_layers          :func:`.figures.plot_layers`
 ============================  ========================================================
 """
@@ -33,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from cnnpractice.io import load_npz, save_npz, write_json
+from cnnpractice.stats import cell
 
 log = logging.getLogger("cnnpractice.semantic")
 
@@ -73,9 +78,10 @@ def train_semantic(
     trainer: dict[str, Any],
     seed: int,
 ) -> dict[str, Any]:
-    """This study's own network (``semantic.models.<model>``, end to end, five conv blocks),
-    trained as the small-data study trains its Full L5 (:func:`cnnpractice.smalldata.stages.
-    train_smalldata`, that study's public entry), when that study does not provide one."""
+    """This study's own network of one seed (``semantic.models.<model>``, end to end, five
+    conv blocks), trained as the small-data study trains its Full L5 (:func:`cnnpractice.
+    smalldata.stages.train_smalldata`, that study's public entry), when that study does
+    not provide one."""
     from cnnpractice.smalldata.stages import train_smalldata
 
     return train_smalldata(
@@ -98,81 +104,95 @@ def extract_semantic_activations(
     network: Mapping[str, Any],
     dataset: Mapping[str, Any],
     layers: Sequence[str],
+    seeds: Sequence[int],
     modules: Mapping[str, str] | None = None,
-    ckpt: str | Path | None = None,
+    ckpts: Mapping[int, str | Path] | None = None,
+    untrained: bool = True,
     pooling: str = "mean",
     batch_size: int = 256,
     accelerator: str = "auto",
     workers: int = 0,
     config_key: str = "layers",
 ) -> dict[str, Any]:
-    """Stream ``dataset`` through ``network`` once; write per-layer class means into ``out_dir``.
+    """Stream ``dataset`` through every network of the model (:func:`.networks.network_plan`:
+    the trained ones, ``ckpts`` seed -> checkpoint for workflow networks, and with
+    ``untrained`` their seeded untrained twins); write per network and layer the class means
+    into ``out_dir/<network>/<layer>.npz``.
 
     ``layers``: names resolved to modules by :func:`cnnpractice.semantic.layers.layer_modules`
     (``modules`` adds or overrides name -> module path). Returns what ``classes.json``
     holds: classes, class_ids, counts, layers (name -> module), features per layer,
-    pooling, images, seconds and images per second.
+    pooling, networks, images, seconds and images per second.
     """
     import torch
 
     from cnnpractice.data.archives import staged_dir
     from cnnpractice.semantic.activations import stream_class_means
     from cnnpractice.semantic.layers import layer_modules
-    from cnnpractice.semantic.sources import open_network, open_source
+    from cnnpractice.semantic.networks import network_plan, open_planned
+    from cnnpractice.semantic.sources import open_source
     from cnnpractice.training.device import choose_device
 
     layers = layer_modules(network.get("kind"), network.get("arch"), layers, modules, config_key)
+    ckpts = {int(k): v for k, v in (ckpts or {}).items()}
+    plan = network_plan(network.get("kind"), seeds, ckpts, untrained)
     device = choose_device(accelerator)
-    net, normalization = open_network(network, ckpt)
-    net = net.to(device)
-    source = open_source(
-        dataset, normalization=normalization, batch_size=batch_size, workers=workers, pin_memory=device.type == "cuda"
-    )
-    n_classes = len(source.classes)
-    log.info(
-        f"activations: {len(source.labels)} images of {n_classes} classes through "
-        f"{network.get('arch', type(net).__name__)} on {device}; layers {dict(layers)}"
-    )
     t0 = time.perf_counter()
-    means, counts = stream_class_means(
-        net,
-        source.batches(),
-        layers,
-        n_classes,
-        pooling=pooling,
-        device=device,
-        class_names=source.classes,
-        config_key=config_key,
-    )
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
-    info = {
-        "classes": list(source.classes),
-        "class_ids": list(source.class_ids),
-        "counts": counts.tolist(),
-        "layers": dict(layers),
-        "pooling": pooling,
-        "features": {label: int(m.shape[1]) for label, m in means.items()},
-        "images": int(counts.sum()),
-        "seconds": round(seconds, 3),
-        "images_per_second": round(float(counts.sum()) / max(seconds, 1e-9), 1),
-        "device": str(device),
-    }
     out_dir = Path(out_dir)
     with staged_dir(out_dir, "activations", replace="classes.json") as stage:
-        for label, m in means.items():
-            save_npz(
-                stage / f"{label}.npz",
-                means=m.astype(np.float32),
-                counts=counts,
-                classes=np.array(source.classes),
-                class_ids=np.array(source.class_ids),
+        for entry in plan:
+            net, normalization = open_planned(entry, network, ckpts)
+            net = net.to(device)
+            source = open_source(
+                dataset,
+                normalization=normalization,
+                batch_size=batch_size,
+                workers=workers,
+                pin_memory=device.type == "cuda",
             )
+            means, counts = stream_class_means(
+                net,
+                source.batches(),
+                layers,
+                len(source.classes),
+                pooling=pooling,
+                device=device,
+                class_names=source.classes,
+                config_key=config_key,
+            )
+            (stage / entry["name"]).mkdir()
+            for label, m in means.items():
+                save_npz(
+                    stage / entry["name"] / f"{label}.npz",
+                    means=m.astype(np.float32),
+                    counts=counts,
+                    classes=np.array(source.classes),
+                    class_ids=np.array(source.class_ids),
+                )
+            log.info(
+                f"activations {entry['name']}: {int(counts.sum())} images of {len(source.classes)} classes "
+                f"through {network.get('arch', type(net).__name__)} on {device}"
+            )
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        info = {
+            "classes": list(source.classes),
+            "class_ids": list(source.class_ids),
+            "counts": counts.tolist(),
+            "layers": dict(layers),
+            "pooling": pooling,
+            "features": {label: int(m.shape[1]) for label, m in means.items()},
+            "networks": plan,
+            "images": int(counts.sum()),
+            "seconds": round(seconds, 3),
+            "images_per_second": round(float(counts.sum()) * len(plan) / max(seconds, 1e-9), 1),
+            "device": str(device),
+        }
         write_json(stage / "classes.json", info)
     log.info(
-        f"activations: {info['images']} images in {seconds:.1f} s ({info['images_per_second']} "
-        f"images/s); features per layer {info['features']} -> {out_dir}"
+        f"activations: {len(plan)} networks x {info['images']} images in {seconds:.1f} s "
+        f"({info['images_per_second']} images/s); features per layer {info['features']} -> {out_dir}"
     )
     return info
 
@@ -218,35 +238,60 @@ def induce_semantic_taxonomy(
     qualifier_share: float = 0.5,
     assign_labels: str = "kmeans",
     n_init: int = 10,
+    draws: int = 1000,
+    permutations: int = 999,
     talk_reference: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Cluster one layer's class means for k = k_min..k_max, name the clusters, score the layer.
+    """One layer of every network of a model (``activations``: the extraction's folder):
+    clusters for k = k_min..k_max, names, random-partition nulls, Mantel test, trained vs
+    untrained (:mod:`.evaluate`).
 
     ``talk_reference``: the study's reference YAML, whose ``induced_taxonomy`` (the talk's
-    names per k, on ImageNet) is shown beside ours; None for other datasets. Writes the
-    taxonomy tables (:func:`cnnpractice.semantic.tables.write_taxonomy`) and ``out_scores``
-    (JSON: mean_f1, rank_correlation, per-k mean F1, the k range and its note).
+    names per k, on ImageNet) is shown beside ours; None for other datasets. The taxonomy
+    tables (:func:`cnnpractice.semantic.tables.write_taxonomy`) show the first trained
+    network; ``out_scores`` (JSON) holds every network's and group's scores.
     """
-    from cnnpractice.semantic.clustering import k_range, rank_correlation, spectral_clusters
-    from cnnpractice.semantic.naming import name_clusters
+    from cnnpractice.semantic.clustering import k_range
+    from cnnpractice.semantic.evaluate import compare_groups, evaluate_network, summarise_group
     from cnnpractice.semantic.tables import write_taxonomy
     from cnnpractice.semantic.wordnet import load_hierarchy
 
-    acts = load_activations(activations)
+    activations = Path(activations)
+    plan = json.loads((activations / "classes.json").read_text())["networks"]
     tree = load_hierarchy(hierarchy)
-    if list(acts["class_ids"]) != list(tree["class_ids"]):
-        raise ValueError(f"{activations} and {hierarchy} list different classes; rerun the map_semantic_classes rule")
-    means = acts["means"]
-    classes = [str(c) for c in acts["classes"]]
-    ks, note = k_range(k_min, k_max, len(classes))
+    results, by_group = {}, {}
+    for entry in plan:
+        acts = load_activations(activations / entry["name"] / f"{layer}.npz")
+        if list(acts["class_ids"]) != list(tree["class_ids"]):
+            raise ValueError(f"{activations} and {hierarchy} list different classes; rerun map_semantic_classes")
+        classes = [str(c) for c in acts["classes"]]
+        ks, note = k_range(k_min, k_max, len(classes))
+        result = evaluate_network(
+            acts["means"],
+            tree,
+            classes,
+            ks,
+            seed=seed,
+            label=f"{model}/{layer}/{entry['name']}",
+            draws=draws,
+            assign_labels=assign_labels,
+            n_init=n_init,
+            qualifier_share=qualifier_share,
+        )
+        results[entry["name"]] = result
+        by_group.setdefault(entry["group"], {})[entry["seed"]] = result
+        log.info(
+            f"taxonomy {model}/{layer} {entry['name']}: mean F1 {result['mean_f1']:.3f}, "
+            f"rank correlation {result['rank_correlation']:.3f}"
+        )
     if note:
         log.info(f"taxonomy {model}/{layer}: {note}")
-    labels = spectral_clusters(means, ks, seed=seed, assign_labels=assign_labels, n_init=n_init)
-    by_k = {k: name_clusters(labels[k], tree, classes, qualifier_share) for k in ks}
-    rho, p = rank_correlation(means, tree["distance"])
+    shown_name = plan[0]["name"]
+    shown = results[shown_name]
     notes = [
-        f"{model}, layer {layer}: {len(classes)} classes, {means.shape[1]} features per class "
-        f"vector; spectral clustering (cosine affinity, seed {seed}) for k = {ks[0]}..{ks[-1]}."
+        f"{model}, layer {layer}, network {shown_name} (the first of {len(plan)}: "
+        f"{', '.join(e['name'] for e in plan)}): {len(classes)} classes, {acts['means'].shape[1]} features per "
+        f"class vector; spectral clustering (cosine affinity, seed {seed}) for k = {ks[0]}..{ks[-1]}."
     ]
     if note:
         notes.append(f"Note: {note}.")
@@ -256,33 +301,47 @@ def induce_semantic_taxonomy(
 
         talk = load_reference("semantic", talk_reference)["induced_taxonomy"]
     write_taxonomy(
-        by_k=by_k,
+        by_k=shown["by_k"],
         talk={int(k): list(v) for k, v in talk.items()},
         out_csv=out_csv,
         out_md=out_md,
         out_clusters=out_clusters,
         title=f"Taxonomy induced by {model}, layer {layer}",
         notes=notes,
+        null_k=shown["null_k"],
     )
-    per_k = {k: float(np.mean([c["f1"] for c in clusters])) for k, clusters in by_k.items()}
+    groups = {
+        group: summarise_group(list(members.values()), ks, tree["distance"], permutations, seed)
+        for group, members in by_group.items()
+    }
     scores = {
         "model": model,
         "layer": layer,
         "n_classes": len(classes),
-        "n_features": int(means.shape[1]),
+        "n_features": int(acts["means"].shape[1]),
         "k_min": ks[0],
         "k_max": ks[-1],
         "k_note": note,
-        "mean_f1": float(np.mean(list(per_k.values()))),
-        "mean_f1_per_k": {str(k): v for k, v in per_k.items()},
-        "rank_correlation": rho,
-        "rank_correlation_p": p,
-        "k2": [c["label"] for c in by_k[ks[0]]] if ks[0] == 2 else None,
+        "draws": draws,
+        "permutations": permutations,
+        "networks": [
+            {**e, "mean_f1": results[e["name"]]["mean_f1"], "rank_correlation": results[e["name"]]["rank_correlation"]}
+            | {"mean_f1_per_k": {str(k): v for k, v in results[e["name"]]["per_k"].items()}}
+            for e in plan
+        ],
+        "groups": groups,
+        "trained_vs_untrained": compare_groups(by_group.get("trained", {}), by_group.get("untrained", {})),
+        "k2": [c["label"] for c in shown["by_k"][ks[0]]] if ks[0] == 2 else None,
     }
     write_json(out_scores, scores)
-    for k, clusters in by_k.items():
+    for k, clusters in shown["by_k"].items():
         log.info(f"taxonomy {model}/{layer} k={k}: " + " | ".join(f"{c['label']} ({c['f1']:.2f})" for c in clusters))
-    log.info(f"taxonomy {model}/{layer}: mean F1 {scores['mean_f1']:.3f}, rank correlation {rho:.3f}")
+    for group, g in groups.items():
+        log.info(
+            f"taxonomy {model}/{layer} {group}: mean F1 {cell(g['mean_f1'])} (null "
+            f"{g['f1_null']['mean']:.3f}, p {g['f1_p']:.3g}); rank correlation {cell(g['rank_correlation'])}"
+            f" (Mantel p {g['mantel']['p']:.3g})"
+        )
     return scores
 
 
@@ -304,19 +363,20 @@ def tabulate_semantic(
     layer_order: Mapping[str, Sequence[str]],
     out_csv: str | Path,
     out_md: str | Path,
+    out_k_csv: str | Path,
 ) -> list[dict]:
-    """layers.{csv,md}: the scores of every (model, layer), layers in configured (depth) order."""
-    from cnnpractice.semantic.tables import write_layers
+    """layers.{csv,md} and layers_k.csv: every (model, network group, layer) against its nulls,
+    and trained vs untrained (:mod:`.layer_table`); layers in configured (depth) order."""
+    from cnnpractice.semantic.layer_table import write_layers
 
-    rows = _layer_rows(score_files, layer_order)
-    write_layers(rows, out_csv, out_md)
-    for model in layer_order:
-        mine = [r for r in rows if r["model"] == model]
-        if mine:
-            best = max(mine, key=lambda r: r["mean_f1"])
+    scores = _layer_rows(score_files, layer_order)
+    rows = write_layers(scores, out_csv, out_md, out_k_csv)
+    for row in rows:
+        if "beats_null" in row:
             log.info(
-                f"layers {model}: best mean F1 at {best['layer']} ({best['mean_f1']:.3f}); "
-                f"best rank correlation at {max(mine, key=lambda r: r['rank_correlation'])['layer']}"
+                f"layers {row['model']} {row['network']} {row['layer']}: mean F1 {row['mean_f1']:.3f} "
+                f"(null {row['f1_null']:.3f}, p {row['f1_p']:.3g}, q {row['f1_q']:.3g}, beats null: "
+                f"{row['beats_null']}); rank correlation {row['rank_correlation']:.3f} (Mantel p {row['mantel_p']:.3g})"
             )
     return rows
 
@@ -324,7 +384,8 @@ def tabulate_semantic(
 def plot_semantic_layers(
     *, score_files: Sequence[str | Path], layer_order: Mapping[str, Sequence[str]], out: str | Path
 ) -> None:
-    """layers.png: both scores against depth, one line per model."""
+    """layers.png: both scores against depth, one line per model and network group, with
+    intervals and the null."""
     from cnnpractice.semantic.figures import plot_layers as draw
 
     draw(_layer_rows(score_files, layer_order), out)

@@ -2,17 +2,22 @@
 
 ``taxonomy.{csv,md}`` (one layer): one row per k, the named clusters in WordNet
 order (like the talk's table "induced concept hierarchy"), the mean F1 of the
-names, and for ImageNet models the talk's names for the same k beside ours.
+names (of the one network shown) beside their random-partition null (the same naming of
+random partitions with the observed cluster sizes: mean, central 95 % range, p), and for
+ImageNet models the talk's names for the same k beside ours.
 ``clusters.csv``: one row per (k, cluster) with the coverage behind each name.
-``layers.{csv,md}``: per model and layer, the two representativeness scores.
+The layers' table is :mod:`.layer_table`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from cnnpractice import stats
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
 
 CLUSTER_COLUMNS = (
@@ -31,19 +36,6 @@ CLUSTER_COLUMNS = (
     "equivalent",
     "members",
 )
-LAYER_COLUMNS = (
-    "model",
-    "layer",
-    "depth",
-    "mean_f1",
-    "rank_correlation",
-    "rank_correlation_p",
-    "k2_split",
-    "n_classes",
-    "n_features",
-    "k_min",
-    "k_max",
-)
 MAX_MEMBERS_SHOWN = 12
 
 
@@ -61,12 +53,26 @@ def talk_matches(talk_names: Sequence[str], clusters: Sequence[dict[str, Any]]) 
 
 
 def taxonomy_rows(
-    by_k: dict[int, list[dict[str, Any]]], talk: dict[int, list[str]] | None, k_max: int
+    by_k: dict[int, list[dict[str, Any]]],
+    talk: dict[int, list[str]] | None,
+    k_max: int,
+    null_k: Mapping[int, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
-    """Wide rows: k, cluster_1..cluster_<k_max> (labels), mean_f1, talk, talk_found."""
+    """Wide rows: k, cluster_1..cluster_<k_max> (labels), mean_f1, talk, talk_found; with
+    ``null_k`` (k -> the naming F1 of random partitions with this k's cluster sizes) also
+    the null's mean and central 95 % range (n = draws), the observed F1's percentile and p."""
+    from cnnpractice.semantic.evaluate import null_summary
+
     rows = []
     for k, clusters in sorted(by_k.items()):
         row: dict[str, Any] = {"k": k, "mean_f1": sum(c["f1"] for c in clusters) / len(clusters)}
+        if null_k is not None:
+            summary = null_summary(row["mean_f1"], np.asarray(null_k[k]))
+            row |= stats.flatten("f1_null", summary["null"]) | {
+                "f1_percentile": summary["percentile"],
+                "f1_p": summary["p"],
+                "null_cell": stats.cell(summary["null"], 2) + f", p {summary['p']:.3g}",
+            }
         for c in clusters:
             row[f"cluster_{c['position']}"] = c["label"]
         names = (talk or {}).get(k)
@@ -100,16 +106,24 @@ def write_taxonomy(
     out_clusters,
     title: str,
     notes: Sequence[str] = (),
+    null_k: Mapping[int, np.ndarray] | None = None,
 ) -> list[dict]:
-    """Write taxonomy.csv (wide), taxonomy.md and clusters.csv (long); return the wide rows."""
+    """Write taxonomy.csv (wide), taxonomy.md and clusters.csv (long); return the wide rows.
+    ``null_k``: the shown network's random-partition null per k (a column per table)."""
     k_max = max(by_k)
-    rows = taxonomy_rows(by_k, talk, k_max)
+    rows = taxonomy_rows(by_k, talk, k_max, null_k)
     columns = ["k", *(f"cluster_{i}" for i in range(1, k_max + 1)), "mean_f1"]
+    if null_k is not None:
+        columns += [*stats.columns("f1_null"), "f1_percentile", "f1_p"]
     if any("talk" in r for r in rows):
         columns += ["talk", "talk_found"]
     write_csv(out_csv, rows, columns)
     write_csv(out_clusters, cluster_rows(by_k), CLUSTER_COLUMNS)
-    headers = ["k", *(str(i) for i in range(1, k_max + 1)), "mean F1"]
+    headers = ["k", *(str(i) for i in range(1, k_max + 1)), "mean F1 (one network)"]
+    md_columns = [c for c in columns if not c.startswith("f1_")]
+    if null_k is not None:
+        md_columns.insert(md_columns.index("mean_f1") + 1, "null_cell")
+        headers.append("null F1 [95 % range] draws, p")
     if "talk" in columns:
         headers += ["the talk", "talk's names found"]
     details = []
@@ -158,7 +172,7 @@ def write_taxonomy(
                 "Induced taxonomy",
                 intro + "Named clusters per k, in WordNet order; a name in parentheses "
                 "is the cluster's main narrower group, shown when the name does not fit exactly (F1 < 1).\n\n"
-                + markdown_table(rows, columns, headers, digits=2),
+                + markdown_table(rows, md_columns, headers, digits=2),
             ),
             (
                 "Coverage of each name",
@@ -168,26 +182,3 @@ def write_taxonomy(
         title=title,
     )
     return rows
-
-
-def write_layers(rows: Sequence[dict[str, Any]], out_csv, out_md) -> None:
-    """Write layers.csv / layers.md (one row per model and layer, in depth order)."""
-    rows = [{**r, "k2_split": "; ".join(r["k2"]) if r.get("k2") else None} for r in rows]
-    write_csv(out_csv, rows, LAYER_COLUMNS)
-    write_markdown(
-        out_md,
-        [
-            (
-                "Layer representativeness",
-                "mean F1: the WordNet names' F1, averaged over the clusters of each k, then over k. "
-                "rank correlation: Spearman's rho between the class vectors' cosine distances and the "
-                "classes' WordNet path lengths, over all pairs of classes. Higher is better for both.\n\n"
-                + markdown_table(
-                    [{**r, "rank_correlation_p": f"{r['rank_correlation_p']:.1e}"} for r in rows],
-                    LAYER_COLUMNS[:7],
-                    ["model", "layer", "depth", "mean F1", "rank corr.", "p-value", "k = 2 clusters"],
-                ),
-            )
-        ],
-        title="Semantic embeddings: which layers represent WordNet best",
-    )

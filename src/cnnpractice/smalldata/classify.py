@@ -89,6 +89,27 @@ def _check_options(classifiers, cv_folds, c_grid, max_iter) -> None:
         raise ValueError(f"c_grid must be a non-empty list of positive numbers, got {c_grid!r}")
 
 
+def _auc_interval(positive: np.ndarray, score: np.ndarray, seed: int) -> tuple[float | None, float | None]:
+    """95 % percentile bootstrap interval of the test ROC AUC (``scipy.stats.bootstrap``,
+    test examples resampled with their scores)."""
+    from scipy import stats
+    from sklearn.metrics import roc_auc_score
+
+    try:
+        res = stats.bootstrap(
+            (positive, score),
+            lambda y, s: roc_auc_score(y, s),
+            paired=True,
+            vectorized=False,
+            n_resamples=1000,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+    except ValueError:  # a resample with one class only (tiny test splits)
+        return None, None
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 def evaluate_features(
     x_train,
     y_train,
@@ -141,8 +162,9 @@ def evaluate_features(
     list of dict, one per classifier, in the order given, with keys
         ``classifier``, ``accuracy`` (test), ``auc`` (test ROC AUC from
         ``decision_function`` for two-class problems whose test split holds
-        both classes, else None), ``best_C``, ``cv_accuracy`` (mean CV accuracy
-        of ``best_C``), ``cv_folds`` (folds used), ``n_train``, ``n_test``,
+        both classes, else None; ``auc_lo``/``auc_hi`` its bootstrap 95 % interval),
+        ``best_C``, ``cv_accuracy`` (mean CV accuracy of ``best_C``), ``cv_scores``
+        (its accuracy on each fold), ``cv_folds`` (folds used), ``n_train``, ``n_test``,
         ``n_features``, ``n_classes`` (in training), ``fit_seconds`` (CV and
         refit), ``convergence_warnings`` and ``note`` (None or a sentence).
     """
@@ -178,14 +200,16 @@ def evaluate_features(
             ).fit(x_train, y_train)
             model, best_c = search.best_estimator_, float(search.best_params_["clf__C"])
             cv_accuracy = float(search.best_score_)
+            cv_scores = [float(search.cv_results_[f"split{k}_test_accuracy"][search.best_index_]) for k in range(folds)]
             n_warnings = int(sum(search.cv_results_[f"split{k}_test_warnings"].sum() for k in range(folds)))
         else:
             best_c = float(sorted(c_grid)[len(c_grid) // 2])
             model, cv_accuracy, n_warnings = _pipeline(name, best_c, max_iter, seed).fit(x_train, y_train), None, 0
+            cv_scores = []
         n_warnings += model.convergence_warnings_
         fit_seconds = time.perf_counter() - start
 
-        auc = None
+        auc = auc_lo = auc_hi = None
         if len(classes) == 2 and len(np.unique(y_test)) == 2 and set(np.unique(y_test)) <= set(classes):
             score = (
                 model.decision_function(x_test)
@@ -193,14 +217,18 @@ def evaluate_features(
                 else model.predict_proba(x_test)[:, 1]
             )
             auc = float(roc_auc_score(y_test == model.classes_[1], score))
+            auc_lo, auc_hi = _auc_interval(y_test == model.classes_[1], score, seed)
         results.append(
             {
                 "classifier": name,
                 "accuracy": float(accuracy_score(y_test, model.predict(x_test))),
                 "auc": auc,
+                "auc_lo": auc_lo,
+                "auc_hi": auc_hi,
                 "best_C": best_c,
                 "cv_accuracy": cv_accuracy,
                 "cv_folds": folds,
+                "cv_scores": cv_scores,
                 "n_train": int(len(y_train)),
                 "n_test": int(len(y_test)),
                 "n_features": int(x_train.shape[1]),

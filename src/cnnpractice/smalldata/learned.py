@@ -1,16 +1,19 @@
 """Learned features: CNN activations used as features for a traditional classifier.
 
-* :func:`cnn_block_features` -- the global-average-pooled output of every conv
-  block of a network trained by the workflow (greedy or end to end), so block b
-  gives a (N, channels_b) feature matrix.
+* :func:`cnn_block_features` -- the output of every conv block of a network trained by
+  the workflow (greedy or end to end), average-pooled to a g x g grid for every g of
+  ``grids``: g = 1 is global average pooling, (N, channels_b); g = 4 keeps a 4 x 4 map
+  of where the features fire, (N, 16 channels_b), which brings the learned sets near
+  the dimensionality of HOG. All sets of one network go into one file.
 * :func:`decaf_features` -- DeCAF (Donahue et al. 2014): the fc6 / fc7
   activations (after their ReLU) of an ImageNet-pretrained torchvision AlexNet.
   Images are replicated to RGB when gray, scaled to [0, 1], resized to 224 px
   (bilinear) and normalised with ImageNet's mean and std.
 
 Both stream over the uint8 image arrays in batches (memory O(batch), never all
-activations at once) and write ``.npz`` files with ``train``, ``test``,
-``train_y``, ``test_y`` arrays (float32 features, int64 labels).
+activations at once) and write ``.npz`` files: one set per file with ``train``,
+``test``, ``train_y``, ``test_y`` arrays (float32 features, int64 labels), or several
+sets per file with ``<set>.train`` and ``<set>.test`` (:func:`feature_sets` reads both).
 """
 
 from __future__ import annotations
@@ -68,15 +71,42 @@ def _extract_and_save(
     return shapes
 
 
+def set_name(name: str, block: int, grid: int) -> str:
+    """``alexnet_full_conv3`` (global average pooling), ``alexnet_full_conv3_4x4``."""
+    return f"{name}_conv{block}" + ("" if grid == 1 else f"_{grid}x{grid}")
+
+
+def pooled_blocks(net, x, blocks: Sequence[int], grids: Sequence[int]) -> dict[tuple[int, int], Any]:
+    """Block outputs of an AlexNet-style ``net`` pooled to g x g grids (adaptive average
+    pooling, flattened channel-major): ``{(block, g): (batch, channels * g * g)}``. A grid
+    finer than a block's map (e.g. 4 x 4 of conv5's 2 x 2 at 28 px) is left out."""
+    import torch.nn.functional as F
+
+    out = {}
+    for i, block in enumerate(net.blocks, start=1):
+        if i > max(blocks):
+            break
+        x = block(x)
+        if i in blocks:
+            for g in grids:
+                if g <= min(x.shape[-2:]):
+                    out[(i, g)] = F.adaptive_avg_pool2d(x, g).flatten(1)
+    return out
+
+
 def cnn_block_features(
     *,
     data_dir: str | Path,
     ckpt: str | Path,
-    out_paths: dict[int, str | Path],
+    out: str | Path,
+    name: str,
+    grids: Sequence[int] = (1,),
+    blocks: Sequence[int] = (1, 2, 3, 4, 5),
     batch_size: int = 256,
     accelerator: str = "auto",
-) -> dict[int, tuple[int, ...]]:
-    """GAP activations of blocks ``out_paths.keys()`` (1-based) of a trained checkpoint.
+) -> dict[str, tuple[int, ...]]:
+    """Pooled activations of ``blocks`` (1-based) of a trained checkpoint at every grid of
+    ``grids``, written to one ``.npz`` (sets :func:`set_name`); returns set -> train shape.
 
     Inputs are standardised exactly as in training (the checkpoint's ``test.json``
     beside it holds the training split's mean and std).
@@ -87,6 +117,9 @@ def cnn_block_features(
 
     from cnnpractice.training.module import ClassificationModule
 
+    grids = sorted({int(g) for g in grids})
+    if not grids or grids[0] < 1:
+        raise ValueError(f"smalldata.features.pooling: grid sides must be integers >= 1, got {grids}")
     data = load_prepared(data_dir)
     info_file = Path(ckpt).with_name("test.json")
     norm = json.loads(info_file.read_text()).get("normalization")
@@ -96,13 +129,39 @@ def cnn_block_features(
     std = np.asarray(norm["std"], np.float32).reshape(1, -1, 1, 1)
     device = choose_device(accelerator)
     net = ClassificationModule.from_checkpoint(ckpt).net.to(device).eval()
-    blocks = sorted(out_paths)
 
-    def run(batch: np.ndarray) -> dict[int, np.ndarray]:
+    def run(batch: np.ndarray) -> dict[str, np.ndarray]:
         x = torch.from_numpy((batch.astype(np.float32) - mean) / std).to(device)
-        return {b: v.cpu().numpy() for b, v in net.block_features(x, blocks).items()}
+        pooled = pooled_blocks(net, x, blocks, grids)
+        return {set_name(name, b, g): v.cpu().numpy() for (b, g), v in pooled.items()}
 
-    return _extract_and_save(data, run, out_paths, batch_size, label="block")
+    with torch.inference_mode():
+        train = _stream(data["train_x"], run, batch_size)
+        test = _stream(data["test_x"], run, batch_size)
+    sets = list(train[0])
+    skipped = [set_name(name, b, g) for b in blocks for g in grids if set_name(name, b, g) not in sets]
+    if skipped:
+        log.info(f"features {name}: grids finer than the block's map left out: {skipped}")
+    arrays = {"train_y": np.asarray(data["train_y"]), "test_y": np.asarray(data["test_y"])}
+    for key in sets:
+        arrays[f"{key}.train"], arrays[f"{key}.test"] = _concat(train, key), _concat(test, key)
+    save_npz(out, **arrays)
+    shapes = {key: arrays[f"{key}.train"].shape for key in sets}
+    log.info(f"features {name}: {len(sets)} sets (dims {[s[1] for s in shapes.values()]}) -> {out}")
+    return shapes
+
+
+def feature_sets(path: str | Path, default_name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The feature sets of one file, name -> (train, test): a single-set file (``train``,
+    ``test``) is named ``default_name``; a multi-set file names its sets."""
+    with np.load(path, allow_pickle=False) as npz:
+        keys = set(npz.files)
+        if {"train", "test"} <= keys:
+            return {default_name: (npz["train"], npz["test"])}
+        names = sorted(k[: -len(".train")] for k in keys if k.endswith(".train"))
+        if not names or any(f"{n}.test" not in keys for n in names):
+            raise ValueError(f"{path}: expected 'train'/'test' arrays or '<set>.train'/'<set>.test' pairs")
+        return {n: (npz[f"{n}.train"], npz[f"{n}.test"]) for n in names}
 
 
 def decaf_net(weights: str | None):
@@ -184,24 +243,34 @@ def classify(
     feature_set: str,
     n_jobs: int = 1,
 ) -> list[dict[str, Any]]:
-    """Score one feature set with every classifier; write a JSON list of results."""
+    """Score every feature set of one file (``feature_set``: the file's name, and the name
+    of a single-set file) with every classifier; write a JSON list of results. ``C`` is
+    chosen by cross-validation on the training split only (:func:`.classify.evaluate_features`)."""
     from cnnpractice.io import load_npz, write_json
     from cnnpractice.smalldata.classify import evaluate_features
 
-    arrays = load_npz(features, required={"train": "f", "test": "f", "train_y": "iu", "test_y": "iu"})
-    rows = evaluate_features(
-        arrays["train"],
-        arrays["train_y"],
-        arrays["test"],
-        arrays["test_y"],
-        classifiers=tuple(classifiers),
-        cv_folds=cv_folds,
-        seed=seed,
-        c_grid=tuple(c_grid),
-        n_jobs=n_jobs,
-    )
-    for row in rows:
-        row.update(dataset=dataset, feature_set=feature_set)
-        log.info(f"classify {dataset} {feature_set} {row['classifier']}: accuracy {row['accuracy']:.4f}")
+    labels = load_npz(features, required={"train_y": "iu", "test_y": "iu"})
+    rows = []
+    for name, (train, test) in feature_sets(features, feature_set).items():
+        if train.dtype.kind != "f" or test.dtype.kind != "f":
+            raise ValueError(f"{features}: feature set {name!r} is not float")
+        scored = evaluate_features(
+            train,
+            labels["train_y"],
+            test,
+            labels["test_y"],
+            classifiers=tuple(classifiers),
+            cv_folds=cv_folds,
+            seed=seed,
+            c_grid=tuple(c_grid),
+            n_jobs=n_jobs,
+        )
+        for row in scored:
+            row.update(dataset=dataset, feature_set=name, feature_file=feature_set)
+            log.info(
+                f"classify {dataset} {name} ({row['n_features']} dims) {row['classifier']}: "
+                f"C {row['best_C']:g} (CV {row['cv_accuracy']}), test accuracy {row['accuracy']:.4f}"
+            )
+        rows.extend(scored)
     write_json(out, rows)
     return rows

@@ -8,19 +8,22 @@ rule                         work
 fetch_smalldata              :func:`.datasets.fetch` (registry: :mod:`.registry`)
 prepare_smalldata            :func:`.datasets.prepare` -> a prepared dataset
                              (:mod:`cnnpractice.data.prepared`)
-train_smalldata              :func:`.training.train_stage` (greedy Lk, Full Lk)
+train_smalldata_greedy       :func:`.schemes.train_greedy` (L1..L5 of one seed; learning
+                             rate, epoch and stage chosen on validation, :mod:`.selection`;
+                             each run :func:`.training.train_stage`)
+train_smalldata_full         :func:`.schemes.train_full` (Full Lk of one seed, every budget)
 finetune_smalldata           :func:`.training.finetune`
 extract_engineered_features  :func:`.learned.engineered_features` (:mod:`.features`)
-extract_cnn_features         :func:`.learned.cnn_block_features`
+extract_cnn_features         :func:`.learned.cnn_block_features` (pooling grids)
 extract_decaf_features       :func:`.learned.decaf_features`
 classify_features            :func:`.learned.classify` (:mod:`.classify`)
-tabulate_smalldata           :func:`.tables.tabulate_greedy`, :func:`.tables.tabulate_features`
+tabulate_smalldata           :func:`.greedy_table.tabulate_greedy`, :func:`.tables.tabulate_features`
 plot_filters                 :func:`.figures.plot_filters`
 ===========================  ==========================================================
 
-Other studies reach this one through :func:`train_smalldata` only (the semantic study
-trains its own network with it); the paths of its outputs are given to them by the rules
-(``sd_prepared_files``, ``sd_checkpoint`` in ``rules/helpers/smalldata.smk``).
+Other studies reach this one through :func:`train_smalldata` only (one stage, one run: the
+semantic study trains its own network with it); the paths of its outputs are given to them
+by the rules (``sd_prepared_files``, ``sd_l5_run`` in ``rules/helpers/smalldata.smk``).
 """
 
 from __future__ import annotations
@@ -60,13 +63,31 @@ def prepare_smalldata(
 
 
 def train_smalldata(**kwargs: Any) -> dict[str, Any]:
-    """Train one stage (greedy Lk, or Full Lk end to end): :func:`.training.train_stage`
+    """Train one stage (greedy Lk, or Full Lk end to end) once: :func:`.training.train_stage`
     (keyword arguments: data_dir, out_dir, dataset, arch, arch_params, kind, stage,
     training, trainer, seed, previous_ckpt, full_epochs). Writes ``out_dir/model.ckpt``,
     ``metrics.csv``, ``test.json`` (with the input ``normalization``), ``tensorboard/``."""
     from cnnpractice.smalldata.training import train_stage
 
     return train_stage(**kwargs)
+
+
+def train_smalldata_greedy(**kwargs: Any) -> dict[str, Any]:
+    """Greedy L1..L5 of one seed, learning rate per stage and the stage chosen on validation:
+    :func:`.schemes.train_greedy` (keyword arguments: data_dir, out_dir, dataset, arch,
+    arch_params, training, stage_training, lr_grid, trainer, seed)."""
+    from cnnpractice.smalldata.schemes import train_greedy
+
+    return train_greedy(**kwargs)
+
+
+def train_smalldata_full(**kwargs: Any) -> dict[str, Any]:
+    """Full Lk of one seed under every compute budget, learning rate and stage chosen on
+    validation: :func:`.schemes.train_full` (keyword arguments: data_dir, out_dir, dataset,
+    arch, arch_params, training, stages, budgets, lr_grid, trainer, seed)."""
+    from cnnpractice.smalldata.schemes import train_full
+
+    return train_full(**kwargs)
 
 
 def finetune_smalldata(**kwargs: Any) -> dict[str, Any]:
@@ -87,12 +108,20 @@ def extract_engineered_features(
 
 
 def extract_cnn_features(
-    *, data_dir: str | Path, ckpt: str | Path, out_paths: dict[int, str | Path], accelerator: str
-) -> dict[int, tuple[int, ...]]:
-    """Global-average-pooled activations of each conv block of a trained L5 network."""
+    *,
+    data_dir: str | Path,
+    ckpt: str | Path,
+    out: str | Path,
+    name: str,
+    grids: Sequence[int] = (1,),
+    accelerator: str = "auto",
+) -> dict[str, tuple[int, ...]]:
+    """Each conv block's activations of a trained L5 network, average-pooled to every grid
+    of ``grids`` (1 = global average pooling), as feature sets ``<name>_conv<b>[_<g>x<g>]``
+    in one file."""
     from cnnpractice.smalldata.learned import cnn_block_features
 
-    return cnn_block_features(data_dir=data_dir, ckpt=ckpt, out_paths=out_paths, accelerator=accelerator)
+    return cnn_block_features(data_dir=data_dir, ckpt=ckpt, out=out, name=name, grids=grids, accelerator=accelerator)
 
 
 def extract_decaf_features(
@@ -115,9 +144,10 @@ def classify_features(**kwargs: Any) -> list[dict[str, Any]]:
 
 def tabulate_smalldata(
     *,
-    results: Sequence[str | Path],
+    selections: Sequence[str | Path],
     finetune: Sequence[str | Path],
     scores: Sequence[str | Path],
+    test_labels: Sequence[str | Path],
     datasets: Sequence[str],
     reference: str | Path,
     greedy_csv: str | Path,
@@ -125,19 +155,28 @@ def tabulate_smalldata(
     features_csv: str | Path,
     features_md: str | Path,
 ) -> None:
-    """The two tables: greedy vs end-to-end training, learned vs engineered features."""
-    from cnnpractice.smalldata.datasets import talk_key
-    from cnnpractice.smalldata.tables import tabulate_features, tabulate_greedy
+    """The two tables: greedy vs end-to-end training (over seeds, paired), learned vs
+    engineered features; each with the chance row of its test split (``test_labels``: one
+    ``test_y.npy`` per dataset, in the order of ``datasets``)."""
+    import numpy as np
 
+    from cnnpractice.smalldata.datasets import talk_key
+    from cnnpractice.smalldata.greedy_table import tabulate_greedy
+    from cnnpractice.smalldata.tables import tabulate_features
+
+    if len(test_labels) != len(datasets):
+        raise ValueError(f"{len(test_labels)} test label files for {len(datasets)} datasets")
+    labels = {ds: np.load(path) for ds, path in zip(datasets, test_labels)}
     tabulate_greedy(
-        results=results,
+        selections=selections,
         finetune=finetune,
+        test_labels=labels,
         out_csv=greedy_csv,
         out_md=greedy_md,
         talk_keys={ds: talk_key(ds) for ds in datasets},
         reference=reference,
     )
-    tabulate_features(scores=scores, out_csv=features_csv, out_md=features_md, reference=reference)
+    tabulate_features(scores=scores, test_labels=labels, out_csv=features_csv, out_md=features_md, reference=reference)
 
 
 def plot_filters(*, greedy_ckpt: str | Path, full_ckpt: str | Path, out: str | Path, title: str) -> None:

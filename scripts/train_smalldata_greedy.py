@@ -1,4 +1,4 @@
-"""Train one stage (greedy Lk, or Full Lk end to end) of the small-data study."""
+"""Greedy L1..L5 of one seed: per stage the learning rate, then the stage, chosen on validation."""
 
 from pathlib import Path
 
@@ -7,17 +7,15 @@ from cnnpractice.workflow import log_to, set_threads, trainer_options
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    stages.train_smalldata(
+    stages.train_smalldata_greedy(
         data_dir=str(Path(snakemake.input.classes).parent),
-        out_dir=str(Path(snakemake.output.result).parent),
+        out_dir=str(Path(snakemake.output.selection).parent),
         dataset=snakemake.wildcards.sd_dataset,
         arch=snakemake.wildcards.arch,
         arch_params=dict(snakemake.params.arch_params),
-        kind=snakemake.wildcards.kind,
-        stage=int(snakemake.wildcards.stage),
         training=dict(snakemake.params.training),
+        stage_training=dict(snakemake.params.stage_training),
+        lr_grid=list(snakemake.params.lr_grid),
         trainer=trainer_options(snakemake.params.trainer, snakemake.config),
         seed=snakemake.params.seed,
-        previous_ckpt=snakemake.input.get("previous"),
-        full_epochs=snakemake.params.full_epochs,
     )
