@@ -48,6 +48,17 @@ def training_threads():
     return int(config["trainer"].get("devices", 1))
 
 
+def data_threads(wanted):
+    """Threads of a multi-threaded data job: ``wanted``, but at most half the local cores.
+    A job holding every core starts only when all are free at once; on a 2-core machine
+    the single-thread jobs beside it always hold one, and it waited behind the whole rest
+    of the DAG. Cluster executors (no local core count) get ``wanted``."""
+    cores = workflow.cores
+    if not isinstance(cores, int) or cores <= 0 or cores >= 10**6:
+        return wanted
+    return max(1, min(wanted, cores // 2))
+
+
 def training_gpus():
     """GPUs one training job reserves: trainer.devices when it trains on GPUs, else 0.
     `gpu`/`cuda` always reserve; `auto` reserves where Snakemake runs and sees a GPU (a

@@ -69,7 +69,7 @@ rule extract_semantic_activations:
     conda:
         "../envs/cnnpractice.yaml"
     # ImageNet: one thread runs the network, the others decode JPEGs (DataLoader workers)
-    threads: 8
+    threads: data_threads(8)
     resources:
         **inference_resources(runtime_min=60, mem_mb=16000),
     params:

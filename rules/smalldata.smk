@@ -21,7 +21,7 @@ rule prepare_smalldata:
         "benchmarks/prepare_smalldata/{sd_dataset}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
-    threads: 2
+    threads: data_threads(2)
     params:
         settings=sd_prepare_settings,
         seed=config["seed"],
