@@ -17,9 +17,10 @@ import torch.nn as nn
 def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
     """The network of a checkpoint written by :func:`cnnpractice.training.runner.fit_and_test`.
 
-    The same weights as ``ClassificationModule.from_checkpoint(path).net``: the architecture is rebuilt from the ``model_spec`` the
-    module saved among its hyperparameters, and the module's ``net.*`` parameters are
-    loaded strictly. Returned in training mode, as Lightning returns it.
+    The same weights as ``ClassificationModule.from_checkpoint(path).net``: the
+    architecture is rebuilt from the ``model_spec`` the module saved among its
+    hyperparameters, and the module's ``net.*`` parameters are loaded strictly.
+    Returned in training mode, as Lightning returns it.
 
     Raises
     ------
