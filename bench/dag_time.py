@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CPU_PREFIX = "cnnpractice job cpu_seconds="  # cnnpractice.workflow.CPU_PREFIX (this file reads logs only)
 WORKFLOW = ("Snakefile", "rules", "scripts", "config", "envs", "report", "src", "profiles", "tests")
 STUDIES = ("timeseries", "smalldata", "semantic", "elves", "brain")
 FOLDER_STUDY = {"ucr_archive": "timeseries", "nltk_data": "semantic"}
@@ -82,6 +84,8 @@ def parse_log(text: str) -> list[dict]:
         stripped = line.strip()
         if current is not None and stripped.startswith("output:"):
             current["study"] = study_of(stripped.split(":", 1)[1].split(",")[0].strip())
+        elif current is not None and stripped.startswith("log:"):
+            current["log"] = stripped.split(":", 1)[1].split(",")[0].strip()
         elif current is not None and stripped.startswith("jobid:"):
             jobs[int(stripped.split(":", 1)[1])] = current
             current = None
@@ -95,17 +99,33 @@ def parse_log(text: str) -> list[dict]:
     return done
 
 
+def job_cpu(log: Path) -> float | None:
+    """A job's CPU seconds from the last line ``cnnpractice.workflow.log_to`` writes to its
+    log (None when the log has none: a rule that does not run package code)."""
+    if not log.is_file():
+        return None
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith(CPU_PREFIX)]
+    return float(lines[-1][len(CPU_PREFIX) :]) if lines else None
+
+
+def add_cpu(jobs: list[dict], workdir: Path) -> list[dict]:
+    """``jobs`` with ``cpu_seconds`` read from each job's log under ``workdir``."""
+    return [{**j, "cpu_seconds": job_cpu(workdir / j["log"]) if j.get("log") else None} for j in jobs]
+
+
 def summarise(jobs: list[dict]) -> dict:
-    """Per study: job count, summed job seconds, span; per rule: count and seconds."""
+    """Per study: job count, summed job seconds and CPU seconds, span; per rule: the same."""
     studies: dict[str, dict] = {}
     for study in sorted({j["study"] for j in jobs}):
         mine = [j for j in jobs if j["study"] == study]
         span = (max(j["end"] for j in mine) - min(j["start"] for j in mine)).total_seconds()
         studies[study] = {"jobs": len(mine), "job_seconds": sum(j["seconds"] for j in mine), "span_seconds": span}
-    rules: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "job_seconds": 0.0})
+        studies[study]["cpu_seconds"] = sum(j.get("cpu_seconds") or 0.0 for j in mine)
+    rules: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "job_seconds": 0.0, "cpu_seconds": 0.0})
     for j in jobs:
         rules[j["rule"]]["jobs"] += 1
         rules[j["rule"]]["job_seconds"] += j["seconds"]
+        rules[j["rule"]]["cpu_seconds"] += j.get("cpu_seconds") or 0.0
     return {"studies": studies, "rules": dict(sorted(rules.items(), key=lambda kv: -kv[1]["job_seconds"]))}
 
 
@@ -134,13 +154,23 @@ class LoadSampler:
 def snakemake(args: list[str], cwd: Path, log: Path | None = None) -> tuple[int, float, str]:
     """Run Snakemake in ``cwd`` with this checkout's package first; (exit code, seconds, output)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(cwd / "src"), os.environ.get("PYTHONPATH", "")]))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    LAST_CPU[0] = children_cpu() - cpu
     out = proc.stdout + proc.stderr
     if log:
         log.write_text(out)
     return proc.returncode, seconds, out
+
+
+LAST_CPU = [0.0]  # CPU seconds of the last snakemake() call: Snakemake and every job it ran
+
+
+def children_cpu() -> float:
+    """User + system seconds of this process's finished children (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_dag(workdir: Path, cores: int, configfiles: list[str]) -> dict:
@@ -148,10 +178,11 @@ def run_dag(workdir: Path, cores: int, configfiles: list[str]) -> dict:
     extra = ["--configfile", *configfiles] if configfiles else []
     with LoadSampler() as load:
         code, wall, out = snakemake(["--cores", str(cores), *extra], workdir, workdir / "dag_time.log")
+    cpu = LAST_CPU[0]
     if code != 0:
         raise RuntimeError(f"the workflow failed (exit {code}); its output: {workdir / 'dag_time.log'}\n{out[-3000:]}")
     logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
-    jobs = parse_log(logs[-1].read_text()) if logs else []
+    jobs = add_cpu(parse_log(logs[-1].read_text()), workdir) if logs else []
     dry = []
     for _ in range(2):  # the second one with warm file-system caches
         code, seconds, out = snakemake(["-n", "--cores", str(cores), *extra], workdir)
@@ -162,6 +193,7 @@ def run_dag(workdir: Path, cores: int, configfiles: list[str]) -> dict:
         "cores": cores,
         "configfiles": configfiles,
         "wall_seconds": wall,
+        "cpu_seconds": cpu,
         "n_jobs": len(jobs),
         **summarise(jobs),
         "dry_run_seconds": dry,
@@ -171,22 +203,29 @@ def run_dag(workdir: Path, cores: int, configfiles: list[str]) -> dict:
 
 def report(result: dict, top: int = 8) -> str:
     """The result as text tables."""
-    lines = [f"{'study':<12} {'jobs':>5} {'job s':>8} {'share':>6} {'span s':>8}"]
+    lines = [f"{'study':<12} {'jobs':>5} {'job s':>8} {'share':>6} {'span s':>8} {'cpu s':>8}"]
     total = sum(s["job_seconds"] for s in result["studies"].values()) or 1.0
     for study, s in result["studies"].items():
         lines.append(
             f"{study:<12} {s['jobs']:>5} {s['job_seconds']:>8.0f} {100 * s['job_seconds'] / total:>5.1f}% "
-            f"{s['span_seconds']:>8.0f}"
+            f"{s['span_seconds']:>8.0f} {s.get('cpu_seconds', 0.0):>8.0f}"
         )
-    lines.append(f"{'all':<12} {result['n_jobs']:>5} {total:>8.0f}")
-    lines.append("\nslowest rules (summed job seconds):")
+    jobs_cpu = sum(s.get("cpu_seconds", 0.0) for s in result["studies"].values())
+    lines.append(f"{'all':<12} {result['n_jobs']:>5} {total:>8.0f} {'':>6} {'':>8} {jobs_cpu:>8.0f}")
+    lines.append("\nslowest rules (summed job seconds, CPU seconds from the jobs' logs):")
     for rule, r in list(result["rules"].items())[:top]:
-        lines.append(f"  {rule:<30} {r['jobs']:>4} jobs {r['job_seconds']:>7.0f} s")
+        cpu = r.get("cpu_seconds", 0.0)
+        lines.append(f"  {rule:<30} {r['jobs']:>4} jobs {r['job_seconds']:>7.0f} s {cpu:>7.0f} cpu s")
     load = result["load_average"]
     lines.append(
         f"\nwall: {result['wall_seconds']:.0f} s ({result['wall_seconds'] / 60:.1f} min) with --cores "
         f"{result['cores']}; load average during the run: mean {load['mean']:.2f}, max {load['max']:.2f}"
     )
+    if "cpu_seconds" in result:
+        lines.append(
+            f"cpu: {result['cpu_seconds']:.0f} s for the whole run (Snakemake and every job; "
+            f"{result['cpu_seconds'] / (60 * result['cores']):.1f} min on {result['cores']} idle cores)"
+        )
     lines.append("snakemake -n on the finished run: " + ", ".join(f"{s:.2f} s" for s in result["dry_run_seconds"]))
     return "\n".join(lines)
 

@@ -220,7 +220,7 @@ def test_dag_time_reads_jobs_from_the_log():
         (12, "train_brain", "brain", 63.0),
     ]  # job 40 never finished: left out
     summary = dt.summarise(jobs)
-    assert summary["studies"]["brain"] == {"jobs": 1, "job_seconds": 63.0, "span_seconds": 63.0}
+    assert summary["studies"]["brain"] == {"jobs": 1, "job_seconds": 63.0, "span_seconds": 63.0, "cpu_seconds": 0.0}
     assert list(summary["rules"]) == ["train_brain", "prepare_wordnet", "fetch_ucr"]
     assert dt.study_of("logs/x.log") == "other" and dt.study_of("results/elves/a.npz") == "elves"
 
@@ -253,3 +253,19 @@ def test_gpu_script_stops_at_once_without_cuda(tmp_path):
     proc = subprocess.run(["bash", str(BENCH / "gpu_bench.sh")], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "no CUDA device" in proc.stderr, proc.stdout + proc.stderr
     assert not out.exists() and not any(line.startswith("bench/") for line in log.read_text().splitlines())
+
+
+def test_dag_time_reads_cpu_seconds_from_the_jobs_logs(tmp_path):
+    dt = load("dag_time")
+    from cnnpractice.workflow import CPU_PREFIX
+
+    assert dt.CPU_PREFIX == CPU_PREFIX  # the bench reads what log_to writes
+    log = LOG.replace("    jobid: 12", "    log: logs/train_brain/full.log\n    jobid: 12")
+    (tmp_path / "logs" / "train_brain").mkdir(parents=True)
+    (tmp_path / "logs" / "train_brain" / "full.log").write_text(f"Epoch 3\n{CPU_PREFIX}41.50\n")
+    jobs = dt.add_cpu(dt.parse_log(log), tmp_path)
+    assert [j["cpu_seconds"] for j in jobs] == [None, None, 41.5]  # no log line: no CPU
+    summary = dt.summarise(jobs)
+    assert summary["studies"]["brain"]["cpu_seconds"] == 41.5 and summary["studies"]["semantic"]["cpu_seconds"] == 0
+    assert summary["rules"]["train_brain"]["cpu_seconds"] == 41.5
+    assert dt.children_cpu() >= 0

@@ -2,10 +2,11 @@
 
 import os
 import sys
+import time
 
 import pytest
 
-from cnnpractice.workflow import log_to
+from cnnpractice.workflow import CPU_PREFIX, log_to
 
 
 def test_log_to_captures_python_and_fd_output(tmp_path):
@@ -26,3 +27,14 @@ def test_log_to_records_the_traceback_and_restores_streams(tmp_path, capfd):
     assert "ValueError: bad input: train.npz" in log.read_text()
     os.write(1, b"back on the terminal\n")
     assert "back on the terminal" in capfd.readouterr().out
+
+
+def test_log_to_ends_with_the_jobs_cpu_seconds(tmp_path):
+    log = tmp_path / "rule.log"
+    with log_to(log):
+        deadline = time.process_time() + 0.3
+        while time.process_time() < deadline:  # burn 0.3 CPU-s
+            pass
+    last = log.read_text().splitlines()[-1]
+    assert last.startswith(CPU_PREFIX)
+    assert 0.3 <= float(last[len(CPU_PREFIX) :]) < 60

@@ -119,6 +119,21 @@ def _package_logging() -> Iterator[None]:
         logger.setLevel(level)
 
 
+CPU_PREFIX = "cnnpractice job cpu_seconds="
+
+
+def cpu_line() -> str:
+    """``cnnpractice job cpu_seconds=S``: user + system CPU seconds of this process and its
+    finished children so far. :func:`log_to` ends every rule's log with it, so
+    ``bench/dag_time.py`` can sum a run's CPU per rule and study: Snakemake's benchmark
+    ``cpu_time`` is a sample taken every 30 s, which misses up to 30 s of a job's end."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return f"{CPU_PREFIX}{seconds:.2f}"
+
+
 @contextlib.contextmanager
 def log_to(path: str | os.PathLike | None) -> Iterator[None]:
     """Send everything written to stdout/stderr (Python and C level) to ``path``, and
@@ -129,7 +144,8 @@ def log_to(path: str | os.PathLike | None) -> Iterator[None]:
     written as ``[study] message``), Lightning's progress bar, tqdm, warnings and
     messages from compiled libraries all land in the rule's log. A failure's traceback
     is written to the log before it propagates. SIGTERM raises :class:`Terminated`, so
-    temporary files and staging folders are removed before the process ends.
+    temporary files and staging folders are removed before the process ends. The log's
+    last line is the job's CPU seconds (:func:`cpu_line`).
     ``None`` leaves the streams alone (messages go to stderr).
     """
     if path is None:
@@ -153,6 +169,7 @@ def log_to(path: str | os.PathLike | None) -> Iterator[None]:
             traceback.print_exc()
             raise
         finally:
+            print(cpu_line(), flush=True)
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)

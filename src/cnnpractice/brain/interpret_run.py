@@ -71,9 +71,9 @@ def interpret_model(
             f"mask and atlas in {template_dir} are {template.shape}, {mask.shape}, {atlas.shape}"
         )
     if net is None:
-        from cnnpractice.training.module import ClassificationModule
+        from cnnpractice.training.checkpoint import load_net  # no Lightning: ~3 CPU-s a job
 
-        net = ClassificationModule.from_checkpoint(checkpoint, map_location=device).net
+        net = load_net(checkpoint, map_location=device)
     if not hasattr(net, "first_layer"):
         raise TypeError(f"{type(net).__name__} has no first_layer(x) method")
     net = net.to(device).eval()

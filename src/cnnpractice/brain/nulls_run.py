@@ -115,9 +115,9 @@ def _permutation_nulls(
     tpl = load_template(template_dir)
     result = json.loads(Path(result_json).read_text())
     if net is None:
-        from cnnpractice.training.module import ClassificationModule
+        from cnnpractice.training.checkpoint import load_net  # no Lightning: ~3 CPU-s a job
 
-        net = ClassificationModule.from_checkpoint(checkpoint, map_location="cpu").net
+        net = load_net(checkpoint, map_location="cpu")
     net = net.cpu().eval()
     labels = meta["subject_label"].astype(bool)
     members = nulls.permutations(labels, permutations, seed)
