@@ -67,9 +67,11 @@ def test_refuses_bad_ranges_listings_and_escapes(root, path, headers, code):
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.org", ""])
-def test_refuses_to_bind_beyond_loopback(root, host):
+def test_refuses_to_bind_beyond_loopback(root, tmp_path, host):
     with pytest.raises(ValueError, match="loopback addresses only"):
         Server(root, host=host)
+    with pytest.raises(ValueError, match="loopback addresses only"):
+        start_background(root, tmp_path / "state.json", host=host)
 
 
 @pytest.mark.parametrize("host, bound", [("127.0.0.1", "127.0.0.1"), ("localhost", "127.0.0.1"), ("::1", "::1")])

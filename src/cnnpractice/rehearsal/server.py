@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.server
 import ipaddress
 import json
@@ -64,7 +65,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_error(404, "no directory listings")
         return None
 
-    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+    def log_message(self, format, *args):  # the base class names it "format"
         log.debug("rehearsal server: " + format, *args)
 
     def send_head(self):
@@ -93,7 +94,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return None
-        fh = open(path, "rb")  # noqa: SIM115 (the base class closes it after copyfile)
+        fh = open(path, "rb")  # the base class closes it after copyfile
         fh.seek(start)
         self.send_response(206 if wanted else 200)
         self.send_header("Content-Type", self.guess_type(path))
@@ -137,8 +138,7 @@ class Server:
             raise FileNotFoundError(f"rehearsal server: {self.root} is not a folder")
         host = check_loopback(host)
         cls = _V6Server if ":" in host else _Server
-        handler = lambda *a, **k: _Handler(*a, directory=str(self.root), **k)  # noqa: E731
-        self._httpd = cls((host, port), handler)
+        self._httpd = cls((host, port), functools.partial(_Handler, directory=str(self.root)))
         self.host, self.port = host, self._httpd.server_address[1]
         self.url = f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
         self._thread = threading.Thread(
@@ -184,6 +184,7 @@ def start_background(
     root: str | os.PathLike, state: str | os.PathLike, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0
 ) -> dict:
     """Start ``serve`` in a child process; return the state (``url``, ``pid``) once it listens."""
+    check_loopback(host)  # the same refusal as in the child, but here, with a clear message
     state = Path(state)
     if state.exists():
         raise FileExistsError(
