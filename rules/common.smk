@@ -117,6 +117,7 @@ include: "helpers/smalldata.smk"
 include: "helpers/semantic.smk"
 include: "helpers/elves.smk"
 include: "helpers/brain.smk"
+include: "helpers/data.smk"
 
 
 wildcard_constraints:
@@ -137,6 +138,7 @@ wildcard_constraints:
     br_input=r"[a-z][a-z0-9_]*",
     br_fold=r"\d+",
     br_shard=r"\d+",
+    weights_file=r"[A-Za-z0-9_.-]+\.pth",
 
 
 def all_targets():

@@ -10,6 +10,7 @@ SEM_DATASETS = SEM.get("datasets", {})
 # study prepares it) and CIFAR-100 (prepare_cifar100 here)
 SEM_PREPARED = ("fashion_mnist", "cifar100")
 SEM_CIFAR100 = "resources/semantic/cifar100"
+SEM_IMAGENET = "resources/semantic/imagenet"  # prepare_imagenet (rules/data.smk)
 
 
 def sem_prepared_files(dataset):
@@ -87,11 +88,13 @@ def sem_data_inputs(wildcards):
 
 
 def sem_extract_inputs(wildcards):
-    """Prepared arrays and checkpoint (workflow networks); nothing for ImageNet models, whose
-    images are outside the workflow (semantic.datasets.imagenet.root)."""
+    """Prepared arrays and checkpoint (workflow networks); ImageNet as prepare_imagenet laid
+    it out and the pretrained weights (torchvision networks)."""
     network = sem_network_files(wildcards.sem_model)
     if network is None:
-        return {}
+        model = sem_model(wildcards.sem_model)
+        inputs = {"weights": torch_weights_path(model["arch"], model.get("weights"))}
+        return inputs | ({"imagenet": SEM_IMAGENET} if model["dataset"] == "imagenet" else {})
     return sem_data_inputs(wildcards) | network
 
 
@@ -120,7 +123,7 @@ def sem_dataset(wildcards):
         return {"kind": "arrays", "data_dir": os.path.dirname(sem_prepared_files(name)["classes"]), **common}
     return {
         "kind": "imagenet",
-        "root": settings.get("root"),
+        "root": SEM_IMAGENET,  # prepare_imagenet's copy of semantic.datasets.imagenet.root
         "resize": settings.get("resize", 256),
         "crop": settings.get("crop", 224),
         "config_key": f"semantic.datasets.{name}.root",

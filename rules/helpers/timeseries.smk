@@ -52,6 +52,10 @@ def ts_train_inputs(wildcards):
         base = f"results/timeseries/{wildcards.dataset}/images/{wildcards.image}"
         inputs["images_train"] = f"{base}/train.npy"
         inputs["images_test"] = f"{base}/test.npy"
+    if wildcards.ts_model == "vgg":  # pretrained: its weights file, fetched by fetch_torch_weights
+        params = TS["models"]["vgg"]["params"]
+        if params.get("weights"):
+            inputs["weights"] = torch_weights_path(params["arch"], params["weights"])
     return inputs
 
 

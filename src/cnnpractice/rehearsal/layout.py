@@ -18,7 +18,8 @@ A URL maps to a mirror path by the rule of ``wget --force-directories``: the hos
 the URL's path; scheme, port, query and fragment are dropped (``https://zenodo.org/api/
 records/1?x=1`` -> ``zenodo.org/api/records/1``). The same rule serves a mirror given as a
 base URL (``<base>/<host>/<path>``) or as a local folder, so a site can fill a mirror with
-``wget -x`` and phase 2's ``downloads.mirror`` needs one function, this one.
+``wget -x``; :func:`cnnpractice.data.downloads.mirror_relpath` is that rule (the workflow's
+``downloads.mirror`` uses the same function).
 """
 
 from __future__ import annotations
@@ -28,36 +29,17 @@ import os
 import shutil
 import zlib
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from pathlib import Path
 
 import numpy as np
 
+from cnnpractice.data.downloads import mirror_relpath, mirror_url
 from cnnpractice.io import atomic_path, write_json, write_text
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "cnnpractice-miniatures/1"
 MIRROR_DIR = "mirror"
 LOCAL_DIR = "local"
-
-
-def mirror_relpath(url: str) -> PurePosixPath:
-    """The path of ``url`` inside a mirror: ``<host>/<path>`` (see the module docstring).
-
-    Raises ValueError naming the URL when it has no host or file name, or a path segment
-    that would leave the mirror (``..``).
-    """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    segments = [unquote(s) for s in parts.path.split("/") if s]
-    if not host or not segments or any(s in (".", "..") or "/" in s or "\\" in s for s in segments):
-        raise ValueError(f"URL {url!r} cannot be mapped into a mirror: it needs a host and a file path without '..'")
-    return PurePosixPath(host, *segments)
-
-
-def mirror_url(url: str, base: str) -> str:
-    """``url`` redirected to the mirror at ``base`` (``http://127.0.0.1:8000``, no slash needed)."""
-    return base.rstrip("/") + "/" + str(mirror_relpath(url))
 
 
 def hash_path(path: Path) -> dict:
