@@ -26,3 +26,35 @@ def test_rehearsal_runs_every_rule_of_the_paper_dag(tmp_path):
     status, out = build_report(run)
     assert status == 0, out[-3000:]
     assert (run / "report.html").stat().st_size > 100_000
+
+
+def test_table_gaps_finds_empty_and_nan_cells(tmp_path):
+    from cnnpractice.rehearsal.run import table_gaps
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "t.md").write_text(
+        "# T\n\n| model | acc | talk |\n|---|---|---|\n| cnn | 0.91 (n = 5) | – |\n| lstm |  | nan |\n"
+    )
+    assert table_gaps(tmp_path) == [f"{tmp_path / 'a' / 't.md'}:6:1", f"{tmp_path / 'a' / 't.md'}:6:2"]
+
+
+def test_the_guard_refuses_all_but_loopback(tmp_path):
+    """The guard every rehearsal process imports: a name lookup or connection beyond loopback
+    fails and is recorded; loopback works."""
+    import subprocess
+    import sys
+
+    from cnnpractice.io import write_text
+    from cnnpractice.rehearsal.run import GUARD, _environment
+
+    write_text(tmp_path / "sitecustomize.py", GUARD)
+    code = (
+        "import socket, urllib.request\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); port = s.getsockname()[1]\n"
+        "socket.create_connection(('127.0.0.1', port)).close()\n"
+        "try:\n    urllib.request.urlopen('https://zenodo.org/api/records/1', timeout=5)\n"
+        "except OSError as exc:\n    print('refused:', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=_environment(tmp_path), capture_output=True, text=True)
+    assert "refused:" in out.stdout and "loopback connections only" in out.stdout, out.stderr
+    assert "zenodo.org" in (tmp_path / "refused.log").read_text()
