@@ -249,7 +249,7 @@ def paper_rules(configs: tuple[str, ...] = ("config/paper.yaml",)) -> dict[str, 
         if not match:
             break
         jobs[match.group(1)] = int(match.group(2))
-    return {rule: n for rule, n in jobs.items() if rule != "all"}
+    return {rule: n for rule, n in jobs.items() if rule not in ("all", "total")}
 
 
 def table_gaps(results: str | os.PathLike) -> list[str]:
