@@ -5,6 +5,10 @@
 # until unpacked, and first downloads without a published checksum are recorded there.
 # Their resources say what they need (minutes, MB of memory and disk) for local scheduling.
 # Scripts read `downloads` from the config, not params: a new mirror reruns nothing.
+# A failed download is retried (a dropped connection, a server's hiccup; each transfer also
+# times out after 60 s without data): archives already verified stay in resources/downloads,
+# so a retry fetches only what is missing.
+DOWNLOAD_RETRIES = 2
 
 
 localrules:
@@ -25,6 +29,7 @@ rule fetch_ucr:
         "logs/fetch_ucr/{dataset}.log",
     benchmark:
         "benchmarks/fetch_ucr/{dataset}.tsv"
+    retries: DOWNLOAD_RETRIES
     conda:
         "../envs/cnnpractice.yaml"
     resources:
@@ -48,6 +53,7 @@ rule fetch_smalldata:
         "logs/fetch_smalldata/{sd_dataset}.log",
     benchmark:
         "benchmarks/fetch_smalldata/{sd_dataset}.tsv"
+    retries: DOWNLOAD_RETRIES
     conda:
         "../envs/cnnpractice.yaml"
     resources:
@@ -68,6 +74,7 @@ rule prepare_wordnet:
         "logs/prepare_wordnet/wordnet.log",
     benchmark:
         "benchmarks/prepare_wordnet/wordnet.tsv"
+    retries: DOWNLOAD_RETRIES
     conda:
         "../envs/cnnpractice.yaml"
     resources:
@@ -88,6 +95,7 @@ rule fetch_cifar100:
         "logs/fetch_cifar100/cifar100.log",
     benchmark:
         "benchmarks/fetch_cifar100/cifar100.tsv"
+    retries: DOWNLOAD_RETRIES
     conda:
         "../envs/cnnpractice.yaml"
     resources:
@@ -107,6 +115,7 @@ rule fetch_oasis:
         "logs/fetch_oasis/fetch.log",
     benchmark:
         "benchmarks/fetch_oasis/fetch.tsv"
+    retries: DOWNLOAD_RETRIES
     conda:
         "../envs/cnnpractice.yaml"
     resources:
@@ -127,6 +136,7 @@ rule fetch_brain_atlas:
         "logs/fetch_brain_atlas/harvard_oxford.log",
     benchmark:
         "benchmarks/fetch_brain_atlas/harvard_oxford.tsv"
+    retries: DOWNLOAD_RETRIES
     conda:
         "../envs/cnnpractice.yaml"
     resources:
@@ -146,6 +156,7 @@ rule fetch_torch_weights:
         "logs/fetch_torch_weights/{weights_file}.log",
     benchmark:
         "benchmarks/fetch_torch_weights/{weights_file}.tsv"
+    retries: DOWNLOAD_RETRIES
     conda:
         "../envs/cnnpractice.yaml"
     resources:
