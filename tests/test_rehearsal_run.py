@@ -58,3 +58,16 @@ def test_the_guard_refuses_all_but_loopback(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=_environment(tmp_path), capture_output=True, text=True)
     assert "refused:" in out.stdout and "loopback connections only" in out.stdout, out.stderr
     assert "zenodo.org" in (tmp_path / "refused.log").read_text()
+
+
+def test_only_finished_jobs_count():
+    from cnnpractice.rehearsal.run import jobs_per_rule
+
+    output = (
+        "[Sun Nov 29 07:09:52 2026]\nlocalrule train_smalldata:\n    jobid: 26\n"
+        "[Sun Nov 29 07:09:53 2026]\nrule fetch_oasis:\n    jobid: 3\n"
+        "Finished jobid: 26 (Rule: train_smalldata)\n"
+        "Error in rule fetch_oasis:\n"
+        "Finished jobid: 27 (Rule: train_smalldata)\n"
+    )
+    assert jobs_per_rule(output) == {"train_smalldata": 2}

@@ -16,7 +16,7 @@ Steps (:func:`rehearse`):
    ImageNet copy relative to ``<dir>/run``;
 4. stop the server, whatever the exit status.
 
-:func:`check_rehearsal` then compares what ran with the paper DAG's rules
+With ``--report``, :func:`main` then compares what ran with the paper DAG's rules
 (:func:`paper_rules`), checks every table's cells, and :func:`build_report` runs
 ``snakemake --report``.
 """
@@ -40,7 +40,7 @@ log = logging.getLogger("cnnpractice.rehearsal")
 
 ROOT = Path(__file__).resolve().parents[3]  # the workflow (Snakefile, config/, src/)
 CONFIGS = ("config/paper.yaml", "config/rehearsal.yaml")
-_JOB_LINE = re.compile(r"^(?:local)?rule (\w+):$")
+_JOB_LINE = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)$")  # a job that succeeded
 _STATS_LINE = re.compile(r"^(\w+)\s+(\d+)$")
 
 
@@ -170,10 +170,11 @@ def rehearse(
     miniatures are kept, default ``<directory>/mini``; the run's config finds them at
     ``../mini`` from ``<directory>/run``, so another folder is linked there).
 
-    Returns ``status``, ``seconds``, ``rules`` (rule -> jobs run), ``refused`` (connections
+    Returns ``status``, ``seconds``, ``rules`` (rule -> jobs run since the last fresh run,
+    also in ``<directory>/rules.json``: with ``keep``, earlier runs' jobs count too), ``refused`` (connections
     beyond loopback that were attempted: none, or the rehearsal is broken) and ``log``
     (Snakemake's output, also in ``<directory>/snakemake.log``)."""
-    from cnnpractice.io import write_text
+    from cnnpractice.io import write_json, write_text
     from cnnpractice.rehearsal.server import start_background, stop_background
 
     directory = Path(directory).absolute()
@@ -213,11 +214,12 @@ def rehearse(
     finally:
         stop_background(state)
     seconds = time.perf_counter() - start
-    rules: dict[str, int] = {}
-    for line in output.splitlines():
-        match = _JOB_LINE.match(line.strip())
-        if match:
-            rules[match.group(1)] = rules.get(match.group(1), 0) + 1
+    # jobs per rule that succeeded since the last fresh run (keep: earlier runs' count too)
+    counts = directory / "rules.json"
+    rules: dict[str, int] = json.loads(counts.read_text()) if keep and counts.exists() else {}
+    for rule, n in jobs_per_rule(output).items():
+        rules[rule] = rules.get(rule, 0) + n
+    write_json(counts, rules)
     refused = (guard / "refused.log").read_text().splitlines() if (guard / "refused.log").exists() else []
     log.info(f"rehearsal: snakemake exited with {status} after {seconds:.0f} s, {sum(rules.values())} jobs")
     return {
@@ -231,6 +233,17 @@ def rehearse(
 
 
 # --------------------------------------------------------------------------- checks
+
+
+def jobs_per_rule(output: str) -> dict[str, int]:
+    """Rule -> jobs that finished, from Snakemake's output (a job that started and failed,
+    or was killed, does not count)."""
+    rules: dict[str, int] = {}
+    for line in output.splitlines():
+        match = _JOB_LINE.match(line.strip())
+        if match:
+            rules[match.group(1)] = rules.get(match.group(1), 0) + 1
+    return rules
 
 
 def paper_rules(configs: tuple[str, ...] = ("config/paper.yaml",)) -> dict[str, int]:
