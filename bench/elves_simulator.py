@@ -27,10 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def settings_from(config: Path) -> dict:
     section = yaml.safe_load(config.read_text())["elves"]
-    return {
-        k: section[k]
-        for k in ("sites", "eyes", "reference_site", "layer_altitude_km", "atmosphere", "emission", "readout", "events")
-    }
+    keys = ("sites", "eyes", "reference_site", "layer_altitude_km", "atmosphere", "emission", "readout", "events")
+    return {k: section[k] for k in (*keys, "nuisances", "backgrounds") if k in section}
 
 
 def events_per_second(settings: dict, n: int, shares: dict) -> float:

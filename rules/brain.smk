@@ -1,8 +1,10 @@
 # Study 2 of the talk ("interpretability"): Alzheimer's detection on brain MRI. Stages:
 # template grid (MNI152 + atlas) -> cohort (synthetic, or OASIS-1: fetch_oasis in data.smk) -> affine
-# alignment in shards + QC table -> named slice configurations -> 2D CNN per subject-level
-# fold (+ linear SVM on voxels) -> metrics table; per-filter brain models, dBMS and ranked
-# atlas regions of the interpreted configuration's models -> regions table, figures.
+# (+ optional nonlinear) alignment in shards + QC table -> named slice configurations -> 2D
+# CNN, every subject-level fold in one job (+ linear SVM on voxels) -> metrics table;
+# per-filter brain models, dBMS and ranked atlas regions of the interpreted configuration's
+# models -> permutation nulls (trained, untrained, voxel t-map) -> regions table, figures;
+# the leakage experiment (slice- vs subject-level splits, true vs shuffled labels) -> table.
 
 
 rule prepare_brain_template:
@@ -44,6 +46,7 @@ rule make_brain_cohort:
 rule align_brain:
     input:
         cohort=rules.make_brain_cohort.output.subjects,
+        truth=rules.make_brain_cohort.output.summary,
         volumes=rules.make_brain_cohort.output.volumes,
         template=rules.prepare_brain_template.output,
     output:
@@ -103,16 +106,16 @@ rule train_brain:
         x=rules.slice_brain.output.x,
         meta=rules.slice_brain.output.meta,
     output:
-        ckpt="results/brain/{br_input}/fold{br_fold}/model.ckpt",
-        metrics="results/brain/{br_input}/fold{br_fold}/metrics.csv",
-        result="results/brain/{br_input}/fold{br_fold}/test.json",
-        predictions="results/brain/{br_input}/fold{br_fold}/predictions.csv",
-        fold="results/brain/{br_input}/fold{br_fold}/fold.json",
-        tensorboard=directory("results/brain/{br_input}/fold{br_fold}/tensorboard"),
+        ckpt=br_fold_outputs("{br_input}", "model.ckpt"),
+        metrics=br_fold_outputs("{br_input}", "metrics.csv"),
+        result=br_fold_outputs("{br_input}", "test.json"),
+        predictions=br_fold_outputs("{br_input}", "predictions.csv"),
+        fold=br_fold_outputs("{br_input}", "fold.json"),
+        tensorboard=[directory(p) for p in br_fold_outputs("{br_input}", "tensorboard")],
     log:
-        "logs/train_brain/{br_input}/fold{br_fold}.log",
+        "logs/train_brain/{br_input}.log",
     benchmark:
-        "benchmarks/train_brain/{br_input}/fold{br_fold}.tsv"
+        "benchmarks/train_brain/{br_input}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     threads: training_threads()
@@ -126,6 +129,52 @@ rule train_brain:
         seed=config["seed"],
     script:
         "../scripts/train_brain.py"
+
+
+rule train_brain_leakage:
+    input:
+        x=f"results/brain/slices/{BR_LEAKAGE_INPUT}/x.npy",
+        meta=f"results/brain/slices/{BR_LEAKAGE_INPUT}/meta.npz",
+    output:
+        ckpt=br_fold_outputs("leakage/{br_arm}", "model.ckpt"),
+        metrics=br_fold_outputs("leakage/{br_arm}", "metrics.csv"),
+        result=br_fold_outputs("leakage/{br_arm}", "test.json"),
+        predictions=br_fold_outputs("leakage/{br_arm}", "predictions.csv"),
+        fold=br_fold_outputs("leakage/{br_arm}", "fold.json"),
+        tensorboard=[directory(p) for p in br_fold_outputs("leakage/{br_arm}", "tensorboard")],
+    log:
+        "logs/train_brain_leakage/{br_arm}.log",
+    benchmark:
+        "benchmarks/train_brain_leakage/{br_arm}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=60, mem_mb=6000),
+    params:
+        folds=BR.get("cv", {}).get("folds"),
+        cnn=BR.get("cnn"),
+        training=BR.get("training"),
+        trainer=trainer_settings(),
+        seed=config["seed"],
+    script:
+        "../scripts/train_brain_leakage.py"
+
+
+rule tabulate_brain_leakage:
+    input:
+        unpack(br_leakage_folds),
+        meta=f"results/brain/slices/{BR_LEAKAGE_INPUT}/meta.npz",
+        reference=reference_file("brain"),
+    output:
+        csv=report("results/brain/leakage.csv", caption="../report/brain_leakage.rst", category="Brain MRI"),
+        md="results/brain/leakage.md",
+    log:
+        "logs/tabulate_brain_leakage/leakage.log",
+    conda:
+        "../envs/cnnpractice.yaml"
+    script:
+        "../scripts/tabulate_brain_leakage.py"
 
 
 rule svm_brain:
@@ -169,8 +218,8 @@ rule tabulate_brain_metrics:
 
 rule interpret_brain:
     input:
-        ckpt=rules.train_brain.output.ckpt,
-        result=rules.train_brain.output.result,
+        ckpt="results/brain/{br_input}/fold{br_fold}/model.ckpt",
+        result="results/brain/{br_input}/fold{br_fold}/test.json",
         x=rules.slice_brain.output.x,
         meta=rules.slice_brain.output.meta,
         template=rules.prepare_brain_template.output,
@@ -192,11 +241,39 @@ rule interpret_brain:
         "../scripts/interpret_brain.py"
 
 
+rule permute_brain_regions:
+    input:
+        ckpt=br_interpret_selected("model.ckpt"),
+        result=br_interpret_selected("test.json"),
+        summary=br_interpret_selected("interpret/summary.json"),
+        x=f"results/brain/slices/{BR_LEAKAGE_INPUT}/x.npy",
+        meta=f"results/brain/slices/{BR_LEAKAGE_INPUT}/meta.npz",
+        qc=rules.collect_brain_qc.output.csv,
+        template=rules.prepare_brain_template.output,
+    output:
+        csv="results/brain/nulls/regions_null.csv",
+        json="results/brain/nulls/null.json",
+    log:
+        "logs/permute_brain_regions/nulls.log",
+    benchmark:
+        "benchmarks/permute_brain_regions/nulls.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: 1
+    resources:
+        mem_mb=br_interpret_mem_mb_selected,
+    params:
+        nulls=BR.get("nulls"),
+        seed=config["seed"],
+    script:
+        "../scripts/permute_brain_regions.py"
+
+
 rule tabulate_brain_regions:
     input:
         regions=br_interpret_regions,
-        untrained=br_interpret_untrained,
-        summaries=br_interpret_summaries,
+        null_csv=rules.permute_brain_regions.output.csv,
+        null_json=rules.permute_brain_regions.output.json,
         cohort=rules.make_brain_cohort.output.summary,
         reference=reference_file("brain"),
     output:

@@ -15,15 +15,17 @@ os.environ.update(
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 # stdlib and PyYAML only: cheap imports
-from cnnpractice.config import check_integers, coerce_overrides  # noqa: E402
+from cnnpractice.config import check_config, check_integers, coerce_overrides  # noqa: E402
 from cnnpractice.workflow import visible_gpus  # noqa: E402
 
 # --config values arrive as strings below the top level (YAML BaseLoader): type them by the
-# schema first, so `--config brain='{enabled: false}'` works; then validate (defaults filled)
-# and refuse floats where integers belong (JSON Schema would take seed: 42.0).
+# schema first, so `--config brain='{enabled: false}'` works; then check every error with its
+# dotted key named, validate (defaults filled) and refuse floats where integers belong
+# (JSON Schema would take seed: 42.0).
 with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as _schema_file:
     CONFIG_SCHEMA = yaml.safe_load(_schema_file)
 coerce_overrides(config, dict(workflow.config_settings.config or {}), CONFIG_SCHEMA)
+check_config(config, CONFIG_SCHEMA)
 validate(config, "../config/schema.yaml")
 check_integers(config, CONFIG_SCHEMA)
 
@@ -122,9 +124,6 @@ include: "helpers/data.smk"
 
 wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9_]*",
-    image=r"[a-z][a-z0-9_]*",
-    ts_model="|".join(TS_MODELS),
-    rep=r"\d+",
     sd_dataset=r"[a-z][a-z0-9_]*",
     arch=r"[a-z][a-z0-9_]*",
     kind="greedy|full",
@@ -133,12 +132,15 @@ wildcard_constraints:
     feature_set=r"[a-z][a-z0-9_]*",
     sem_model=r"[a-z][a-z0-9_]*",
     sem_layer=r"[a-z][a-z0-9_]*",
-    el_split="train|test",
+    el_split="train|test|nominal",
+    el_test="test|nominal",
+    el_eyes="mono|stereo",
     el_shard=r"\d+",
     br_input=r"[a-z][a-z0-9_]*",
     br_fold=r"\d+",
     br_shard=r"\d+",
     weights_file=r"[A-Za-z0-9_.-]+\.pth",
+    br_arm="subject_shuffled|slice_true|slice_shuffled",
 
 
 def all_targets():

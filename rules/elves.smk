@@ -1,8 +1,9 @@
 # Study 3 of the talk ("customization"): elves in the Pierre Auger Observatory's
-# fluorescence-detector movies. Stages: simulated events in shards (elves, cosmic-ray
-# shower tracks, noise) -> a CNN that detects elves and a CNN that locates the lightning
-# and measures its current, and the analytic baseline (timing fit) on the same held-out
-# elves -> detection and reconstruction tables, figures.
+# fluorescence-detector movies. Stages: simulated events in shards (elves with per-event
+# nuisances, cosmic-ray showers, laser shots, lightning, noise; a "nominal" test split
+# without nuisances) -> a CNN that detects elves, CNNs that locate the lightning and measure
+# its current from one eye and from all eyes, and the analytic baseline (timing fit, one eye
+# and stereo) on the same held-out elves -> detection, reconstruction and sanity tables, figures.
 
 
 rule simulate_elves:
@@ -43,12 +44,12 @@ rule train_elves_detector:
         **training_resources(runtime_min=60, mem_mb=6000),
     params:
         settings=el_simulation,
-        cnn=el_cnn,
+        cnn=el_detector_cnn,
         training=el_detector_training,
         trainer=trainer_settings(),
         seed=config["seed"],
         task="detector",
-        options={},
+        options=el_detector_options,
     script:
         "../scripts/train_elves.py"
 
@@ -57,15 +58,16 @@ rule train_elves_locator:
     input:
         train=el_train_shards,
         test=el_test_shards,
+        nominal=el_nominal_shards,
     output:
-        ckpt="results/elves/locator/model.ckpt",
-        metrics="results/elves/locator/metrics.csv",
-        result="results/elves/locator/test.json",
-        tensorboard=directory("results/elves/locator/tensorboard"),
+        ckpt="results/elves/locator/{el_eyes}/model.ckpt",
+        metrics="results/elves/locator/{el_eyes}/metrics.csv",
+        result="results/elves/locator/{el_eyes}/test.json",
+        tensorboard=directory("results/elves/locator/{el_eyes}/tensorboard"),
     log:
-        "logs/train_elves_locator/train.log",
+        "logs/train_elves_locator/{el_eyes}.log",
     benchmark:
-        "benchmarks/train_elves_locator/train.tsv"
+        "benchmarks/train_elves_locator/{el_eyes}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     threads: training_threads()
@@ -73,7 +75,7 @@ rule train_elves_locator:
         **training_resources(runtime_min=60, mem_mb=6000),
     params:
         settings=el_simulation,
-        cnn=el_cnn,
+        cnn=el_locator_cnn,
         training=el_locator_training,
         trainer=trainer_settings(),
         seed=config["seed"],
@@ -85,13 +87,13 @@ rule train_elves_locator:
 
 rule fit_elves:
     input:
-        shard="results/elves/simulated/test/shard{el_shard}.npz",
+        shard=el_fit_shard,
     output:
-        "results/elves/fit/shard{el_shard}.npz",
+        "results/elves/fit/{el_test}/shard{el_shard}.npz",
     log:
-        "logs/fit_elves/shard{el_shard}.log",
+        "logs/fit_elves/{el_test}/shard{el_shard}.log",
     benchmark:
-        "benchmarks/fit_elves/shard{el_shard}.tsv"
+        "benchmarks/fit_elves/{el_test}/shard{el_shard}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     threads: 1
@@ -104,10 +106,8 @@ rule fit_elves:
 
 rule tabulate_elves:
     input:
+        unpack(el_table_inputs),
         detector=rules.train_elves_detector.output.result,
-        locator=rules.train_elves_locator.output.result,
-        fits=el_fit_files,
-        test=el_test_shards,
     output:
         detection_csv=report(
             "results/elves/detection.csv",
@@ -124,13 +124,40 @@ rule tabulate_elves:
         events_csv="results/elves/reconstruction_events.csv",
     log:
         "logs/tabulate_elves/tables.log",
+    benchmark:
+        "benchmarks/tabulate_elves/tables.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     params:
         settings=el_simulation,
         distance_bins=el_distance_bins,
+        eye_sets=el_eye_sets(),
+        test_sets=el_test_sets(),
+        seed=config["seed"],
     script:
         "../scripts/tabulate_elves.py"
+
+
+rule check_elves_physics:
+    input:
+        test=el_test_shards,
+    output:
+        csv=report(
+            "results/elves/sanity.csv",
+            caption="../report/elves_sanity.rst",
+            category="Elves",
+        ),
+        md="results/elves/sanity.md",
+    log:
+        "logs/check_elves_physics/sanity.log",
+    benchmark:
+        "benchmarks/check_elves_physics/sanity.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        settings=el_simulation,
+    script:
+        "../scripts/check_elves_physics.py"
 
 
 rule plot_elve_frames:

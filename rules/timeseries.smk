@@ -1,6 +1,8 @@
 # Study 5 of the talk: time series as images. Stages: UCR data (data.smk) ->
-# 1D-to-2D transforms -> training (CNN on images, LSTM on raw series, pretrained
-# CNN on images) -> accuracy table beside the talk's and published numbers, figures.
+# 1D-to-2D transforms -> training (CNN on images; LSTMs, FCN and ResNet on the series;
+# pretrained CNN on images), one job per dataset -> the CNN's image type chosen on the
+# validation parts -> accuracy table with intervals and paired tests; the same settings
+# run unchanged on the transfer datasets -> transfer table; figures.
 
 
 rule transform_series:
@@ -8,18 +10,17 @@ rule transform_series:
         train=rules.fetch_ucr.output.train,
         test=rules.fetch_ucr.output.test,
     output:
-        train="results/timeseries/{dataset}/images/{image}/train.npy",
-        test="results/timeseries/{dataset}/images/{image}/test.npy",
+        ts_transform_outputs(),
     log:
-        "logs/transform_series/{dataset}/{image}.log",
+        "logs/transform_series/{dataset}.log",
     benchmark:
-        "benchmarks/transform_series/{dataset}/{image}.tsv"
+        "benchmarks/transform_series/{dataset}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     resources:
         **inference_resources(),
     params:
-        channels=ts_image_channels,
+        images=TS.get("images", {}),
         image_size=TS.get("image_size", 64),
         transform_params=TS.get("transform_params", {}),
         chunk_size=TS.get("chunk_size", 256),
@@ -40,6 +41,8 @@ rule plot_transforms:
         ),
     log:
         "logs/plot_transforms/{dataset}.log",
+    benchmark:
+        "benchmarks/plot_transforms/{dataset}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     params:
@@ -53,31 +56,47 @@ rule train_timeseries:
     input:
         unpack(ts_train_inputs),
     output:
-        ckpt="results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/model.ckpt",
-        metrics="results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/metrics.csv",
-        result="results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/test.json",
-        tensorboard=directory("results/timeseries/{dataset}/{ts_model}/{image}/run{rep}/tensorboard"),
+        **ts_dataset_outputs(),
     log:
-        "logs/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.log",
+        "logs/train_timeseries/{dataset}.log",
     benchmark:
-        "benchmarks/train_timeseries/{dataset}/{ts_model}/{image}/run{rep}.tsv"
+        "benchmarks/train_timeseries/{dataset}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     threads: training_threads()
     resources:
-        **training_resources(runtime_min=120, mem_mb=8000),
+        **training_resources(runtime_min=ts_training_runtime(len(ts_runs())), mem_mb=8000),
     params:
-        model_params=ts_model_params,
-        training=ts_training,
+        runs=ts_runs_param,
+        models=ts_models_param(),
+        series_length=TS.get("series_length"),
         trainer=trainer_settings(),
-        seed=ts_seed,
     script:
         "../scripts/train_timeseries.py"
 
 
+rule select_timeseries_image:
+    input:
+        validation=ts_default_files("validation.json", model="cnn"),
+    output:
+        "results/timeseries/selection.json",
+    log:
+        "logs/select_timeseries_image.log",
+    benchmark:
+        "benchmarks/select_timeseries_image.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    params:
+        candidates=TS.get("models", {}).get("cnn", {}).get("images", []),
+    script:
+        "../scripts/select_timeseries_image.py"
+
+
 rule tabulate_timeseries:
     input:
-        results=ts_results,
+        unpack(ts_selection_input),
+        results=ts_default_files("test.json"),
+        validation=ts_default_files("validation.json"),
         reference=reference_file("timeseries"),
     output:
         csv=report(
@@ -87,12 +106,64 @@ rule tabulate_timeseries:
         ),
         md="results/timeseries/accuracy.md",
         runs="results/timeseries/accuracy_runs.csv",
+        comparisons="results/timeseries/comparisons.csv",
     log:
         "logs/tabulate_timeseries.log",
+    benchmark:
+        "benchmarks/tabulate_timeseries.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     script:
         "../scripts/tabulate_timeseries.py"
+
+
+rule train_timeseries_transfer:
+    input:
+        unpack(ts_train_inputs),
+        unpack(ts_selection_input),
+    output:
+        **ts_transfer_outputs(),
+    log:
+        "logs/train_timeseries_transfer/{dataset}.log",
+    benchmark:
+        "benchmarks/train_timeseries_transfer/{dataset}.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    threads: training_threads()
+    resources:
+        **training_resources(runtime_min=ts_training_runtime(len(ts_transfer_files("test.json"))), mem_mb=8000),
+    params:
+        runs=ts_transfer_runs_param,
+        models=ts_models_param(),
+        series_length=TS.get("series_length"),
+        trainer=trainer_settings(),
+    script:
+        "../scripts/train_timeseries_transfer.py"
+
+
+rule tabulate_timeseries_transfer:
+    input:
+        unpack(ts_selection_input),
+        results=ts_transfer_files("test.json"),
+        validation=ts_transfer_files("validation.json"),
+        reference=reference_file("timeseries"),
+    output:
+        csv=report(
+            "results/timeseries/transfer.csv",
+            caption="../report/timeseries_transfer.rst",
+            category="Time series",
+        ),
+        md="results/timeseries/transfer.md",
+        runs="results/timeseries/transfer_runs.csv",
+        comparisons="results/timeseries/transfer_comparisons.csv",
+    log:
+        "logs/tabulate_timeseries_transfer.log",
+    benchmark:
+        "benchmarks/tabulate_timeseries_transfer.tsv"
+    conda:
+        "../envs/cnnpractice.yaml"
+    script:
+        "../scripts/tabulate_timeseries_transfer.py"
 
 
 rule plot_val_curves:
@@ -107,6 +178,8 @@ rule plot_val_curves:
         ),
     log:
         "logs/plot_val_curves/{dataset}.log",
+    benchmark:
+        "benchmarks/plot_val_curves/{dataset}.tsv"
     conda:
         "../envs/cnnpractice.yaml"
     script:

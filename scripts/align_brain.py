@@ -1,4 +1,4 @@
-"""Align one shard of the cohort to the template (affine), with QC numbers."""
+"""Align one shard of the cohort to the template (affine, optionally nonlinear), with QC numbers."""
 
 from pathlib import Path
 
@@ -17,4 +17,6 @@ with log_to(snakemake.log[0]):
         settings=dict(snakemake.params.alignment["settings"]),
         seed=snakemake.params.seed,
         threads=snakemake.threads,
+        nonlinear=dict(snakemake.params.alignment["nonlinear"]),
+        cohort_json=snakemake.input.truth,
     )

@@ -1,4 +1,4 @@
-"""Simulate one shard of the elves study's events (elves, shower tracks, noise)."""
+"""Simulate one shard of the elves study's events (elves, showers, noise, laser shots, lightning)."""
 
 from cnnpractice.elves import stages
 from cnnpractice.workflow import log_to

@@ -1,4 +1,4 @@
-"""regions.{csv,md}: atlas regions ranked by filter A's dBMS, planted regions checked."""
+"""regions.{csv,md}: three region rankings (trained, untrained, t-map), each against its null."""
 
 from cnnpractice.brain import stages
 from cnnpractice.workflow import log_to
@@ -6,8 +6,8 @@ from cnnpractice.workflow import log_to
 with log_to(snakemake.log[0]):
     stages.tabulate_brain_regions(
         regions=list(snakemake.input.regions),
-        untrained=list(snakemake.input.untrained),
-        summaries=list(snakemake.input.summaries),
+        null_csv=snakemake.input.null_csv,
+        null_json=snakemake.input.null_json,
         cohort_json=snakemake.input.cohort,
         fold=snakemake.params.fold,
         top=snakemake.params.top,

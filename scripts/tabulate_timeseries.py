@@ -1,4 +1,4 @@
-"""Table: test accuracy of every time-series run beside the talk's and published numbers."""
+"""Table: test accuracy with intervals, chance, paired comparisons, published numbers beside."""
 
 from cnnpractice.timeseries import stages
 from cnnpractice.workflow import log_to
@@ -6,8 +6,11 @@ from cnnpractice.workflow import log_to
 with log_to(snakemake.log[0]):
     stages.tabulate_timeseries(
         results=list(snakemake.input.results),
+        validation=list(snakemake.input.validation),
+        selection=snakemake.input.get("selection"),
         reference=snakemake.input.reference,
         out_csv=snakemake.output.csv,
         out_md=snakemake.output.md,
         out_runs_csv=snakemake.output.runs,
+        out_comparisons_csv=snakemake.output.comparisons,
     )

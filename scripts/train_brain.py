@@ -1,4 +1,4 @@
-"""Train the brain CNN on one subject-level fold of one slice configuration."""
+"""Train the brain CNN on every subject-level fold of one slice configuration (one process)."""
 
 from pathlib import Path
 
@@ -9,8 +9,7 @@ with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
     stages.train_brain(
         slices_dir=Path(snakemake.input.x).parent,
-        out_dir=Path(snakemake.output.result).parent,
-        fold=int(snakemake.wildcards.br_fold),
+        out_dirs=[Path(p).parent for p in snakemake.output.result],
         folds=snakemake.params.folds,
         cnn=dict(snakemake.params.cnn),
         training=dict(snakemake.params.training),

@@ -11,6 +11,7 @@ with log_to(snakemake.log[0]):
         task=snakemake.params.task,
         train_shards=list(snakemake.input.train),
         test_shards=list(snakemake.input.test),
+        nominal_shards=list(snakemake.input.get("nominal", [])),
         out_dir=str(Path(snakemake.output.result).parent),
         settings=dict(snakemake.params.settings),
         cnn=dict(snakemake.params.cnn),

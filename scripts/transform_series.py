@@ -1,4 +1,6 @@
-"""Turn a UCR dataset's series into images (one image type, both splits)."""
+"""Turn a UCR dataset's series into images (every image type, both splits)."""
+
+from pathlib import Path
 
 from cnnpractice.timeseries import stages
 from cnnpractice.workflow import log_to, set_threads
@@ -8,9 +10,8 @@ with log_to(snakemake.log[0]):
     stages.transform_series(
         train=snakemake.input.train,
         test=snakemake.input.test,
-        out_train=snakemake.output.train,
-        out_test=snakemake.output.test,
-        channels=snakemake.params.channels,
+        out_dir=Path(snakemake.output[0]).parents[1],
+        images=dict(snakemake.params.images),
         image_size=snakemake.params.image_size,
         transform_params=snakemake.params.transform_params,
         chunk_size=snakemake.params.chunk_size,

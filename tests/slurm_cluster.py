@@ -10,8 +10,10 @@ spool, logs, PID files and the munge socket all live in the directory. No cgroup
 clusters without slurmdbd), two fake GPUs (GRES without device files) so that GPU
 requests can be scheduled and inspected.
 
-Needs root (slurmd launches jobs) and the Debian packages in :data:`PACKAGES`;
-:func:`ensure_packages` installs them with apt-get when they are missing.
+Needs root (slurmd launches jobs) and the Debian packages in :data:`PACKAGES`
+(envs/debian-test-packages.txt, installed by ``make test-deps``); :func:`missing_reason`
+says what is missing. Every client call runs behind the network guard
+(:mod:`cnnpractice.netguard`), and so do the jobs, which inherit the environment.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from cnnpractice import netguard
+
 PACKAGES = ("munge", "slurmctld", "slurmd", "slurm-client")
 FAKE_GPU_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom")
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "srun")
@@ -33,26 +37,16 @@ def missing_binaries() -> list[str]:
     return [b for b in BINARIES if not (shutil.which(b) or Path("/usr/sbin", b).exists())]
 
 
-def ensure_packages(timeout: float = 300) -> str | None:
-    """Install the Debian packages if a binary is missing. Returns None when everything
-    is there, else the reason it is not (for ``pytest.skip``)."""
-    if not missing_binaries():
-        return None
-    if os.geteuid() != 0:
+def missing_reason() -> str | None:
+    """Why the cluster cannot start here (None: it can). The packages are installed by the
+    setup step (`make test-deps`, envs/debian-test-packages.txt), never by a test."""
+    if missing_binaries():
         return (
-            f"SLURM binaries missing ({', '.join(missing_binaries())}) and not root: "
-            f"install them with `sudo apt-get install {' '.join(PACKAGES)}`"
+            f"SLURM binaries missing ({', '.join(missing_binaries())}): install {' '.join(PACKAGES)} "
+            "(as root: make test-deps)"
         )
-    if not shutil.which("apt-get"):
-        return f"SLURM binaries missing ({', '.join(missing_binaries())}) and no apt-get"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]
-    proc = subprocess.run(install, env=env, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:  # stale or missing package lists: refresh once
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=timeout)
-        proc = subprocess.run(install, env=env, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0 or missing_binaries():
-        return f"could not install {' '.join(PACKAGES)} with apt-get: {proc.stderr[-500:]}"
+    if os.geteuid() != 0:
+        return "slurmd runs jobs as root here: the SLURM test needs root"
     return None
 
 
@@ -113,7 +107,7 @@ class LoopbackSlurm:
         # Client commands find our slurm.conf through SLURM_CONF, also inside the jobs
         # (sbatch --export=ALL). NB: snakemake-executor-plugin-slurm-jobstep >= 0.6 drops
         # SLURM_CONF before its srun (plugin issue #164); 0.4.0, pinned, keeps it.
-        self.env = dict(os.environ, SLURM_CONF=str(self.conf))
+        self.env = netguard.environment(dict(os.environ, SLURM_CONF=str(self.conf)))
         for var in [v for v in self.env if v.startswith(("SLURM_", "SBATCH_", "SRUN_"))]:
             if var != "SLURM_CONF":
                 del self.env[var]

@@ -123,3 +123,58 @@ def test_channel_lrn_equals_torch_local_response_norm(channels, size):
     (g1,) = torch.autograd.grad(ours(x).square().sum(), x)
     (g2,) = torch.autograd.grad(theirs(x).square().sum(), x)
     torch.testing.assert_close(g1, g2)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("size, beta", [(5, 0.75), (4, 0.6), (3, 1.0)])
+def test_channel_lrn_gradients_in_both_layouts(channels_last, size, beta):
+    # the hand-written backward against numerical derivatives, asymmetric windows included
+    torch.manual_seed(size)
+    x = torch.randn(2, 6, 2, 3, dtype=torch.float64) * 3
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    lrn = ChannelLRN(size, alpha=0.5, beta=beta, k=1.5)
+    assert torch.autograd.gradcheck(lrn, (x.requires_grad_(),), fast_mode=True)
+    theirs = torch.nn.LocalResponseNorm(size, 0.5, beta, 1.5)
+    torch.testing.assert_close(lrn(x), theirs(x))
+    assert lrn(x).is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
+def test_channel_lrn_keeps_low_precision_inputs_accurate():
+    # bfloat16 activations (autocast) are normalised in float32 and cast back
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 5, 5) * 20
+    lrn = ChannelLRN(5, 1e-2, 0.75, 2.0)
+    low = lrn(x.bfloat16())
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), lrn(x), atol=0, rtol=1e-2)  # one bfloat16 rounding
+
+
+class _ReferenceLRN(torch.nn.LocalResponseNorm):
+    """PyTorch's own LRN, to check that our layer changes nothing a network computes."""
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_alexnet_with_our_lrn_trains_like_pytorchs(channels_last):
+    # one training step of the paper-geometry network at a reduced width: outputs, loss
+    # and every gradient agree with a copy that uses torch.nn.LocalResponseNorm
+    torch.manual_seed(0)
+    ours = AlexNetStyle(in_channels=3, n_classes=5, geometry="imagenet", input_size=99, width=0.25)
+    theirs = AlexNetStyle(in_channels=3, n_classes=5, geometry="imagenet", input_size=99, width=0.25)
+    theirs.load_state_dict(ours.state_dict())
+    for block in theirs.blocks:
+        for i, layer in enumerate(block):
+            if isinstance(layer, ChannelLRN):
+                block[i] = _ReferenceLRN(layer.size, layer.alpha, layer.beta, layer.k)
+    x, y = torch.randn(6, 3, 99, 99) * 50, torch.arange(6) % 5
+    if channels_last:
+        ours, x = ours.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    ours.eval(), theirs.eval()  # no dropout: identical computations
+    losses = []
+    for net in (ours, theirs):
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        losses.append(loss)
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-6)
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=name)

@@ -143,9 +143,19 @@ def test_unknown_region_names_the_key(template_dir):
 SYNTH = dict(
     n_per_class=2,
     planted_regions=["Hippocampus_L", "Amygdala_R"],
-    severity=[0.4, 0.6],
-    distractors={"regions_per_subject": 2, "severity": [0.0, 0.3]},
-    smoothing_mm=2.0,
+    effect=1.0,
+    volume_loss=[0.25, 0.3],
+    ventricles_disease=0.25,
+    smoothing_mm=3.0,
+    age={
+        "control": [70.0, 5.0],
+        "impaired": [80.0, 1.0],
+        "range": [60.0, 90.0],
+        "reference": 70.0,
+        "ventricles_per_year": 0.03,
+        "brain_per_year": 0.003,
+    },
+    anatomy={"warp_mm": 4.0, "spacing_mm": 32.0},
     misalignment={"rotation_deg": 8.0, "translation_mm": 8.0, "scale": 0.08},
     bias=0.2,
     gain=0.1,
@@ -159,6 +169,7 @@ def cohort(template_dir, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("cohort")
     truth = make_synthetic_cohort(template_dir=template_dir, out_dir=out, seed=3, **SYNTH)
+    (out / "cohort.json").write_text(json.dumps({"source": "synthetic", **truth}))
     return out, truth
 
 
@@ -167,41 +178,78 @@ def test_synthetic_cohort_layout_and_truth(cohort):
     with open(out / "subjects.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["label"] for r in rows] == ["0", "1", "0", "1"]
-    assert json.loads((out / "ground_truth.json").read_text())["planted_regions"] == truth["planted_regions"]
     for row, subject in zip(rows, truth["subjects"]):
         data, _ = load_volume(row["volume"])
         assert data.shape == (99, 117, 95) and data.min() >= 0
-        assert (subject["severity"] > 0) == (row["label"] == "1")
-        assert not set(subject["distractors"]) & set(SYNTH["planted_regions"])
+        assert float(row["age"]) == pytest.approx(subject["age"], abs=0.01)
+        impaired = row["label"] == "1"
+        assert (subject["severity"] > 0) == impaired
+        # the planted regions reach the configured volume (1 - severity), controls keep theirs
+        for region in SYNTH["planted_regions"]:
+            assert subject["realised"][region] == pytest.approx(1 - subject["severity"], abs=0.01)
+        assert subject["realised"]["ventricles"] == pytest.approx(subject["target"]["ventricles"], rel=0.01)
+        assert subject["pullback_jacobian"][0] > 0  # the disease warp is a diffeomorphism
+        assert 0 < subject["anatomy"]["jacobian"][0] < 1 < subject["anatomy"]["jacobian"][-1]
+        assert subject["anatomy"]["rms_mm"] == pytest.approx(4.0, rel=0.1)
+    ages = {r["label"]: float(r["age"]) for r in rows}
+    assert ages["1"] > 75  # the impaired class's ages come from its own distribution (a confound here)
 
 
-def test_planted_atrophy_is_where_the_truth_says(cohort, template_dir):
-    """Undo the known misalignment: the impaired subject is darker in a planted region than
-    the control, relative to a non-planted region."""
-    from cnnpractice.brain.registration import resample
+def test_planted_atrophy_is_tissue_loss_where_the_truth_says(cohort, template_dir):
+    """Undo the known nuisance (position and anatomy): the impaired subject's planted region
+    has lost tissue (darker: CSF in the freed space) relative to the control's, and the
+    ventricles of the older, impaired subject are larger (more dark voxels)."""
+    from cnnpractice.brain.nonlinear import resample_points
+    from cnnpractice.brain.synth import true_transform
 
     out, truth = cohort
     tpl = load_template(template_dir)
     planted = tpl["atlas"] == truth["planted_regions"]["Hippocampus_L"]
-    means = []
+    means, dark = [], []
     for subject in truth["subjects"][:2]:
         data, affine = load_volume(out / "volumes" / f"{subject['subject']}.nii.gz")
-        back = resample(data, affine, np.linalg.inv(np.array(subject["A"])), data.shape, affine)
+        back = resample_points(data, affine, true_transform(truth, subject, data.shape, affine))
         means.append(back[planted].mean() / back[tpl["mask"]].mean())
+        dark.append(int((back[tpl["mask"]] < 0.5 * np.median(back[tpl["mask"]])).sum()))
     control, impaired = means
-    assert impaired < control * (1 - 0.25)
+    assert impaired < control * (1 - 0.05)
+    assert dark[1] > dark[0]
 
 
-def test_synthetic_cohort_is_reproducible(template_dir, tmp_path):
+def test_nothing_planted_cohort_keeps_the_regions(template_dir, tmp_path):
     from cnnpractice.brain.synth import make_synthetic_cohort
 
-    settings = {**SYNTH, "n_per_class": 2, "distractors": {"regions_per_subject": 0, "severity": [0, 0]}}
-    a = make_synthetic_cohort(template_dir=template_dir, out_dir=tmp_path / "a", seed=1, **settings)
-    b = make_synthetic_cohort(template_dir=template_dir, out_dir=tmp_path / "b", seed=1, **settings)
-    assert a["subjects"] == b["subjects"]
-    va, _ = load_volume(tmp_path / "a" / "volumes" / "sub-001.nii.gz")
-    vb, _ = load_volume(tmp_path / "b" / "volumes" / "sub-001.nii.gz")
+    settings = {**SYNTH, "n_per_class": 2, "effect": 0.0, "age": {**SYNTH["age"], "impaired": [70.0, 5.0]}}
+    truth = make_synthetic_cohort(template_dir=template_dir, out_dir=tmp_path, seed=1, **settings)
+    for subject in truth["subjects"]:
+        assert all(subject["target"][r] == 1.0 for r in SYNTH["planted_regions"])
+        assert all(abs(subject["realised"][r] - 1) < 0.01 for r in SYNTH["planted_regions"])
+
+
+def test_synthetic_cohort_is_reproducible(cohort, template_dir, tmp_path):
+    from cnnpractice.brain.synth import make_synthetic_cohort
+
+    out, truth = cohort
+    again = make_synthetic_cohort(template_dir=template_dir, out_dir=tmp_path, seed=3, **SYNTH)
+    assert again["subjects"] == truth["subjects"]
+    va, _ = load_volume(out / "volumes" / "sub-001.nii.gz")
+    vb, _ = load_volume(tmp_path / "volumes" / "sub-001.nii.gz")
     assert np.array_equal(va, vb)
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"volume_loss": [0.3, 0.2]}, "volume_loss must be"),
+        ({"effect": 4.0}, "effect \\* volume_loss must stay below 1"),
+        ({"n_per_class": 1}, "n_per_class must be at least 2"),
+    ],
+)
+def test_synthetic_settings_are_checked(template_dir, tmp_path, change, match):
+    from cnnpractice.brain.synth import make_synthetic_cohort
+
+    with pytest.raises(ValueError, match=match):
+        make_synthetic_cohort(template_dir=template_dir, out_dir=tmp_path, seed=1, **{**SYNTH, **change})
 
 
 # --- slicing ---------------------------------------------------------------------------
@@ -262,20 +310,26 @@ def test_extract_slices_keeps_subjects(tmp_path, template_dir):
     assert x[world_x > 0].max() == 0 and x[world_x < 0].max() > 0
 
 
+def write_subjects(path, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def test_align_shard_reports_an_unreadable_volume_and_goes_on(cohort, template_dir, tmp_path):
     from cnnpractice.brain.alignment import align_shard
 
     out, truth = cohort
     bad = tmp_path / "bad.nii.gz"
     bad.write_bytes((out / "volumes" / "sub-001.nii.gz").read_bytes()[:5000])
-    rows = [
-        {"subject": "good", "label": 0, "group": "control", "volume": str(out / "volumes" / "sub-000.nii.gz")},
-        {"subject": "bad", "label": 1, "group": "impaired", "volume": str(bad)},
-    ]
-    with open(tmp_path / "subjects.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_subjects(
+        tmp_path / "subjects.csv",
+        [
+            {"subject": "sub-000", "label": 0, "group": "control", "volume": str(out / "volumes" / "sub-000.nii.gz")},
+            {"subject": "bad", "label": 1, "group": "impaired", "volume": str(bad)},
+        ],
+    )
     qc = align_shard(
         cohort_csv=tmp_path / "subjects.csv",
         template_dir=template_dir,
@@ -285,9 +339,41 @@ def test_align_shard_reports_an_unreadable_volume_and_goes_on(cohort, template_d
         method="simpleitk",
         settings={},
         seed=0,
+        cohort_json=out / "cohort.json",
     )
     good, failed = qc
-    assert good["corr_after"] > good["corr_before"] and good["corr_after"] > 0.8 and not good["error"]
-    assert (tmp_path / "al" / "good.nii.gz").is_file() and not (tmp_path / "al" / "bad.nii.gz").exists()
+    assert good["corr_after"] > good["corr_before"] and not good["error"]
+    # affine alignment cannot undo the anatomy's warp: below the true transform's ceiling
+    assert good["corr_after"] == good["corr_affine"] < good["corr_true"] - 0.1
+    assert 1.5 < good["error_affine_mm"] < 8
+    assert (tmp_path / "al" / "sub-000.nii.gz").is_file() and not (tmp_path / "al" / "bad.nii.gz").exists()
     assert np.isnan(failed["corr_after"]) and "bad.nii.gz" in failed["error"]
     assert "VolumeError" in failed["error"] or "ValueError" in failed["error"]
+
+
+@pytest.mark.parametrize(
+    "nonlinear",
+    [
+        {"method": "syn", "settings": {"iterations": [10, 0]}},
+        pytest.param({"method": "bspline"}, marks=pytest.mark.slow),
+    ],
+)
+def test_nonlinear_step_gets_closer_to_the_known_warp(cohort, template_dir, nonlinear):
+    from cnnpractice.brain.alignment import align_subject
+
+    out, truth = cohort
+    tpl = load_template(template_dir)
+    data, affine = load_volume(out / "volumes" / "sub-001.nii.gz")
+    aligned, qc = align_subject(
+        data,
+        affine,
+        tpl,
+        method="simpleitk",
+        settings={},
+        nonlinear=nonlinear,
+        truth=(truth, truth["subjects"][1]),
+        seed=0,
+    )
+    assert aligned.shape == tpl["template"].shape
+    assert qc["corr_after"] == qc["corr_nonlinear"] > qc["corr_affine"] + 0.05
+    assert qc["error_nonlinear_mm"] < qc["error_affine_mm"] - 0.5

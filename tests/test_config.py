@@ -26,7 +26,14 @@ def merged(base, override):
     return out
 
 
-SHIPPED_LAYERS = [None, "config/paper.yaml", "tests/config/tiny.yaml", "config/paper.yaml+config/rehearsal.yaml"]
+SHIPPED_LAYERS = [
+    None,
+    "config/paper.yaml",
+    "config/brain_null.yaml",
+    "config/brain_age_confound.yaml",
+    "tests/config/tiny.yaml",
+    "config/paper.yaml+config/rehearsal.yaml",
+]
 
 
 def shipped(layer):
@@ -66,10 +73,17 @@ def test_defaults_are_filled():
         (("trainer", "devices"), 0, "0 is less than the minimum of 1"),
         (("trainer", "strategy"), "fsdp", "'fsdp' is not one of"),
         (
-            ("timeseries", "transform_params", "rp", "threshold"),
+            ("timeseries", "transform_params", "rp_binary", "threshold"),
             0,
-            "instance['timeseries']['transform_params']['rp']['threshold']",
+            "instance['timeseries']['transform_params']['rp_binary']['threshold']",
         ),
+        # the distance plot takes no threshold or percentage: set, they would be ignored
+        (("timeseries", "transform_params", "rp", "percentage"), 10, "'percentage' was unexpected"),
+        (("timeseries", "transform_params", "rp", "threshold"), "point", "'threshold' was unexpected"),
+        (("timeseries", "models", "fcn", "params", "widths"), [8, 8], "is too short"),
+        (("timeseries", "models", "lstm_step", "params", "window"), 8, "'window' was unexpected"),
+        (("timeseries", "transfer", "models"), ["vgg"], "'vgg' is not one of"),
+        (("timeseries", "series_length"), 1, "1 is less than the minimum of 2"),
     ],
 )
 def test_bad_values_name_the_key(path, value, message):
@@ -90,6 +104,8 @@ def test_bad_values_name_the_key(path, value, message):
         (("timeseries", "training"), "val_fraction"),
         (("timeseries", "models", "lstm", "params"), "window"),
         (("timeseries", "transform_params", "mtf"), "n_bins"),
+        (("timeseries", "transform_params", "rp_binary"), "percentage"),
+        (("timeseries", "models", "resnet", "params"), "widths"),
     ],
 )
 def test_missing_required_key_is_named(path, key):

@@ -14,13 +14,35 @@ from cnnpractice.elves.geometry import ground_point
 ROOT = Path(__file__).resolve().parents[1]
 
 
+SIMULATION_KEYS = (
+    "sites",
+    "eyes",
+    "reference_site",
+    "layer_altitude_km",
+    "atmosphere",
+    "emission",
+    "readout",
+    "events",
+    "nuisances",
+    "backgrounds",
+)
+
+
+def config_settings():
+    """The default config's simulation settings (two eyes, nuisances, five classes)."""
+    section = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["elves"]
+    return copy.deepcopy({k: section[k] for k in SIMULATION_KEYS})
+
+
 def small_settings(**readout):
-    """The default config's elves settings with a short, coarse readout (fast tests)."""
-    settings = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["elves"]
-    settings = {
-        k: settings[k]
-        for k in ("sites", "eyes", "reference_site", "layer_altitude_km", "atmosphere", "emission", "readout", "events")
-    }
+    """The default config's elves settings as they were before nuisances, stereo and the new
+    backgrounds (one eye, nominal physics, elves / showers / noise), with a short, coarse
+    readout (fast tests)."""
+    settings = config_settings()
+    settings["eyes"] = ["los_leones"]
+    settings["nuisances"]["enabled"] = False
+    settings["events"]["classes"] = {"elve": 0.7, "shower": 0.15, "noise": 0.15}
+    settings.pop("backgrounds")
     settings["readout"] = {**settings["readout"], "n_bins": 12, "time_bin_us": 5.0, "subrays": 2, **readout}
     return settings
 
@@ -68,6 +90,22 @@ def test_two_eyes_make_two_movies_per_event():
     assert event["movie"].shape == (2, 12, 11, 60) and event["window_start_us"].shape == (2,)
 
 
+def test_stereo_strokes_are_in_every_eyes_view():
+    settings = small_settings()
+    settings["eyes"] = ["los_leones", "coihueco"]
+    settings["events"]["seen_by_all_eyes"] = True
+    detector = simulate.build_detector(settings)
+    rng = np.random.default_rng(0)
+    bearings = []
+    for _ in range(200):
+        position, bearing, distance, _ = simulate.sample_stroke(detector, settings, rng)
+        assert simulate.in_view(detector, position) and 150.0 <= distance <= 700.0
+        bearings.append(bearing)
+    # Coihueco looks east-south-east: from Los Leones only bearings of about 17-106 deg are shared
+    assert 10.0 < min(bearings) and max(bearings) < 110.0
+    assert not simulate.in_view(detector, stroke_at(detector, 300.0, -40.0))  # behind Coihueco
+
+
 @pytest.mark.parametrize("t_us, decay_us", [(2.5, 4.0), (0.0, 1.0), (-3.0, 2.0), (7.3, 0.0)])
 def test_deposit_integrates_the_exponential_exactly(t_us, decay_us):
     bin_us, n_bins = 2.0, 40
@@ -108,7 +146,9 @@ def test_first_light_comes_from_half_way_to_the_stroke():
 
 
 def test_class_counts_follow_the_shares_exactly():
-    assert simulate.class_counts(10, {"elve": 0.5, "shower": 0.25, "noise": 0.25}).tolist() == [5, 3, 2]
-    assert simulate.class_counts(7, {"elve": 1.0, "shower": 0.0, "noise": 0.0}).tolist() == [7, 0, 0]
+    assert simulate.class_counts(10, {"elve": 0.5, "shower": 0.25, "noise": 0.25}).tolist() == [5, 3, 2, 0, 0]
+    assert simulate.class_counts(7, {"elve": 1.0, "shower": 0.0, "noise": 0.0}).tolist() == [7, 0, 0, 0, 0]
+    shares = {"elve": 0.6, "shower": 0.1, "noise": 0.1, "laser": 0.1, "lightning": 0.1}
+    assert simulate.class_counts(10, shares).tolist() == [6, 1, 1, 1, 1]
     with pytest.raises(ValueError, match="elves.events.classes"):
         simulate.class_counts(3, {"elve": 0.0, "shower": 0.0, "noise": 0.0})

@@ -181,8 +181,8 @@ def test_greedy_table_layout_and_gain(greedy_runs, tmp_path):
     best_greedy = max(results[("greedy", k)]["test_accuracy"] for k in range(1, 6))
     best_full = max(results[("full", k)]["test_accuracy"] for k in (3, 5))
     gain = rows[-1]["accuracy"]
-    if best_full > 0:
-        assert gain == pytest.approx(best_greedy / best_full - 1)
+    assert best_full > 0, results  # the toy networks learned something: the gain is defined
+    assert gain == pytest.approx(best_greedy / best_full - 1)
     md = (tmp_path / "g.md").read_text()
     assert "| row | toy |" in md and "Full L5" in md
 

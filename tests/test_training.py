@@ -61,11 +61,11 @@ def test_datamodule_rejects_mismatched_lengths():
         ArrayDataModule(x, y[:-1], x, y)
 
 
-def test_module_fast_dev_run():
+def test_module_fast_dev_run(tmp_path):
     x, y = blobs()
     dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
     module = ClassificationModule(model_spec=SPEC)
-    trainer = build_trainer(work_dir="/tmp/unused", max_epochs=1, fast_dev_run=True, logger=False, **CPU)
+    trainer = build_trainer(work_dir=tmp_path, max_epochs=1, fast_dev_run=True, logger=False, **CPU)
     trainer.fit(module, datamodule=dm)
     trainer.test(module, datamodule=dm, verbose=False)
     assert set(module.test_outputs) == {"y", "pred", "prob"}
@@ -74,11 +74,12 @@ def test_module_fast_dev_run():
 
 def test_train_classifier_learns_and_writes_outputs(tmp_path):
     x, y = blobs()
-    dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=8, seed=0)
+    x_test, y_test = blobs(n=40, seed=1)  # held out: other draws of the same two classes
+    dm = ArrayDataModule(x, y, x_test, y_test, val_fraction=0.25, batch_size=8, seed=0)
     result = train_classifier(
         net_spec=SPEC, datamodule=dm, out_dir=tmp_path / "run", seed=0, max_epochs=8, lr=0.01, trainer_options=CPU
     )
-    assert result["test_accuracy"] > 0.9
+    assert result["test_accuracy"] > 0.9 and result["n_test"] == 40
     assert result["device"] == "cpu"
     for name in ("model.ckpt", "metrics.csv", "test.json"):
         assert (tmp_path / "run" / name).is_file()
@@ -90,7 +91,7 @@ def test_train_classifier_learns_and_writes_outputs(tmp_path):
     assert saved["test_accuracy"] == result["test_accuracy"]
     reloaded = ClassificationModule.from_checkpoint(tmp_path / "run" / "model.ckpt").eval()
     with torch.no_grad():
-        pred = reloaded(torch.from_numpy((x - dm.mean) / dm.std)).argmax(1).numpy()
+        pred = reloaded(torch.from_numpy((x_test - dm.mean) / dm.std)).argmax(1).numpy()
     assert np.array_equal(pred, np.array(saved["y_pred"]))
     # published without what only resuming needs (AdamW's moments: 2/3 of a big network's file)
     published = torch.load(tmp_path / "run" / "model.ckpt", weights_only=True)
@@ -269,14 +270,14 @@ def test_changed_settings_do_not_resume(tmp_path, monkeypatch):
     assert result["resumed"] is False and result["epochs_run"] == 2
 
 
-def test_vgg16_trains_one_step_without_pretrained_weights():
+def test_vgg16_trains_one_step_without_pretrained_weights(tmp_path):
     """The talk's pretrained path (VGG16, here with random weights: no download in tests)."""
     x, y = blobs(n=16, c=3, s=32)
     dm = ArrayDataModule(x, y, x, y, val_fraction=0.25, batch_size=4, seed=0)
     spec = {"name": "pretrained", "arch": "vgg16", "weights": None, "in_channels": 3, "n_classes": 2}
     module = ClassificationModule(model_spec=spec, lr=1e-4)
     before = module.net.net.classifier[-1].weight.detach().clone()
-    trainer = build_trainer(work_dir="/tmp/unused", max_epochs=1, fast_dev_run=True, logger=False, **CPU)
+    trainer = build_trainer(work_dir=tmp_path, max_epochs=1, fast_dev_run=True, logger=False, **CPU)
     trainer.fit(module, datamodule=dm)
     assert not torch.equal(before, module.net.net.classifier[-1].weight.detach())
 

@@ -22,6 +22,7 @@ from cnnpractice.timeseries.transforms import (
     markov_transition_field,
     paa,
     recurrence_plot,
+    rp_binary,
     transform_to_npy,
 )
 
@@ -156,6 +157,47 @@ def test_mtf_value_on_an_edge_goes_to_lower_bin():
     assert bins.tolist() == [[0, 0, 1, 2, 3]]
 
 
+def _float32_cases() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    walks = random_walks(30, 257, seed=5).astype(np.float32)
+    ties = rng.integers(-2, 3, (30, 257)).astype(np.float32)
+    ties[0] = 1.0  # constant series
+    # neighbouring float32 numbers around interpolated (non-float32) quantile edges
+    base = np.float32(1.0) + rng.integers(0, 6, (30, 257)).astype(np.float32) * np.float32(2**-23)
+    return {"walks": walks, "ties": ties, "ulps": base, "large": walks * np.float32(3e6)}
+
+
+@pytest.mark.parametrize("data", ["walks", "ties", "ulps", "large"])
+@pytest.mark.parametrize("strategy", ["quantile", "uniform", "normal"])
+@pytest.mark.parametrize("n_bins", [2, 5, 8, 16])
+def test_float32_series_are_binned_as_their_float64_copies(data, strategy, n_bins):
+    # float32 input is sorted and compared in float32 (faster); every bin must equal the float64 path's
+    X = torch.from_numpy(_float32_cases()[data])
+    ours = T._discretize(X, n_bins, strategy)
+    assert torch.equal(ours, T._discretize(X.to(torch.float64), n_bins, strategy))
+    X_ref = X.to(torch.float64)
+    torch.testing.assert_close(
+        markov_transition_field(X, 16, n_bins, strategy, dtype=torch.float64),
+        markov_transition_field(X_ref, 16, n_bins, strategy),
+        rtol=0,
+        atol=0,
+    )
+
+
+def test_round_down_decides_comparisons_like_float64():
+    from cnnpractice.timeseries.transforms.mtf import _round_down
+
+    rng = np.random.default_rng(0)
+    edges = torch.from_numpy(np.concatenate([rng.standard_normal(500) * 10 ** rng.uniform(-5, 5, 500), [0.5, -3.0]]))
+    edges = torch.cat([edges, torch.tensor([math.inf, -math.inf, 1e39, -1e39], dtype=torch.float64)])
+    near = edges.to(torch.float32)
+    values = torch.stack([torch.nextafter(near, torch.full_like(near, -math.inf)), near,
+                          torch.nextafter(near, torch.full_like(near, math.inf))])  # fmt: skip
+    rounded = _round_down(edges, torch.float32)
+    finite = torch.isfinite(values)
+    assert torch.equal((values > rounded)[finite], (values.to(torch.float64) > edges)[finite])
+
+
 # --------------------------------------------------------------------------- #
 # Recurrence plot
 # --------------------------------------------------------------------------- #
@@ -177,7 +219,7 @@ def test_rp_tiny_series_embedding():
 @pytest.mark.parametrize(
     "threshold, percentage, expected",
     [
-        (1.5, 10, TINY_DIST < 1.5),
+        (1.5, None, TINY_DIST < 1.5),
         ("distance", 50, TINY_DIST < 1.5),  # 50 % of the maximum distance 3
         ("point", 50, TINY_DIST < 1.0),  # median of the 16 distances is 1
     ],
@@ -185,6 +227,24 @@ def test_rp_tiny_series_embedding():
 def test_rp_tiny_series_thresholds(threshold, percentage, expected):
     rp = recurrence_plot(TINY, 4, threshold=threshold, percentage=percentage).numpy()[0]
     np.testing.assert_array_equal(rp, expected.astype(float))
+    binary = rp_binary(TINY, 4, threshold=threshold, percentage=percentage).numpy()[0]
+    np.testing.assert_array_equal(binary, expected.astype(float))
+    stacked = make_images(
+        TINY, ["rp", "rp_binary"], 4, {"rp_binary": {"threshold": threshold, "percentage": percentage}}
+    )
+    np.testing.assert_allclose(stacked[0, 0].numpy(), TINY_DIST, atol=1e-6)
+    np.testing.assert_array_equal(stacked[0, 1].numpy(), expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("percentage", [5, 10, 25, 50])
+def test_rp_point_threshold_sets_the_recurrence_rate(percentage):
+    """Eckmann's RP with the threshold as a percentage of points: about that share of
+    each image's pixels are recurrent (distinct distances: exactly, up to the pixel grid)."""
+    X = random_walks(6, 200)
+    images = rp_binary(X, 40, threshold="point", percentage=percentage).numpy()
+    rates = images.reshape(6, -1).mean(axis=1) * 100
+    # the 40 zeros of the diagonal are always recurrent; the rest follows the percentile
+    assert np.all(np.abs(rates - percentage) <= 100 * 41 / 1600), rates
 
 
 def test_rp_float32_output_close_to_float64():
@@ -208,8 +268,8 @@ def test_transform_shapes(n, length, size, name):
 
 def test_make_images_stacks_channels_in_order():
     X = random_walks(5, 90).astype(np.float32)
-    params = {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp": {"threshold": "point", "percentage": 20}}
-    images = make_images(X, ["rp", "gasf", "mtf", "gadf"], 30, params)
+    params = {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp_binary": {"threshold": "point", "percentage": 20}}
+    images = make_images(X, ["rp_binary", "gasf", "mtf", "gadf"], 30, params)
     assert images.shape == (5, 4, 30, 30) and images.dtype == torch.float32
     expected = [
         recurrence_plot(X, 30, threshold="point", percentage=20),
@@ -222,7 +282,11 @@ def test_make_images_stacks_channels_in_order():
 
 
 def test_make_images_ignores_params_of_unused_transforms():
-    params = {"gasf": {"sample_range": [-1, 1]}, "mtf": {"n_bins": 8}, "rp": {"threshold": None}}
+    params = {
+        "gasf": {"sample_range": [-1, 1]},
+        "mtf": {"n_bins": 8},
+        "rp_binary": {"threshold": 0.5, "percentage": None},
+    }
     images = make_images(random_walks(2, 64), ["gasf"], 16, params)
     assert images.shape == (2, 1, 16, 16)
 
@@ -268,6 +332,13 @@ GOOD = random_walks(2, 20)
         (lambda: recurrence_plot(GOOD, 4, threshold=0), "threshold"),
         (lambda: recurrence_plot(GOOD, 4, threshold="median"), "threshold"),
         (lambda: recurrence_plot(GOOD, 4, threshold="point", percentage=150), "percentage"),
+        (lambda: recurrence_plot(GOOD, 4, threshold="point"), "percentage must be a number in [0, 100]"),
+        (lambda: recurrence_plot(GOOD, 4, percentage=10), "percentage=10 would be ignored with no threshold"),
+        (lambda: recurrence_plot(GOOD, 4, threshold=0.5, percentage=10), "ignored with the fixed distance"),
+        (lambda: rp_binary(GOOD, 4, threshold=None), "rp_binary needs a threshold"),
+        (lambda: make_images(GOOD, ["rp_binary"], 4, {"rp_binary": {"threshold": None}}), "needs a threshold"),
+        (lambda: make_images(GOOD, ["rp"], 4, {"rp": {"percentage": 10}}), "unknown parameter(s) ['percentage']"),
+        (lambda: make_images(GOOD, ["rp"], 4, {"rp": {"threshold": "point"}}), "unknown parameter(s) ['threshold']"),
         (lambda: recurrence_plot(GOOD, 4, dimension=0), "dimension"),
         (lambda: recurrence_plot(GOOD, 4, time_delay=0), "time_delay"),
         (lambda: recurrence_plot(GOOD, 18, dimension=3, time_delay=2), "(dimension - 1) * time_delay = 22"),
@@ -306,9 +377,10 @@ def test_transform_to_npy_matches_make_images(tmp_path):
 
 def test_transform_to_npy_chunking_gives_identical_results(tmp_path):
     X = random_walks(10, 60).astype(np.float32)
-    params = {"rp": {"threshold": "point"}}
-    transform_to_npy(X, tmp_path / "whole.npy", CHANNELS, 12, params, chunk_size=256, progress=False)
-    transform_to_npy(X, tmp_path / "chunks.npy", CHANNELS, 12, params, chunk_size=3, progress=False)
+    params = {"rp_binary": {"threshold": "point", "percentage": 10}}
+    channels = [*CHANNELS, "rp_binary"]
+    transform_to_npy(X, tmp_path / "whole.npy", channels, 12, params, chunk_size=256, progress=False)
+    transform_to_npy(X, tmp_path / "chunks.npy", channels, 12, params, chunk_size=3, progress=False)
     np.testing.assert_array_equal(np.load(tmp_path / "chunks.npy"), np.load(tmp_path / "whole.npy"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks.npy", "whole.npy"]
 
@@ -419,6 +491,17 @@ def test_mtf_matches_pyts(pyts_image, length, size, strategy, n_bins, data):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["quantile", "uniform", "normal"])
+def test_mtf_of_float32_series_matches_pyts(pyts_image, strategy):
+    # the workflow's series are float32: binned in float32 here, in float64 by pyts
+    X = (random_walks(50, 300, seed=11) / 5).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ref = pyts_image.MarkovTransitionField(image_size=30, n_bins=8, strategy=strategy).fit_transform(X)
+    assert max_diff(make_images(X, ["mtf"], 30, {"mtf": {"n_bins": 8, "strategy": strategy}})[:, 0], ref) <= TOL
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("length, size", SHAPES)
 @pytest.mark.parametrize("dimension, time_delay", [(1, 1), (2, 1), (3, 2)])
 @pytest.mark.parametrize("threshold", [None, "point", "distance", 0.5])
@@ -432,12 +515,18 @@ def test_rp_matches_pyts(pyts_image, length, size, dimension, time_delay, thresh
     ref = pyts_image.RecurrencePlot(
         dimension=dimension, time_delay=time_delay, threshold=threshold, percentage=percentage
     ).fit_transform(reduced)
-    ours = recurrence_plot(X, size, dimension, time_delay, threshold, percentage)
+    # pyts ignores percentage unless threshold is 'point' or 'distance'; we refuse it there
+    ours_percentage = percentage if threshold in ("point", "distance") else None
+    ours = recurrence_plot(X, size, dimension, time_delay, threshold, ours_percentage)
     assert max_diff(ours, ref) <= TOL
-    params = {
-        "rp": {"dimension": dimension, "time_delay": time_delay, "threshold": threshold, "percentage": percentage}
-    }
-    assert max_diff(make_images(X, ["rp"], size, params)[:, 0], ref) <= TOL
+    embedding = {"dimension": dimension, "time_delay": time_delay}
+    if threshold is None:  # the distance plot: image type rp
+        images = make_images(X, ["rp"], size, {"rp": embedding})
+    else:  # Eckmann's thresholded plot: image type rp_binary
+        binary = {**embedding, "threshold": threshold, "percentage": ours_percentage}
+        images = make_images(X, ["rp_binary"], size, {"rp_binary": binary})
+        assert set(np.unique(images.numpy())) <= {0.0, 1.0}
+    assert max_diff(images[:, 0], ref) <= TOL
 
 
 @pytest.mark.slow
@@ -456,19 +545,19 @@ def test_rp_point_threshold_with_ties_matches_pyts(pyts_image):
 @pytest.mark.parametrize(
     "params",
     [
-        {"mtf": {"n_bins": 8, "strategy": "quantile"}, "rp": {"threshold": None}},
-        {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp": {"threshold": "point", "dimension": 2}},
-        {"mtf": {"n_bins": 4, "strategy": "normal"}, "rp": {"threshold": "distance", "time_delay": 3, "dimension": 2}},
+        {"mtf": {"n_bins": 8, "strategy": "quantile"}, "rp_binary": {"threshold": 0.5, "percentage": None}},
+        {"mtf": {"n_bins": 5, "strategy": "uniform"}, "rp_binary": {"threshold": "point", "dimension": 2}},
+        {"mtf": {"n_bins": 4, "strategy": "normal"}, "rp_binary": {"threshold": "distance", "time_delay": 3}},
     ],
 )
 def test_cpu_and_cuda_agree(params):
     X = torch.as_tensor(random_walks(64, 150) / 5)
-    channels = ["gasf", "gadf", "mtf", "rp"]
+    channels = ["gasf", "gadf", "mtf", "rp", "rp_binary"]
     cpu = make_images(X, channels, 32, params)
     cuda = make_images(X.cuda(), channels, 32, params)
     assert cuda.device.type == "cuda"
     torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-5, rtol=0)
-    for name in ["gasf", "mtf", "rp"]:
+    for name in ["gasf", "mtf", "rp", "rp_binary"]:
         kwargs = {k: v for k, v in params.get(name, {}).items()}
         torch.testing.assert_close(
             TRANSFORMS[name](X.cuda(), 32, **kwargs).cpu(), TRANSFORMS[name](X, 32, **kwargs), atol=1e-5, rtol=0

@@ -57,7 +57,7 @@ def br_shard_dirs(wildcards=None):
 
 
 def br_alignment(wildcards=None):
-    return {k: BR["alignment"][k] for k in ("method", "settings")}
+    return {k: BR["alignment"][k] for k in ("method", "settings", "nonlinear")}
 
 
 def br_input_spec(wildcards):
@@ -78,6 +78,30 @@ def br_fold_files(name):
         i: expand("results/brain/{br_input}/fold{br_fold}/{name}", br_input=i, br_fold=br_folds(), name=name)
         for i in br_inputs()
     }
+
+
+def br_fold_outputs(prefix, name):
+    """`results/brain/<prefix>/fold<k>/<name>` of every fold: one training job writes them all
+    (importing torch and Lightning costs more than a fit at the offline size)."""
+    return [f"results/brain/{prefix}/fold{k}/{name}" for k in br_folds()]
+
+
+# the leakage experiment and the permutation nulls use the interpreted configuration's slices
+BR_LEAKAGE_INPUT = BR.get("interpret", {}).get("input", "full")
+BR_LEAKAGE_ARMS = ("subject_shuffled", "slice_true", "slice_shuffled")  # subject_true is train_brain's
+
+
+def br_leakage_folds(wildcards=None):
+    """Every arm's fold.json: {arm: [paths]} (the subject_true arm is the study's own folds)."""
+    return {
+        "subject_true": br_fold_outputs(br_interpret_input(), "fold.json"),
+        **{arm: br_fold_outputs(f"leakage/{arm}", "fold.json") for arm in BR_LEAKAGE_ARMS},
+    }
+
+
+def br_interpret_selected(name):
+    """`name` under the interpreted configuration's selected fold (brain.interpret.fold)."""
+    return f"results/brain/{br_interpret_input()}/fold{BR['interpret']['fold']}/{name}"
 
 
 def br_fold_jsons(wildcards=None):
@@ -112,14 +136,6 @@ def br_interpret_regions(wildcards=None):
     return br_interpret_files("regions.csv")
 
 
-def br_interpret_untrained(wildcards=None):
-    return br_interpret_files("regions_untrained.csv")
-
-
-def br_interpret_summaries(wildcards=None):
-    return br_interpret_files("summary.json")
-
-
 def br_interpret_mem_mb(wildcards, attempt):
     """Memory (MB) of an interpretation: running sums and squares (2 classes, float64) of
     every filter's maps at every slice position, plus a few template-sized 4D volumes;
@@ -133,16 +149,25 @@ def br_interpret_mem_mb(wildcards, attempt):
     return int(attempt * (1.5 * (sums + volumes) / 2**20 + 1500))
 
 
+def br_interpret_mem_mb_selected(wildcards, attempt):
+    """The permutation nulls hold about what one interpretation holds (one filter's maps of
+    every subject in template space, plus the t-map's volumes)."""
+    from types import SimpleNamespace
+
+    return br_interpret_mem_mb(SimpleNamespace(br_input=br_interpret_input()), attempt)
+
+
 def br_interpret_fold(wildcards=None):
     return int(BR["interpret"]["fold"])
 
 
 def brain_targets():
-    """The QC, metrics and regions tables, and the interpreted model's two figures."""
+    """The QC, metrics and regions tables, the interpreted model's two figures, and the leakage
+    table when brain.leakage.enabled."""
     if not BR.get("enabled"):
         return []
     sel = f"results/brain/{br_interpret_input()}/fold{BR['interpret']['fold']}/interpret"
-    return [
+    targets = [
         "results/brain/qc.md",
         "results/brain/metrics.csv",
         "results/brain/metrics.md",
@@ -151,3 +176,6 @@ def brain_targets():
         f"{sel}/filters.png",
         f"{sel}/filter_a_cuts.png",
     ]
+    if BR.get("leakage", {}).get("enabled"):
+        targets += ["results/brain/leakage.csv", "results/brain/leakage.md"]
+    return targets

@@ -15,20 +15,45 @@ EL_SIMULATION_KEYS = (
     "emission",
     "readout",
     "events",
+    "nuisances",
+    "backgrounds",
 )
 
 
+def el_nuisances_on():
+    return bool(EL.get("nuisances", {}).get("enabled", False))
+
+
 def el_simulation(wildcards=None):
-    return {key: EL[key] for key in EL_SIMULATION_KEYS}
+    """The simulation settings; the "nominal" test split is simulated with the nuisances off."""
+    settings = {key: EL[key] for key in EL_SIMULATION_KEYS if key in EL}
+    if wildcards is not None and getattr(wildcards, "el_split", None) == "nominal":
+        settings["nuisances"] = {**settings["nuisances"], "enabled": False}
+    return settings
+
+
+def el_test_sets():
+    """Held-out splits: "test" (nuisances as configured) and, with nuisances on, "nominal"
+    (the same settings with them off: the fit's model is then exact)."""
+    return ["test", "nominal"] if el_nuisances_on() else ["test"]
+
+
+def el_eye_sets():
+    """Locator and fit variants: the first eye alone ("mono") and, with several eyes, all ("stereo")."""
+    return ["mono", "stereo"] if len(EL["eyes"]) > 1 else ["mono"]
+
+
+def el_split_size(split):
+    return int(EL["splits"]["test" if split == "nominal" else split])
 
 
 def el_shard_count(split):
-    return -(-int(EL["splits"][split]) // int(EL["shard_size"]))
+    return -(-el_split_size(split) // int(EL["shard_size"]))
 
 
 def el_shard_events(wildcards):
     """[first event id, number of events] of one shard of a split."""
-    size, shard_size, shard = int(EL["splits"][wildcards.el_split]), int(EL["shard_size"]), int(wildcards.el_shard)
+    size, shard_size, shard = el_split_size(wildcards.el_split), int(EL["shard_size"]), int(wildcards.el_shard)
     if shard >= el_shard_count(wildcards.el_split):
         raise ValueError(
             f"elves: shard {shard} of split {wildcards.el_split!r} does not exist "
@@ -49,12 +74,46 @@ def el_test_shards(wildcards=None):
     return el_shards("test")
 
 
+def el_nominal_shards(wildcards=None):
+    return el_shards("nominal") if el_nuisances_on() else []
+
+
+def el_fit_shard(wildcards):
+    return f"results/elves/simulated/{wildcards.el_test}/shard{wildcards.el_shard}.npz"
+
+
 def el_fit_files(wildcards=None):
-    return [f"results/elves/fit/shard{k}.npz" for k in range(el_shard_count("test"))]
+    return {
+        split: [f"results/elves/fit/{split}/shard{k}.npz" for k in range(el_shard_count(split))]
+        for split in el_test_sets()
+    }
 
 
-def el_cnn(wildcards=None):
-    return EL["cnn"]
+def el_locator_results(wildcards=None):
+    return {eyes: f"results/elves/locator/{eyes}/test.json" for eyes in el_eye_sets()}
+
+
+def el_table_inputs(wildcards=None):
+    """Named inputs of tabulate_elves besides the detector's test.json: each locator's
+    test.json, the fits and the shards of every held-out split."""
+    inputs = {f"locator_{eyes}": path for eyes, path in el_locator_results().items()}
+    for split, files in el_fit_files().items():
+        inputs[f"fits_{split}"] = files
+        inputs[f"shards_{split}"] = el_shards(split)
+    return inputs
+
+
+def el_task_cnn(task):
+    """The CNN of the detector or the locator: elves.cnn updated by its own."""
+    return {**EL["cnn"], **(EL[task].get("cnn") or {})}
+
+
+def el_detector_cnn(wildcards=None):
+    return el_task_cnn("detector")
+
+
+def el_locator_cnn(wildcards=None):
+    return el_task_cnn("locator")
 
 
 def el_task_training(task):
@@ -74,9 +133,22 @@ def el_locator_training(wildcards=None):
     return el_task_training("locator")
 
 
-def el_locator_options(wildcards=None):
-    """The locator's own arguments (the detector has none)."""
-    return {"loss": EL["locator"].get("loss", "mse")}
+def el_detector_options(wildcards=None):
+    """The detector's own arguments: how many training events of each class it may use."""
+    return {"max_per_class": EL["detector"].get("max_per_class"), "inputs": EL["detector"].get("inputs", "movies")}
+
+
+def el_locator_options(wildcards):
+    """The locator's own arguments (the detector has none): its loss, which eyes it sees,
+    and the first-light rule when it gets first-light frames."""
+    options = {
+        "loss": EL["locator"].get("loss", "mse"),
+        "eyes": [0] if wildcards.el_eyes == "mono" else None,
+        "inputs": EL["locator"].get("inputs", "movies"),
+    }
+    if EL["locator"].get("first_light", False):
+        options["first_light"] = {k: EL["fit"][k] for k in ("threshold_sigma", "min_bins")}
+    return options
 
 
 def el_fit_settings(wildcards=None):
@@ -88,8 +160,8 @@ def el_distance_bins(wildcards=None):
 
 
 def elves_targets():
-    """The detection and reconstruction tables and the two figures."""
+    """The detection, reconstruction and sanity tables and the two figures."""
     if not EL.get("enabled"):
         return []
-    names = ("detection.csv", "detection.md", "reconstruction.csv", "reconstruction.md")
+    names = ("detection.csv", "detection.md", "reconstruction.csv", "reconstruction.md", "sanity.csv", "sanity.md")
     return [f"results/elves/{name}" for name in (*names, "elve_frames.png", "location_errors.png")]

@@ -6,11 +6,16 @@ schema, and integers that must be integers.
   and would fail validation ("'false' is not of type 'boolean'"). Each string the command
   line gave is re-read as YAML where the schema wants another type there; anything that
   still does not fit stays as given, so validation names the key.
+* :func:`check_config` -- JSON-Schema validation whose every error starts with the dotted
+  key it is about (``config key smalldata.training.lr: ...``), including the key a typo
+  made up (``additionalProperties``), a missing required key and a bad name of a named
+  entry (``propertyNames``), where jsonschema only names the enclosing object.
 * :func:`check_integers` -- JSON Schema (draft 6 and later) counts ``42.0`` as an integer;
   a seed, a count or a size written as a float is refused here, naming the key.
 
-The Snakefile runs both around ``snakemake.utils.validate`` (``rules/common.smk``).
-Imports only the standard library and PyYAML.
+The Snakefile runs them around ``snakemake.utils.validate`` (``rules/common.smk``), which
+fills the schema's defaults. Imports only the standard library, PyYAML and (in
+:func:`config_errors`) jsonschema, which Snakemake itself needs.
 """
 
 from __future__ import annotations
@@ -169,3 +174,50 @@ def check_integers(config: Mapping, schema: Mapping) -> None:
                 )
 
     walk(config, [schema], "")
+
+
+def _dotted(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def config_errors(config: Mapping, schema: Mapping) -> list[str]:
+    """Every schema violation of ``config``, one line each: ``config key <dotted.key>:
+    <jsonschema's message>``, sorted by key. Empty when ``config`` is valid."""
+    import re
+
+    from jsonschema.validators import validator_for
+
+    validator = validator_for(schema)(schema)
+    lines = set()
+    for error in validator.iter_errors(config):
+        where = _dotted(error.absolute_path)
+        keys = [where]
+        if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+            known = set(error.schema.get("properties") or {})
+            patterns = list(error.schema.get("patternProperties") or {})
+            extra = [k for k in error.instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
+            keys = [_join(where, k) for k in extra] or keys
+        elif error.validator == "required":
+            keys = [_join(where, error.message.split("'")[1])] if error.message.count("'") >= 2 else keys
+        elif "propertyNames" in error.relative_schema_path:
+            keys = [_join(where, error.instance)]
+        for key in keys:
+            lines.add(f"config key {key or '(top level)'}: {error.message}")
+    return sorted(lines)
+
+
+def check_config(config: Mapping, schema: Mapping) -> None:
+    """Raise ``ValueError`` listing :func:`config_errors` (naming config/schema.yaml) if any."""
+    errors = config_errors(config, schema)
+    if errors:
+        raise ValueError(
+            f"the config does not fit config/schema.yaml ({len(errors)} error{'s' if len(errors) > 1 else ''}):\n"
+            + "\n".join(errors)
+        )

@@ -232,14 +232,9 @@ def untrained_baseline(
 
     Returns ``{"filter_a", "dbms_filter_a", "dbms", "top_regions", "regions"}``.
     """
-    import copy
+    from cnnpractice.brain.nulls import untrained_copy
 
-    fresh = copy.deepcopy(net).cpu()
-    torch.manual_seed(seed)
-    for module in fresh.modules():
-        if hasattr(module, "reset_parameters") and module is not fresh:
-            module.reset_parameters()
-    fresh = fresh.to(device).eval()
+    fresh = untrained_copy(net, seed).to(device).eval()  # the permutation nulls use the same one
     means, _, grid, scale = class_models(
         fresh, x, rows, labels, positions, grid_args, mask, mean=mean, std=std, batch_size=batch_size, device=device
     )

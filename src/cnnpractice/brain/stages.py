@@ -8,21 +8,26 @@ rule                    work
 prepare_brain_template  :func:`.template.prepare_template` (atlases: :mod:`.atlases`)
 fetch_oasis             :func:`.oasis_fetch.fetch_oasis` (paper config)
 make_brain_cohort       :func:`.cohort.make_cohort`: :mod:`.synth` or :mod:`.oasis`
-align_brain             :func:`.alignment.align_shard` (:mod:`.registration`)
+align_brain             :func:`.alignment.align_shard` (:mod:`.registration`, :mod:`.nonlinear`)
 collect_brain_qc        :func:`.alignment.collect_qc`
 slice_brain             :func:`.slices.extract_slices`
-train_brain             :func:`.training.train_fold` (folds: :mod:`.folds`)
+train_brain             :func:`.training.train_folds` (folds: :mod:`.folds`)
 svm_brain               :func:`.svm.svm_baseline`
 tabulate_brain_metrics  :func:`.tables.tabulate_metrics`
 interpret_brain         :func:`.interpret_run.interpret_model` (:mod:`.interpret`)
-tabulate_brain_regions  :func:`.tables.tabulate_regions`
+permute_brain_regions   :func:`.nulls_run.permutation_nulls` (:mod:`.nulls`)
+tabulate_brain_regions  :func:`.ranking.tabulate_regions`
+train_brain_leakage     :func:`.leakage.train_arm` (fits: :func:`.training.fit_split`)
+tabulate_brain_leakage  :func:`.leakage.tabulate_leakage`
 ======================  ==============================================================
+
+The synthetic cohort (:mod:`.synth`) warps the template with :mod:`.warps`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +72,7 @@ def make_brain_cohort(**kwargs: Any) -> dict[str, Any]:
 def align_brain(**kwargs: Any) -> list[dict[str, Any]]:
     """Align one shard of the cohort to the template, with QC numbers:
     :func:`.alignment.align_shard` (keyword arguments: cohort_csv, template_dir, out_dir,
-    shard, n_shards, method, settings, seed, threads)."""
+    shard, n_shards, method, settings, seed, threads, nonlinear, cohort_json)."""
     from cnnpractice.brain.alignment import align_shard
 
     return align_shard(**kwargs)
@@ -91,13 +96,13 @@ def slice_brain(
     return extract_slices(qc_csv=qc_csv, template_dir=template_dir, out_dir=out_dir, spec=spec, size=size)
 
 
-def train_brain(**kwargs: Any) -> dict[str, Any]:
-    """The brain CNN on one subject-level fold of one slice configuration:
-    :func:`.training.train_fold` (keyword arguments: slices_dir, out_dir, fold, folds, cnn,
+def train_brain(**kwargs: Any) -> list[dict[str, Any]]:
+    """The brain CNN on every subject-level fold of one slice configuration, in one process:
+    :func:`.training.train_folds` (keyword arguments: slices_dir, out_dirs, folds, cnn,
     training, trainer, seed)."""
-    from cnnpractice.brain.training import train_fold
+    from cnnpractice.brain.training import train_folds
 
-    return train_fold(**kwargs)
+    return train_folds(**kwargs)
 
 
 def svm_brain(**kwargs: Any) -> dict[str, Any]:
@@ -145,9 +150,47 @@ def interpret_brain(
     )
 
 
+def permute_brain_regions(**kwargs: Any) -> dict[str, Any]:
+    """Label-permutation nulls of the trained and untrained filter A's region scores and of the
+    voxel t-map: :func:`.nulls_run.permutation_nulls` (keyword arguments: checkpoint,
+    result_json, summary_json, slices_dir, template_dir, qc_csv, out_csv, out_json,
+    permutations, selection_permutations, fwhm_mm, seed, threads)."""
+    from cnnpractice.brain.nulls_run import permutation_nulls
+
+    return permutation_nulls(**kwargs)
+
+
 def tabulate_brain_regions(**kwargs: Any) -> dict[str, Any]:
-    """``regions.{csv,md}``: :func:`.tables.tabulate_regions` (keyword arguments: regions,
-    untrained, summaries, cohort_json, fold, top, csv_path, md_path, reference)."""
-    from cnnpractice.brain.tables import tabulate_regions
+    """``regions.{csv,md}``: three rankings, each with its null: :func:`.ranking.tabulate_regions`
+    (keyword arguments: regions, null_csv, null_json, cohort_json, fold, top, csv_path,
+    md_path, reference)."""
+    from cnnpractice.brain.ranking import tabulate_regions
 
     return tabulate_regions(**kwargs)
+
+
+def train_brain_leakage(**kwargs: Any) -> list[dict[str, Any]]:
+    """Every fold of one arm of the leakage experiment: :func:`.leakage.train_arm` (keyword
+    arguments: slices_dir, out_dirs, arm, folds, cnn, training, trainer, seed)."""
+    from cnnpractice.brain.leakage import train_arm
+
+    return train_arm(**kwargs)
+
+
+def tabulate_brain_leakage(
+    *,
+    arm_inputs: Mapping[str, Any],
+    slices_dir: str | Path,
+    csv_path: str | Path,
+    md_path: str | Path,
+    reference: str | Path | None = None,
+) -> dict[str, Any]:
+    """``leakage.{csv,md}``: :func:`.leakage.tabulate_leakage` on the ``fold.json`` files of
+    every arm (``arm_inputs``: the rule's named inputs; the arms are those of them named in
+    :data:`.leakage.ARMS`, the other names are ignored)."""
+    from cnnpractice.brain.leakage import ARMS, tabulate_leakage
+
+    fold_jsons = {arm: list(arm_inputs[arm]) for arm in ARMS if arm in arm_inputs}
+    return tabulate_leakage(
+        fold_jsons=fold_jsons, slices_dir=slices_dir, csv_path=csv_path, md_path=md_path, reference=reference
+    )

@@ -69,7 +69,9 @@ def svm_baseline(
         search.fit(X[train], y[train])
         score = search.decision_function(X[test])
         metrics = subject_metrics(y[test], score, threshold=0.0)
-        per_fold.append({"fold": fold, "C": float(search.best_params_["linearsvc__C"]), **metrics})
+        per_fold.append(
+            {"fold": fold, "C": float(search.best_params_["linearsvc__C"]), "subjects": int(test.sum()), **metrics}
+        )
         log.info(f"SVM fold {fold}: {per_fold[-1]}")
     out = {"features": int(X.shape[1]), "subjects": len(rows), "downsample": downsample, "folds": per_fold}
     write_json(out_json, out)

@@ -4,16 +4,14 @@
 * ``metrics.{csv,md}`` -- subject-level accuracy, AUC, TPR, FPR as mean (std) over the
   cross-validation folds (std with ddof=1, the sample standard deviation over folds), one
   row per slice configuration plus the linear-SVM baseline, the talk's numbers beside.
-* ``regions.{csv,md}`` -- atlas regions ranked by the dBMS of filter A's differential
-  model, with the literature flag, the planted ground truth (synthetic cohort) and the
-  talk's Table 7 beside.
+* the literature flag of a region name (:func:`known_ad`); ``regions.{csv,md}`` are
+  :mod:`.ranking`'s.
 
-:func:`tabulate_metrics` and :func:`tabulate_regions` read the rules' inputs and write both.
+:func:`tabulate_metrics` reads the rule's inputs and writes ``metrics.{csv,md}``.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -21,8 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from cnnpractice import stats
 from cnnpractice.reference import load_reference
 from cnnpractice.tables import markdown_table, write_csv, write_markdown
 
@@ -35,40 +32,89 @@ METRICS = ("acc", "auc", "tpr", "fpr")
 KNOWN_AD_PATTERNS = ("hippocamp", "amygdala", "frontal", "temporal")
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0 for one value), NaNs ignored."""
-    v = np.asarray([x for x in values if x == x], dtype=float)
-    if v.size == 0:
-        return float("nan"), float("nan")
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
-
-
 def cell(mean: float, std: float) -> str:
     """``0.825 (0.061)``, the talk's format."""
     return "–" if mean != mean else f"{mean:.3f} ({std:.3f})"
 
 
+def _numbers(rows: Sequence[Mapping[str, Any]], key: str) -> list[float]:
+    out = []
+    for r in rows:
+        try:
+            value = float(r.get(key, ""))
+        except (TypeError, ValueError):
+            continue
+        if value == value:
+            out.append(value)
+    return out
+
+
+def qc_summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per alignment step: correlation with the template and residual misalignment
+    (mean over the aligned subjects with a t interval), from no transform (the null row) to
+    the true transform (the ceiling; synthetic cohorts only)."""
+    from cnnpractice import stats
+
+    steps = [
+        ("no transform (regridded only)", "corr_before", None),
+        ("affine", "corr_affine", "error_affine_mm"),
+        ("affine + nonlinear", "corr_nonlinear", "error_nonlinear_mm"),
+        ("true transform (ceiling)", "corr_true", None),
+    ]
+    out = []
+    for name, corr, error in steps:
+        values = _numbers(rows, corr)
+        if not values:
+            continue
+        errors = _numbers(rows, error) if error else []
+        out.append(
+            {
+                "step": name,
+                "correlation": stats.cell(stats.mean_ci(values)),
+                "residual (mm)": stats.cell(stats.mean_ci(errors), digits=2)
+                if errors
+                else ("0" if "true" in name else "–"),
+            }
+        )
+    return out
+
+
+def per_class_counts(rows) -> dict[str, dict[str, int]]:
+    """``{group: {"subjects", "included", "excluded"}}`` of QC rows (``group``, ``included``):
+    an exclusion rule that drops atrophic brains biases the study, so the table shows it."""
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        entry = out.setdefault(str(row["group"]), {"subjects": 0, "included": 0, "excluded": 0})
+        entry["subjects"] += 1
+        entry["included" if row["included"] else "excluded"] += 1
+    return out
+
+
 def write_qc_markdown(path: str | Path, rows: Sequence[Mapping[str, Any]], min_correlation: float) -> None:
-    """Alignment QC report: summary, exclusions, and every subject's correlations."""
-    before = [float(r["corr_before"]) for r in rows]
-    after = [float(r["corr_after"]) for r in rows]
+    """Alignment QC report: each step's correlation and residual misalignment, exclusions
+    counted per class, and every subject's numbers."""
+
     excluded = [r for r in rows if not r["included"]]
-    failed = sum(a != a for a in after)
+    failed = sum(not _numbers([r], "corr_after") for r in rows)
+    counts = per_class_counts(rows)
     summary = (
-        f"{len(rows)} subjects; correlation with the template over the brain mask, mean "
-        f"{np.nanmean(before):.3f} before and {np.nanmean(after):.3f} after alignment "
-        f"(min after {np.nanmin(after):.3f}; {failed} failed to align). Threshold "
-        f"`brain.alignment.min_correlation` = {min_correlation}: {len(excluded)} excluded.\n\n"
+        f"{len(rows)} subjects; Pearson correlation with the template over the brain mask, and the mean "
+        f"distance (mm) over the brain between where the estimated and the true transform take each "
+        f"template voxel from (synthetic cohorts). Mean [95 % t interval] n = subjects; {failed} failed "
+        f"to align. Threshold `brain.alignment.min_correlation` = {min_correlation} on the last step: "
+        f"{len(excluded)} excluded.\n\n"
+        + markdown_table(qc_summary_rows(rows), ["step", "correlation", "residual (mm)"])
+        + "\n"
+        + markdown_table(
+            [{"class": k, **v} for k, v in sorted(counts.items())], ["class", "subjects", "included", "excluded"]
+        )
     )
     sections = [("Summary", summary)]
     if excluded:
         sections.append(("Excluded", markdown_table(excluded, ["subject", "group", "corr_after", "reason"])))
-    sections.append(
-        (
-            "Subjects",
-            markdown_table(rows, ["subject", "group", "method", "corr_before", "corr_after", "seconds", "included"]),
-        )
-    )
+    columns = ["subject", "group", "method", "corr_before", "corr_affine", "corr_nonlinear", "corr_true"]
+    columns += ["error_affine_mm", "error_nonlinear_mm", "seconds", "included"]
+    sections.append(("Subjects", markdown_table(rows, columns)))
     write_markdown(path, sections, title="Brain alignment QC")
 
 
@@ -83,36 +129,35 @@ def metrics_rows(
     implementation: str = "torch",
     ref: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per input configuration (and the SVM): mean/std of each metric over folds,
-    and the talk's numbers (``implementation``) for the configuration's ``talk_row``
-    (``ref``: the loaded reference numbers; default the packaged ones)."""
+    """One row per input configuration (and the SVM): every metric as a mean over folds with
+    its t interval (:func:`cnnpractice.stats.mean_ci`), the accuracy pooled over every test
+    subject with its Wilson interval (cross-validation tests each subject once), the talk's
+    numbers (``implementation``, mean and std as it printed them) for the configuration's
+    ``talk_row``; and a last row, chance: the majority class of the tested subjects (``ref``:
+    the loaded reference numbers; default the packaged ones)."""
     talk = (ref or load_reference("brain"))["alzheimer_oasis"][implementation]
     rows = []
+    labels: list[int] = []
     for name, paths in folds_by_input.items():
         spec = inputs[name]
         folds = _fold_metrics(paths)
-        row: dict[str, Any] = {
-            "input": name,
-            "model": "cnn",
-            "view": _view(spec),
-            "folds": len(folds),
-            "talk_row": spec.get("talk_row"),
-        }
-        rows.append(row)
+        row: dict[str, Any] = {"input": name, "model": "cnn", "view": _view(spec), "folds": len(folds)}
+        row["talk_row"] = spec.get("talk_row")
         _fill(row, folds)
         for m in METRICS:
-            ref = talk.get(spec.get("talk_row") or "", {}).get(m)
-            row[f"talk_{m}_mean"], row[f"talk_{m}_std"] = ref if ref else (None, None)
+            printed = talk.get(spec.get("talk_row") or "", {}).get(m)
+            row[f"talk_{m}_mean"], row[f"talk_{m}_std"] = printed if printed else (None, None)
+        rows.append(row)
+        if not labels:
+            labels = [int(v) for f in folds for v in f.get("labels", [])]
     if svm_json:
         svm = json.loads(Path(svm_json).read_text())
-        row = {
-            "input": "voxels",
-            "model": "linear_svm",
-            "view": f"aligned voxels ({svm['features']} features)",
-            "folds": len(svm["folds"]),
-        }
+        row = {"input": "voxels", "model": "linear_svm", "view": f"aligned voxels ({svm['features']} features)"}
+        row["folds"] = len(svm["folds"])
         _fill(row, svm["folds"])
         rows.append(row)
+    if labels:
+        rows.append({"input": "chance", "model": "majority class", "view": "–", "acc": stats.chance_accuracy(labels)})
     return rows
 
 
@@ -122,9 +167,13 @@ def _view(spec: Mapping[str, Any]) -> str:
     return f"{spec['axis']} {lo:g}..{hi:g} mm, step {spec.get('step', 1)}" + ("" if hemi == "both" else f", {hemi}")
 
 
-def _fill(row: dict[str, Any], folds: Sequence[Mapping[str, float]]) -> None:
+def _fill(row: dict[str, Any], folds: Sequence[Mapping[str, Any]]) -> None:
+    """Mean over folds of every metric (``<m>_folds``) and the pooled subject accuracy."""
     for m in METRICS:
-        row[f"{m}_mean"], row[f"{m}_std"] = mean_std([f[m] for f in folds])
+        values = [f[m] for f in folds if f[m] == f[m]]
+        row[f"{m}_folds"] = stats.mean_ci(values) if values else None
+    correct = sum(int(round(f["acc"] * f["subjects"])) for f in folds)
+    row["acc"] = stats.proportion_ci(correct, sum(int(f["subjects"]) for f in folds))
 
 
 def write_metrics(
@@ -135,21 +184,24 @@ def write_metrics(
     implementation: str = "torch",
     ref: Mapping[str, Any] | None = None,
 ) -> None:
-    """``metrics.csv`` (numbers) and ``metrics.md`` (our table, the talk's beside, peers)."""
-    columns = ["input", "model", "view", "folds", "talk_row"] + [
-        f"{p}{m}_{s}" for p in ("", "talk_") for m in METRICS for s in ("mean", "std")
-    ]
-    write_csv(csv_path, rows, columns)
+    """``metrics.csv`` (every number with its interval and n) and ``metrics.md`` (our table
+    with its chance row, the talk's beside, peers)."""
+    keys = ["acc"] + [f"{m}_folds" for m in METRICS]
+    columns = ["input", "model", "view", "folds", "talk_row"] + [c for k in keys for c in stats.columns(k)]
+    columns += [f"talk_{m}_{s}" for m in METRICS for s in ("mean", "std")]
+    write_csv(
+        csv_path, [{**r, **{c: v for k in keys for c, v in stats.flatten(k, r.get(k)).items()}} for r in rows], columns
+    )
     ours = [
         {
             "input": r["input"],
             "model": r["model"],
             "view": r["view"],
-            "folds": r["folds"],
-            **{m: cell(r[f"{m}_mean"], r[f"{m}_std"]) for m in METRICS},
+            "accuracy (subjects)": stats.cell(r.get("acc")),
+            **{f"{m} (folds)": stats.cell(r.get(f"{m}_folds")) for m in METRICS},
             "talk": r.get("talk_row") or "–",
             **{
-                f"talk {m}": cell(*(r.get(f"talk_{m}_mean"), r.get(f"talk_{m}_std")))
+                f"talk {m}": cell(r.get(f"talk_{m}_mean"), r.get(f"talk_{m}_std"))
                 if r.get(f"talk_{m}_mean") is not None
                 else "–"
                 for m in METRICS
@@ -164,13 +216,21 @@ def write_metrics(
         for name, vals in table.items()
     ]
     peers = "\n".join(f"- {k}: {v}" for k, v in ref["peers"].items())
+    note = (
+        "Accuracy (subjects): every subject is tested once across the folds; correct / subjects with a Wilson "
+        "interval. (folds): mean over the folds with a t interval, n = folds. Chance: always the majority "
+        "class of the tested subjects. The talk printed mean (std) over its folds.\n\n"
+    )
     write_markdown(
         md_path,
         [
             (
-                f"Ours ({cohort}; subject level, mean (std) over folds)",
-                markdown_table(
-                    ours, ["input", "model", "view", "folds", *METRICS, "talk", *[f"talk {m}" for m in METRICS]]
+                f"Ours ({cohort}; subject level)",
+                note
+                + markdown_table(
+                    ours,
+                    ["input", "model", "view", "accuracy (subjects)", *[f"{m} (folds)" for m in METRICS], "talk"]
+                    + [f"talk {m}" for m in METRICS],
                 ),
             ),
             (
@@ -186,122 +246,6 @@ def write_metrics(
 def known_ad(region: str, patterns: Sequence[str] = KNOWN_AD_PATTERNS) -> bool:
     """Whether an atlas region name matches one of the literature's Alzheimer's locations."""
     return any(re.search(p, region, flags=re.IGNORECASE) for p in patterns)
-
-
-def _read_csv(path: str | Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def region_rows(
-    fold_regions: Sequence[str | Path],
-    selected: int,
-    planted: Sequence[str] | None,
-    patterns: Sequence[str] = KNOWN_AD_PATTERNS,
-    top: int = 5,
-    untrained: str | Path | None = None,
-) -> list[dict[str, Any]]:
-    """The selected fold's ranking, with each region's rank in every fold summarised
-    (mean rank, folds in which it is in the top ``top``), its rank under the untrained
-    baseline of the same fold (``untrained``: that fold's ``regions_untrained.csv``) and
-    the flags."""
-    per_fold = [_read_csv(p) for p in fold_regions]
-    ranks = [{r["region"]: int(r["rank"]) for r in rows} for rows in per_fold]
-    base = {r["region"]: int(r["rank"]) for r in _read_csv(untrained)} if untrained else {}
-    out = []
-    for r in per_fold[selected]:
-        name = r["region"]
-        fold_ranks = [rk[name] for rk in ranks if name in rk]
-        out.append(
-            {
-                "rank": int(r["rank"]),
-                "region": name,
-                "dbms": float(r["dbms"]),
-                "n_voxels": int(r["n_voxels"]),
-                "mean_rank": float(np.mean(fold_ranks)),
-                f"top{top}_folds": sum(k <= top for k in fold_ranks),
-                "untrained_rank": base.get(name),
-                "known_ad": known_ad(name, patterns),
-                "planted": (name in planted) if planted is not None else None,
-            }
-        )
-    return out
-
-
-def write_regions(
-    rows: Sequence[Mapping[str, Any]],
-    csv_path: str | Path,
-    md_path: str | Path,
-    *,
-    selected: int,
-    n_folds: int,
-    filter_a: int,
-    planted: Sequence[str] | None,
-    top: int = 5,
-    show: int = 20,
-    dbms_a: float | None = None,
-    untrained: Mapping[str, Any] | None = None,
-    ref: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """``regions.csv`` (every region) and ``regions.md`` (the top ``show``, the planted-region
-    check, the talk's Table 7 beside). Returns the check's numbers."""
-    top_col = f"top{top}_folds"
-    write_csv(
-        csv_path,
-        rows,
-        ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col, "untrained_rank", "known_ad", "planted"],
-    )
-    shown = [
-        {
-            **r,
-            "region": r["region"] + (" *" if r["known_ad"] else ""),
-            "planted": {True: "yes", False: "", None: "–"}[r["planted"]],
-        }
-        for r in rows[:show]
-    ]
-    check: dict[str, Any] = {}
-    text = (
-        f"Fold {selected} of {n_folds} (config `brain.interpret.fold`), filter A = filter {filter_a}. "
-        f"`mean_rank` and `{top_col}` summarise the same ranking from every fold's model. "
-        f"* = a location of Alzheimer's in the literature.\n\n"
-    )
-    if planted is not None:
-        planted_ranks = {r["region"]: r["rank"] for r in rows if r["planted"]}
-        check = {
-            "planted_ranks": planted_ranks,
-            "all_planted_in_top": all(v <= top for v in planted_ranks.values()) and len(planted_ranks) == len(planted),
-        }
-        text += (
-            f"Planted regions (synthetic ground truth) and their ranks: {planted_ranks}; all in the top {top}: "
-            f"**{'yes' if check['all_planted_in_top'] else 'no'}**.\n\n"
-        )
-    if untrained:
-        text += (
-            f"Baseline: the same network untrained (seeded initialisation), same slices: its filter A "
-            f"(filter {untrained['filter_a']}) has brain dBMS {untrained['dbms_filter_a']:.3f} against "
-            f"{dbms_a:.3f} trained; its top {top}: {', '.join(untrained['top_regions'][:top])} "
-            f"(`untrained_rank`). Class-mean first-layer maps largely follow the class-mean images, so "
-            f"the ranking shows where the classes differ; what training adds is read against this row.\n\n"
-        )
-    talk = [
-        {**t, "region": t["region"] + (" *" if t.get("known_ad") else "")}
-        for t in (ref or load_reference("brain"))["brain_substructures_dbms"]
-    ]
-    write_markdown(
-        md_path,
-        [
-            (
-                "Ours",
-                text
-                + markdown_table(
-                    shown, ["rank", "region", "dbms", "n_voxels", "mean_rank", top_col, "untrained_rank", "planted"]
-                ),
-            ),
-            ("The talk's Table 7 (Harvard-Oxford, OASIS)", markdown_table(talk, ["rank", "region", "dbms"], digits=1)),
-        ],
-        title="Brain substructures ranked by dBMS of filter A",
-    )
-    return check
 
 
 def tabulate_metrics(
@@ -323,41 +267,5 @@ def tabulate_metrics(
         by_input[Path(path).parent.parent.name].append(str(path))
     rows = metrics_rows(by_input, inputs, svm_json, ref=ref)
     write_metrics(rows, csv_path, md_path, cohort="synthetic cohort" if source == "synthetic" else "OASIS-1", ref=ref)
+    log.info("metrics: %s", [(r["input"], r["model"]) for r in rows])
     return rows
-
-
-def tabulate_regions(
-    *,
-    regions: Sequence[str | Path],
-    untrained: Sequence[str | Path],
-    summaries: Sequence[str | Path],
-    cohort_json: str | Path,
-    fold: int,
-    top: int,
-    csv_path: str | Path,
-    md_path: str | Path,
-    reference: str | Path | None = None,
-) -> dict[str, Any]:
-    """``regions.{csv,md}``: fold ``fold``'s ranking, every fold's ranks summarised, the same
-    fold's untrained-network baseline beside, the planted regions checked when the cohort is
-    synthetic; the talk's Table 7 from ``reference`` (the rule's declared input)."""
-    ref = load_reference("brain", reference)
-    cohort = json.loads(Path(cohort_json).read_text())
-    planted = sorted(cohort["planted_regions"]) if cohort.get("source") == "synthetic" else None
-    summary = json.loads(Path(summaries[fold]).read_text())
-    rows = region_rows(regions, fold, planted, top=top, untrained=untrained[fold])
-    check = write_regions(
-        rows,
-        csv_path,
-        md_path,
-        selected=fold,
-        n_folds=len(regions),
-        filter_a=int(summary["filter_a"]),
-        planted=planted,
-        top=top,
-        dbms_a=float(summary["dbms"][int(summary["filter_a"])]),
-        untrained=summary.get("untrained"),
-        ref=ref,
-    )
-    log.info(f"regions: top {[r['region'] for r in rows[:top]]}; {check}")
-    return check

@@ -73,30 +73,41 @@ def plot_elve_frames(
 
 
 def plot_location_errors(*, events_csv: str | Path, out: str | Path) -> None:
-    """Location error of every held-out elve against its distance, CNN and timing fit."""
+    """Location error of every held-out elve against its distance: the CNN and the timing fit,
+    one eye and stereo, one panel per held-out split (with nuisances, without)."""
     with open(events_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
         raise ValueError(f"{events_csv}: no events")
+    splits = list(dict.fromkeys(r["split"] for r in rows))
+    series = [
+        c[: -len("_error_km")] for c in rows[0] if c.endswith("_error_km") and not c.endswith("distance_error_km")
+    ]
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    distance = np.array([float(r["distance_km"]) for r in rows])
-    for method, marker in (("cnn", "o"), ("fit", "x")):
-        error = np.array([float(r[f"{method}_error_km"]) for r in rows])
-        finite = np.isfinite(error)
-        ax.scatter(
-            distance[finite],
-            np.maximum(error[finite], 1e-2),
-            s=10,
-            marker=marker,
-            label=f"{method} (median {np.median(np.where(finite, error, np.inf)):.2f} km)",
-            alpha=0.7,
-        )
-    ax.set_yscale("log")
-    ax.set_xlabel("distance of the stroke from the eye (km)")
-    ax.set_ylabel("location error (km)")
-    ax.set_title("Lightning location from the elve: CNN vs timing fit (held-out elves)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    fig, axes = plt.subplots(1, len(splits), figsize=(7 * len(splits), 4.5), squeeze=False, sharey=True)
+    labels = {"test": "with nuisances (mismatched)", "nominal": "nominal physics (matched)"}
+    for ax, split in zip(axes[0], splits):
+        chosen = [r for r in rows if r["split"] == split]
+        distance = np.array([float(r["distance_km"]) for r in chosen])
+        for name in series:
+            error = np.array([float(r[f"{name}_error_km"]) for r in chosen])
+            finite = np.isfinite(error)
+            marker = "o" if name.startswith("cnn") else "x"
+            median = np.median(np.where(finite, error, np.inf))
+            ax.scatter(
+                distance[finite],
+                np.maximum(error[finite], 1e-2),
+                s=8,
+                marker=marker,
+                alpha=0.6,
+                label=f"{name.replace('_', ' ')} (median {median:.1f} km, {int((~finite).sum())} failed)",
+            )
+        ax.set_yscale("log")
+        ax.set_xlabel("distance of the stroke from the first eye (km)")
+        ax.set_title(labels.get(split, split))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("location error (km)")
+    fig.suptitle("Lightning location from the elve: CNN vs timing fit, one eye vs stereo (held-out elves)")
     fig.tight_layout()
     save_figure(fig, out, dpi=110)

@@ -124,6 +124,35 @@ def bearing_and_distance(origin: Site, points: np.ndarray) -> tuple[np.ndarray, 
     return np.degrees(np.arctan2(east, north)) % 360.0, np.hypot(east, north)
 
 
+def look_angles(site: Site, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bearing (deg from north), elevation (deg above the horizon, no refraction) and
+    straight-line distance (km) of Earth-centred ``points`` (..., 3) seen from ``site``."""
+    local = (np.asarray(points, dtype=float) - site.position) @ site.basis.T
+    x, y, z = local[..., 0], local[..., 1], local[..., 2]
+    return (
+        np.degrees(np.arctan2(x, y)) % 360.0,
+        np.degrees(np.arctan2(z, np.hypot(x, y))),
+        np.linalg.norm(local, axis=-1),
+    )
+
+
+def slant_depth(
+    origin: np.ndarray, points: np.ndarray, tau_vertical: float, scale_height_km: float, steps: int = 64
+) -> np.ndarray:
+    """Optical depth along straight lines from ``origin`` (3,) to ``points`` (..., 3) through
+    an exponential atmosphere (spherical Earth) whose vertical optical depth above
+    ``origin`` is ``tau_vertical``: tau / H * integral of exp(-(z(s) - z_origin) / H) ds."""
+    points = np.asarray(points, dtype=float)
+    frac = np.linspace(0.0, 1.0, steps)
+    path = origin + frac[:, None, None] * (points.reshape(-1, 3) - origin)[None]  # (steps, P, 3)
+    z = np.linalg.norm(path, axis=-1) - EARTH_RADIUS_KM
+    z_origin = float(np.linalg.norm(origin)) - EARTH_RADIUS_KM
+    length = np.linalg.norm(points.reshape(-1, 3) - origin, axis=-1)
+    density = np.exp(-(z - z_origin) / scale_height_km)
+    depth = tau_vertical / scale_height_km * np.trapezoid(density, frac, axis=0) * length
+    return depth.reshape(points.shape[:-1])
+
+
 def arrival_time(stroke: np.ndarray, points: np.ndarray, eye: np.ndarray, t0=0.0) -> np.ndarray:
     """Time (us) at which light from layer ``points`` (..., 3) reaches ``eye`` (3,) when the
     stroke at ``stroke`` fires at ``t0``: t0 + (|S - P| + |P - E|) / c."""
@@ -288,20 +317,34 @@ class Detector:
         elevation, depth = self._depth[eye_index]
         return np.interp(elevation_deg, elevation, depth)
 
-    def rays(self, eye_index: int, n: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    def rays(
+        self,
+        eye_index: int,
+        n: int,
+        rng: np.random.Generator | None = None,
+        altitude_km=None,
+        depth_scale: float = 1.0,
+    ) -> dict[str, np.ndarray]:
         """Sub-rays of every pixel of one eye, where they meet the layer, and what the
         atmosphere lets through: ``points`` (P, 3), ``distance`` (km, eye to layer),
         ``cos_alpha``, ``transmission``, ``solid_deg2`` and ``pixel`` (binned index), with
-        P = 22 * 120 * n * n rays (see :meth:`Camera.subrays`)."""
+        P = 22 * 120 * n * n rays (see :meth:`Camera.subrays`).
+
+        ``altitude_km``: where the rays meet the emission layer instead of the nominal
+        ``layer_altitude_km``; a number, or one altitude per ray (P,) for a thick layer.
+        ``depth_scale``: the slant optical depths times this (an atmosphere of another
+        vertical optical depth, same profile). The defaults give the nominal detector."""
         eye, camera = self.eyes[eye_index], self.cameras[eye_index]
         bearing, elevation, solid, binned = camera.subrays(n, rng)
         dirs = directions(eye.basis, bearing.ravel(), elevation.ravel())
-        points, distance, cos_alpha = intersect_layer(eye.position, dirs, self.layer_radius)
+        radius = self.layer_radius if altitude_km is None else EARTH_RADIUS_KM + np.asarray(altitude_km, dtype=float)
+        points, distance, cos_alpha = intersect_layer(eye.position, dirs, radius)
+        depth = self.optical_depth(eye_index, elevation.ravel())
         return {
             "points": points,
             "distance": distance,
             "cos_alpha": cos_alpha,
-            "transmission": np.exp(-self.optical_depth(eye_index, elevation.ravel())),
+            "transmission": np.exp(-(depth if depth_scale == 1.0 else depth * depth_scale)),
             "solid_deg2": solid.ravel(),
             "pixel": np.repeat(binned, n * n),
         }

@@ -1,4 +1,4 @@
-"""Simulated FD movies: elves, cosmic-ray shower tracks and noise, written in shards.
+"""Simulated FD movies: elves, showers, laser shots, lightning and noise, written in shards.
 
 An event is a movie (eyes, time bins, rows, columns) of photoelectrons (pe) per pixel and
 time bin for every telescope of the configured eyes (:class:`~.geometry.Detector`).
@@ -21,10 +21,14 @@ Elve (the physics, one event at a time, vectorised over ~10^4-10^5 sub-rays):
 * The readout window opens ``pre_trigger_us`` before the first (>1 % of the brightest) light
   of each eye, give or take a uniform trigger jitter.
 
-Shower: a straight track of ``shower_length_deg`` on one eye's camera, crossed in
-``shower_duration_us`` with a rise-and-fall light profile (a short line of pixels lit in
-sequence). Noise: nothing but the background. All events also get Poisson-many muon hits
-(one pixel, one bin).
+With ``nuisances`` on, every elve draws its own layer, light yield, aerosols and pulses
+(:mod:`~cnnpractice.elves.nuisances`); with them off, the simulation is the nominal one bit
+for bit. Strokes lie in the first eye's field of view (and, with
+``events.seen_by_all_eyes``, in every eye's).
+
+Shower, laser shot, lightning flash: :mod:`~cnnpractice.elves.backgrounds` (kept only if
+they would trigger). Noise: nothing but the background. All events also get Poisson-many
+muon hits (one pixel, one bin).
 
 Noise: Poisson photoelectrons of (signal + night-sky background) plus Gaussian electronics
 noise, stored as float16 (saturating at +-65000 pe).
@@ -37,22 +41,34 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
-from cnnpractice.elves.geometry import C_KM_PER_US, EYE_FOV_DEG, Detector, ground_point, map_coordinates
+from cnnpractice.elves import backgrounds, nuisances
+from cnnpractice.elves.geometry import (
+    C_KM_PER_US,
+    EYE_COLUMNS,
+    EYE_FOV_DEG,
+    ROWS,
+    Detector,
+    bearing_and_distance,
+    ground_point,
+    map_coordinates,
+)
+from cnnpractice.elves.nuisances import Nuisances, ray_altitudes
+from cnnpractice.elves.render import deposit, log_uniform
 from cnnpractice.io import load_npz, save_npz
 
 log = logging.getLogger("cnnpractice.elves")
 
-CLASSES = ("elve", "shower", "noise")
+CLASSES = ("elve", "shower", "noise", "laser", "lightning")
 NATIVE_BIN_US = 0.1  # the FD's 100 ns sampling: electronics noise is given per native bin
 TRIGGER_FRACTION = 0.01
 SATURATION_PE = 65000.0
+MAX_TRIGGER_ATTEMPTS = 200
 SHARD_ARRAYS = {
     "movies": "f",
     "label": "i",
@@ -64,6 +80,13 @@ SHARD_ARRAYS = {
     "bearing_deg": "f",
     "t0_us": "f",
     "window_start_us": "f",
+    "cut": "b",
+    "border": "b",
+    "layer_altitude_km": "f",
+    "layer_thickness_km": "f",
+    "current_exponent": "f",
+    "vertical_optical_depth": "f",
+    "n_pulses": "i",
     "class_names": "U",
     "settings_json": "U",
 }
@@ -87,31 +110,6 @@ def movie_shape(detector: Detector, settings: Mapping[str, Any]) -> tuple[int, i
     return (len(detector.eyes), int(settings["readout"]["n_bins"]), *detector.image_shape)
 
 
-def deposit(pixel, t_us, amplitude, n_pixels: int, n_bins: int, bin_us: float, decay_us: float) -> np.ndarray:
-    """Sum light into (pixel, time bin): ``amplitude`` pe that start at ``t_us`` (from the
-    window's start) and decay as exp(-t / decay_us), integrated exactly over bins of
-    ``bin_us`` (``decay_us`` 0: all at once). Light that started before the window brings
-    what is left of it; light after the window is lost. Returns (n_pixels, n_bins)."""
-    pixel, t_us, amplitude = (np.asarray(a) for a in (pixel, t_us, amplitude))
-    k = np.floor(t_us / bin_us).astype(np.int64)
-    size = n_pixels * n_bins
-    if decay_us <= 0:
-        ok = (k >= 0) & (k < n_bins)
-        out = np.bincount(pixel[ok] * n_bins + k[ok], weights=amplitude[ok], minlength=size)
-        return out.reshape(n_pixels, n_bins)
-    before = k < 0
-    bin_end = np.where(before, 0.0, (k + 1) * bin_us)
-    left = amplitude * np.exp(-(bin_end - t_us) / decay_us)  # still to come after that bin
-    inside = ~before & (k < n_bins)
-    direct = np.bincount(pixel[inside] * n_bins + k[inside], weights=(amplitude - left)[inside], minlength=size)
-    carry_bin = np.where(before, 0, k + 1)
-    carried = carry_bin < n_bins
-    carry = np.bincount(pixel[carried] * n_bins + carry_bin[carried], weights=left[carried], minlength=size)
-    a = math.exp(-bin_us / decay_us)
-    tail = lfilter([1.0 - a], [1.0, -a], carry.reshape(n_pixels, n_bins), axis=1)
-    return direct.reshape(n_pixels, n_bins) + tail
-
-
 def elve_signal(
     detector: Detector,
     settings: Mapping[str, Any],
@@ -120,24 +118,35 @@ def elve_signal(
     window_start_us: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     subrays: int | None = None,
+    nuisance: Nuisances | None = None,
+    eyes: Sequence[int] | None = None,
 ):
     """Expected pe (eyes, T, rows, columns) of an elve from a ground stroke at ``stroke``
     (Earth-centred km) firing at time 0 with peak current ``current_ka``.
 
     ``window_start_us`` (eyes,): when each eye's readout window opens; None applies the
     trigger rule (with ``rng``'s jitter when given). ``rng`` also jitters the sub-rays;
-    without it the sub-rays are the cell centres (deterministic). Returns the signal and
-    the window starts.
+    without it the sub-rays are the cell centres (deterministic). ``nuisance``: this
+    elve's layer, light yield, atmosphere and pulses (:mod:`~cnnpractice.elves.nuisances`);
+    None is the nominal physics. ``eyes``: only these eyes (the others stay dark). Returns
+    the signal and the window starts.
     """
     emission, readout = settings["emission"], settings["readout"]
     n_eyes, n_bins, rows, cols = movie_shape(detector, settings)
     n = int(subrays or readout["subrays"])
     up = stroke / np.linalg.norm(stroke)
-    scale = emission["brightness_pe_per_deg2"] * (current_ka / 100.0) ** emission["current_exponent"]
+    exponent = emission["current_exponent"] if nuisance is None else nuisance.current_exponent
+    scale = emission["brightness_pe_per_deg2"] * (current_ka / 100.0) ** exponent
+    pulses = [(0.0, 1.0)] if nuisance is None else nuisance.pulses()
     signal = np.zeros((n_eyes, n_bins, rows, cols))
-    starts = np.zeros(n_eyes)
-    for e in range(n_eyes):
-        rays = detector.rays(e, n, rng)
+    starts = np.zeros(n_eyes) if window_start_us is None else np.array(window_start_us, dtype=float)
+    for e in range(n_eyes) if eyes is None else eyes:
+        if nuisance is None:
+            rays = detector.rays(e, n, rng)
+        else:
+            altitude = ray_altitudes(nuisance, ROWS * EYE_COLUMNS * n * n, rng)
+            nominal_depth = settings["atmosphere"]["vertical_optical_depth"]
+            rays = detector.rays(e, n, rng, altitude, nuisance.vertical_optical_depth / nominal_depth)
         v = rays["points"] - stroke
         r = np.linalg.norm(v, axis=1)
         cos_theta = (v @ up) / r
@@ -156,52 +165,18 @@ def elve_signal(
             lit = amplitude > TRIGGER_FRACTION * amplitude.max() if amplitude.max() > 0 else np.ones(len(t_abs), bool)
             jitter = rng.uniform(-1.0, 1.0) * readout["trigger_jitter_us"] if rng is not None else 0.0
             starts[e] = t_abs[lit].min() - readout["pre_trigger_us"] + jitter
-        else:
-            starts[e] = window_start_us[e]
-        movie = deposit(
-            rays["pixel"],
-            t_abs - starts[e],
-            amplitude,
-            rows * cols,
-            n_bins,
-            readout["time_bin_us"],
-            emission["decay_us"],
-        )
-        signal[e] = movie.T.reshape(n_bins, rows, cols)
+        for delay, ratio in pulses:
+            movie = deposit(
+                rays["pixel"],
+                t_abs + delay - starts[e],
+                amplitude if ratio == 1.0 else amplitude * ratio,
+                rows * cols,
+                n_bins,
+                readout["time_bin_us"],
+                emission["decay_us"],
+            )
+            signal[e] += movie.T.reshape(n_bins, rows, cols)
     return signal, starts
-
-
-def _log_uniform(rng: np.random.Generator, bounds) -> float:
-    lo, hi = bounds
-    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-
-
-def shower_signal(detector: Detector, settings: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
-    """Expected pe of a cosmic-ray shower track crossing one (random) eye's camera."""
-    events, readout = settings["events"], settings["readout"]
-    n_eyes, n_bins, rows, cols = movie_shape(detector, settings)
-    signal = np.zeros((n_eyes, n_bins, rows, cols))
-    e = int(rng.integers(n_eyes))
-    eye, camera = detector.eyes[e], detector.cameras[e]
-    window = n_bins * readout["time_bin_us"]
-    length = rng.uniform(*events["shower_length_deg"])
-    duration = min(rng.uniform(*events["shower_duration_us"]), 0.8 * window)
-    angle = rng.uniform(0.0, 2.0 * math.pi)
-    elevation0 = rng.uniform(3.0, 28.0)
-    bearing0 = eye.bearing_deg + rng.uniform(-EYE_FOV_DEG / 2, EYE_FOV_DEG / 2)
-    u = np.linspace(0.0, 1.0, 256)
-    elevation = elevation0 + u * length * math.sin(angle)
-    bearing = bearing0 + u * length * math.cos(angle) / math.cos(math.radians(elevation0))
-    start = rng.uniform(min(readout["pre_trigger_us"], window - duration), window - duration)
-    profile = np.sin(math.pi * u) ** 2
-    amplitude = _log_uniform(rng, events["shower_pe"]) * profile / profile.sum()
-    pixel = camera.pixel_of(bearing, elevation)
-    seen = pixel >= 0
-    movie = deposit(
-        pixel[seen], start + u[seen] * duration, amplitude[seen], rows * cols, n_bins, readout["time_bin_us"], 0.0
-    )
-    signal[e] = movie.T.reshape(n_bins, rows, cols)
-    return signal
 
 
 def add_muon_hits(signal: np.ndarray, settings: Mapping[str, Any], rng: np.random.Generator) -> None:
@@ -209,7 +184,7 @@ def add_muon_hits(signal: np.ndarray, settings: Mapping[str, Any], rng: np.rando
     events = settings["events"]
     for _ in range(rng.poisson(events["muon_hits_per_event"])):
         index = tuple(int(rng.integers(s)) for s in signal.shape)
-        signal[index] += _log_uniform(rng, events["muon_hit_pe"])
+        signal[index] += log_uniform(rng, events["muon_hit_pe"])
 
 
 def add_noise(signal: np.ndarray, settings: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
@@ -236,16 +211,48 @@ def class_counts(n: int, fractions: Mapping[str, float]) -> np.ndarray:
     return counts
 
 
+def in_view(detector: Detector, position: np.ndarray, margin_deg: float = 5.0) -> bool:
+    """Whether a ground point lies within every eye's 180 deg of azimuth (less ``margin_deg``)."""
+    for eye in detector.eyes:
+        bearing, _ = bearing_and_distance(eye, position[None])
+        if abs((bearing[0] - eye.bearing_deg + 180.0) % 360.0 - 180.0) > EYE_FOV_DEG / 2 - margin_deg:
+            return False
+    return True
+
+
 def sample_stroke(detector: Detector, settings: Mapping[str, Any], rng: np.random.Generator):
-    """A stroke in the first eye's field of view: (position, bearing, distance, current)."""
+    """A stroke in the first eye's field of view (and, with ``events.seen_by_all_eyes``, in
+    every eye's): (position, bearing, distance, current)."""
     events = settings["events"]
     eye = detector.eyes[0]
     margin = 5.0
-    bearing = eye.bearing_deg + rng.uniform(-EYE_FOV_DEG / 2 + margin, EYE_FOV_DEG / 2 - margin)
-    distance = rng.uniform(*events["distance_km"])
-    rad = math.radians(bearing)
-    position = ground_point(eye, distance * math.sin(rad), distance * math.cos(rad))
-    return position, bearing % 360.0, distance, _log_uniform(rng, events["current_ka"])
+    for _ in range(10000):
+        bearing = eye.bearing_deg + rng.uniform(-EYE_FOV_DEG / 2 + margin, EYE_FOV_DEG / 2 - margin)
+        distance = rng.uniform(*events["distance_km"])
+        rad = math.radians(bearing)
+        position = ground_point(eye, distance * math.sin(rad), distance * math.cos(rad))
+        if len(detector.eyes) == 1 or not events.get("seen_by_all_eyes", False) or in_view(detector, position, margin):
+            return position, bearing % 360.0, distance, log_uniform(rng, events["current_ka"])
+    names = [e.name for e in detector.eyes]
+    raise ValueError(
+        f"elves.events.seen_by_all_eyes: no stroke at {events['distance_km']} km is in view of all of {names}"
+    )
+
+
+def _blank_event(label: int, n_eyes: int) -> dict[str, Any]:
+    return {
+        "label": int(label),
+        "east_km": np.nan,
+        "north_km": np.nan,
+        "current_ka": np.nan,
+        "distance_km": np.nan,
+        "bearing_deg": np.nan,
+        "t0_us": np.nan,
+        "window_start_us": np.zeros(n_eyes),
+        "cut": False,
+        "border": False,
+        **nuisances.empty_record(),
+    }
 
 
 def simulate_events(settings: Mapping[str, Any], n: int, seed: int, split: str, shard: int) -> Iterator[dict]:
@@ -255,20 +262,18 @@ def simulate_events(settings: Mapping[str, Any], n: int, seed: int, split: str, 
     detector = build_detector(settings)
     labels = rng.permutation(np.repeat(np.arange(len(CLASSES)), class_counts(n, settings["events"]["classes"])))
     n_eyes = len(detector.eyes)
+    generators = {
+        "shower": backgrounds.shower_signal,
+        "laser": backgrounds.laser_signal,
+        "lightning": backgrounds.lightning_signal,
+    }
     for label in labels:
-        event = {
-            "label": int(label),
-            "east_km": np.nan,
-            "north_km": np.nan,
-            "current_ka": np.nan,
-            "distance_km": np.nan,
-            "bearing_deg": np.nan,
-            "t0_us": np.nan,
-            "window_start_us": np.zeros(n_eyes),
-        }
-        if CLASSES[label] == "elve":
+        event = _blank_event(label, n_eyes)
+        name = CLASSES[label]
+        if name == "elve":
             position, bearing, distance, current = sample_stroke(detector, settings, rng)
-            signal, starts = elve_signal(detector, settings, position, current, rng=rng)
+            nuisance = nuisances.draw(settings, rng)
+            signal, starts = elve_signal(detector, settings, position, current, rng=rng, nuisance=nuisance)
             east, north = map_coordinates(detector.reference, position)
             event.update(
                 east_km=float(east),
@@ -278,9 +283,14 @@ def simulate_events(settings: Mapping[str, Any], n: int, seed: int, split: str, 
                 bearing_deg=bearing,
                 t0_us=-starts[0],
                 window_start_us=starts,
+                **(nuisance or nuisances.nominal(settings)).record(),
             )
-        elif CLASSES[label] == "shower":
-            signal = shower_signal(detector, settings, rng)
+        elif name in generators:
+            for _ in range(MAX_TRIGGER_ATTEMPTS):  # what the FD records: redraw until it triggers
+                signal, starts, tags = generators[name](detector, settings, rng)
+                if backgrounds.triggers(signal, settings):
+                    break
+            event.update(window_start_us=starts, **tags)
         else:
             signal = np.zeros(movie_shape(detector, settings))
         add_muon_hits(signal, settings, rng)
@@ -299,7 +309,10 @@ def simulate_shard(
     ``class_names``); ``event_id`` (position in the split); the truth ``east_km``,
     ``north_km`` (from the reference site), ``current_ka``, ``distance_km`` and
     ``bearing_deg`` (from the first eye), ``t0_us`` (stroke time from the first eye's window
-    start), NaN for non-elves; ``window_start_us`` (n, eyes); ``settings_json``.
+    start), NaN for non-elves; ``window_start_us`` (n, eyes); the elves' nuisances
+    (``layer_altitude_km``, ``layer_thickness_km``, ``current_exponent``,
+    ``vertical_optical_depth``: NaN for other events; ``n_pulses``: 0); the background tags
+    ``cut`` and ``border``; ``settings_json``.
     """
     first, n = int(first_event), int(n_events)
     if n < 1:
@@ -323,11 +336,17 @@ def simulate_shard(
 
 def load_shards(paths, settings: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Concatenate simulated shards (in the given order). With ``settings``, a shard
-    simulated under other settings is an error that names it."""
+    simulated under other settings (except the nuisance switch: the nominal test split is
+    simulated with it off) is an error that names it."""
+    allowed = (
+        []
+        if settings is None
+        else [json.loads(json.dumps(s)) for s in (settings, nuisances.without_nuisances(settings))]
+    )
     parts = []
     for path in paths:
         data = load_npz(path, SHARD_ARRAYS)
-        if settings is not None and json.loads(str(data["settings_json"])) != json.loads(json.dumps(settings)):
+        if settings is not None and json.loads(str(data["settings_json"])) not in allowed:
             raise ValueError(
                 f"{path}: simulated with other elves settings than the configured ones; rerun simulate_elves"
             )

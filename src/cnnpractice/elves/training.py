@@ -1,13 +1,13 @@
 """The elves study's CNN trainings: the detector (classification) and the locator (regression).
 
-Both networks read the simulated shards (:func:`~cnnpractice.elves.simulate.load_shards`),
-as the Anscombe transform 2 sqrt(pe + 3/8) of the movies (it makes Poisson noise about
-equally loud in dark and bright pixels; elves span three decades of brightness), then
-standardised with the training split's mean and std.
+Both networks read the simulated shards (:func:`~cnnpractice.elves.simulate.load_shards`);
+what they see is built by :mod:`~cnnpractice.elves.inputs`.
 
-* :func:`train_detector` - elve / shower / noise classification of every event.
-* :func:`train_locator` - on elves only: the stroke's km east and km north of the
-  reference site and the log of its peak current.
+* :func:`train_detector` - elve / shower / noise / laser / lightning classification of
+  every event.
+* :func:`train_locator` - on elves only, from one eye or all of them: the stroke's km east
+  and km north of the reference site and the log of its peak current, scored on the test
+  split (nuisances) and on the nominal one.
 """
 
 from __future__ import annotations
@@ -19,20 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from cnnpractice.elves.inputs import TARGETS, locator_inputs, locator_targets, noise_units, projections
 from cnnpractice.elves.simulate import CLASSES, load_shards
 
 log = logging.getLogger("cnnpractice.elves")
-
-TARGETS = ("east_km", "north_km", "log_current_ka")
-
-
-def anscombe(movies: np.ndarray, chunk: int = 512) -> np.ndarray:
-    """2 sqrt(max(x, 0) + 3/8) as float32, chunk by chunk (movies are float16 pe)."""
-    out = np.empty(movies.shape, dtype=np.float32)
-    for start in range(0, len(movies), chunk):
-        block = np.asarray(movies[start : start + chunk], dtype=np.float32)
-        out[start : start + chunk] = 2.0 * np.sqrt(np.maximum(block, 0.0) + 0.375)
-    return out
 
 
 def net_spec(in_shape: Sequence[int], n_outputs: int, cnn: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,6 +35,16 @@ def net_spec(in_shape: Sequence[int], n_outputs: int, cnn: Mapping[str, Any]) ->
     }
 
 
+def per_class_subset(labels: np.ndarray, max_per_class: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of at most ``max_per_class`` events of each label (seeded; all if None)."""
+    labels = np.asarray(labels)
+    if max_per_class is None:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1618]))
+    keep = [rng.permutation(np.flatnonzero(labels == k))[: int(max_per_class)] for k in np.unique(labels)]
+    return np.sort(np.concatenate(keep))
+
+
 def train_detector(
     *,
     train_shards: Sequence[str],
@@ -55,25 +55,32 @@ def train_detector(
     training: Mapping[str, Any],
     trainer: Mapping[str, Any],
     seed: int,
+    max_per_class: int | None = None,
+    inputs: str = "movies",
 ) -> dict[str, Any]:
-    """Train the elve / shower / noise CNN; write model.ckpt, metrics.csv, test.json."""
+    """Train the CNN that tells elves from showers, noise, laser shots and lightning
+    (:data:`~cnnpractice.elves.simulate.CLASSES`) on :func:`noise_units` movies, from at most
+    ``max_per_class`` training events of each class (a seeded subset; None: all); write
+    model.ckpt, metrics.csv, test.json. The test split keeps its configured mix."""
     from cnnpractice.training.data import ArrayDataModule
     from cnnpractice.training.runner import fit_and_test
     from cnnpractice.training.settings import TrainingSettings
 
     train, test = load_shards(train_shards, settings), load_shards(test_shards, settings)
+    keep = per_class_subset(train["label"], max_per_class, seed)
     options = TrainingSettings.from_config(training, key="elves.detector.training")
+    transform = projections if inputs == "projections" else noise_units
     dm = ArrayDataModule(
-        anscombe(train["movies"]),
-        train["label"],
-        anscombe(test["movies"]),
+        transform(train["movies"][keep], settings),
+        train["label"][keep],
+        transform(test["movies"], settings),
         test["label"],
         seed=seed,
-        standardize="global",
+        standardize="none",
         val_fraction=options.val_fraction,
         batch_size=options.batch_size,
     )
-    spec = net_spec(train["movies"].shape[1:], len(CLASSES), cnn)
+    spec = net_spec(dm.input_shape, len(CLASSES), cnn)
     log.info(
         f"detector: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test['label'])} test events, spec={spec}"
     )
@@ -92,13 +99,6 @@ def train_detector(
     return result
 
 
-def locator_targets(data: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the elves and their targets (n, 3): east, north (km), ln(current / kA)."""
-    elves = np.flatnonzero(data["label"] == CLASSES.index("elve"))
-    targets = np.stack([data["east_km"][elves], data["north_km"][elves], np.log(data["current_ka"][elves])], axis=1)
-    return elves, targets
-
-
 def train_locator(
     *,
     train_shards: Sequence[str],
@@ -110,32 +110,48 @@ def train_locator(
     loss: str,
     trainer: Mapping[str, Any],
     seed: int,
+    eyes: Sequence[int] | None = None,
+    nominal_shards: Sequence[str] = (),
+    first_light: Mapping[str, Any] | None = None,
+    inputs: str = "movies",
 ) -> dict[str, Any]:
-    """Train the CNN that locates the stroke and measures its current, on elves only;
-    write model.ckpt, metrics.csv, test.json (``y_pred``/``y_true`` rows: east_km,
-    north_km, ln current_ka; ``event_id`` of each test elve)."""
+    """Train the CNN that locates the stroke and measures its current, on elves only, from
+    the eyes ``eyes`` (all by default; see :func:`locator_inputs`); test it on the elves of
+    ``test_shards`` and of ``nominal_shards`` (simulated without nuisances). Writes
+    model.ckpt, metrics.csv, test.json (``y_pred``/``y_true`` rows: east_km, north_km,
+    ln current_ka; ``event_id`` and ``split`` (``test`` or ``nominal``) of each test elve)."""
     from cnnpractice.training.data import TargetArrayDataModule
     from cnnpractice.training.runner import fit_and_test
     from cnnpractice.training.settings import TrainingSettings
 
-    train, test = load_shards(train_shards, settings), load_shards(test_shards, settings)
+    train = load_shards(train_shards, settings)
+    tests = {"test": load_shards(test_shards, settings)}
+    if nominal_shards:
+        tests["nominal"] = load_shards(nominal_shards, settings)
     train_idx, train_targets = locator_targets(train)
-    test_idx, test_targets = locator_targets(test)
-    if not len(train_idx) or not len(test_idx):
-        raise ValueError("elves: the locator needs elves in both splits (elves.events.classes.elve > 0)")
+    parts = {name: locator_targets(data) for name, data in tests.items()}
+    if not len(train_idx) or not all(len(idx) for idx, _ in parts.values()):
+        raise ValueError("elves: the locator needs elves in every split (elves.events.classes.elve > 0)")
     options = TrainingSettings.from_config(training, key="elves.locator.training")
+
+    def build(source, idx):
+        return locator_inputs(source, idx, eyes, settings, first_light, projected=inputs == "projections")
+
     dm = TargetArrayDataModule(
-        anscombe(train["movies"][train_idx]),
+        build(train, train_idx),
         train_targets,
-        anscombe(test["movies"][test_idx]),
-        test_targets,
+        np.concatenate([build(tests[name], idx) for name, (idx, _) in parts.items()]),
+        np.concatenate([targets for _, targets in parts.values()]),
         seed=seed,
-        standardize="global",
+        standardize="none" if first_light or inputs == "projections" else "global",
         val_fraction=options.val_fraction,
         batch_size=options.batch_size,
     )
-    spec = net_spec(train["movies"].shape[1:], len(TARGETS), cnn)
-    log.info(f"locator: {len(dm.train_idx)} train / {len(dm.val_idx)} val / {len(test_idx)} test elves, spec={spec}")
+    spec = net_spec(dm.input_shape, len(TARGETS), cnn)
+    log.info(
+        f"locator (eyes {eyes or 'all'}): {len(dm.train_idx)} train / {len(dm.val_idx)} val / "
+        f"{', '.join(f'{len(idx)} {name}' for name, (idx, _) in parts.items())} test elves, spec={spec}"
+    )
     result = fit_and_test(
         task="regression",
         net_spec=spec,
@@ -146,7 +162,11 @@ def train_locator(
         loss=loss,
         trainer_options=dict(trainer),
         target_names=TARGETS,
-        extra_info={"event_id": test["event_id"][test_idx].tolist()},
+        extra_info={
+            "event_id": np.concatenate([tests[name]["event_id"][idx] for name, (idx, _) in parts.items()]).tolist(),
+            "split": [name for name, (idx, _) in parts.items() for _ in idx],
+            "eyes": None if eyes is None else list(eyes),
+        },
     )
     log.info(f"locator: test rmse {result['rmse']}")
     return result

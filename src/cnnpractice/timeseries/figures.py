@@ -10,7 +10,7 @@ import numpy as np
 
 from cnnpractice.figures import pyplot, save_figure
 
-FIGURE_TRANSFORMS = ("gasf", "gadf", "mtf", "rp")
+FIGURE_TRANSFORMS = ("gasf", "gadf", "mtf", "rp", "rp_binary")
 
 
 def plot_transforms(

@@ -112,7 +112,10 @@ class ClassificationModule(pl.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        # fused: one kernel per step instead of a dozen passes over every parameter; the same
+        # update up to float rounding (VGG16's CPU training step 1.4x faster, bench/training_efficiency.py)
+        fused = all(p.device.type in ("cpu", "cuda") for p in params) or None
+        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=fused)
         if self.hparams.scheduler == "cosine":
             if not self.hparams.max_epochs:
                 raise ValueError("scheduler 'cosine' needs max_epochs")

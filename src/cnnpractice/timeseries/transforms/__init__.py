@@ -1,7 +1,8 @@
 """Batched torch implementations of the 1D -> 2D time-series imaging transforms.
 
 Gramian angular fields (GASF/GADF), Markov transition fields (MTF) and
-recurrence plots (RP), vectorized over the batch (batch first) so they run on
+recurrence plots (RP: the distance plot ``rp`` and Eckmann's thresholded
+``rp_binary``), vectorized over the batch (batch first) so they run on
 CPU and CUDA tensors alike. They reproduce the outputs of the ``pyts`` library
 (``GramianAngularField``, ``MarkovTransitionField``, ``RecurrencePlot`` with an
 integer ``image_size`` and non-overlapping windows), including its edge rules:
@@ -51,7 +52,7 @@ from ._common import _as_2d, _check_image_size, _check_int, _empty
 from .gaf import _gaf, gadf, gasf, gramian_angular_field
 from .mtf import _discretize, _mtf, markov_transition_field  # noqa: F401 (tests use _discretize)
 from .paa import paa
-from .rp import _rp, recurrence_plot
+from .rp import _rp, recurrence_plot, rp_binary, rp_distance
 
 __all__ = [
     "TRANSFORMS",
@@ -62,6 +63,8 @@ __all__ = [
     "markov_transition_field",
     "paa",
     "recurrence_plot",
+    "rp_binary",
+    "rp_distance",
     "transform_to_npy",
 ]
 
@@ -74,7 +77,8 @@ TRANSFORMS: dict[str, Callable[..., torch.Tensor]] = {
     "gasf": gasf,
     "gadf": gadf,
     "mtf": markov_transition_field,
-    "rp": recurrence_plot,
+    "rp": rp_distance,
+    "rp_binary": rp_binary,
 }
 
 
@@ -83,10 +87,19 @@ _IMPLEMENTATIONS: dict[str, Callable[..., torch.Tensor]] = {
     "gasf": lambda X, size, out, sample_range=(-1, 1): _gaf(X, size, "summation", sample_range, out.dtype, out),
     "gadf": lambda X, size, out, sample_range=(-1, 1): _gaf(X, size, "difference", sample_range, out.dtype, out),
     "mtf": lambda X, size, out, n_bins=8, strategy="quantile": _mtf(X, size, n_bins, strategy, out.dtype, out),
-    "rp": lambda X, size, out, dimension=1, time_delay=1, threshold=None, percentage=10: _rp(
-        X, size, dimension, time_delay, threshold, percentage, out.dtype, out
+    "rp": lambda X, size, out, dimension=1, time_delay=1: _rp(
+        X, size, dimension, time_delay, None, None, out.dtype, out
+    ),
+    "rp_binary": lambda X, size, out, dimension=1, time_delay=1, threshold="point", percentage=10: _rp(
+        X, size, dimension, time_delay, _binary_threshold(threshold), percentage, out.dtype, out
     ),
 }
+
+
+def _binary_threshold(threshold):
+    if threshold is None:
+        raise ValueError("rp_binary needs a threshold ('point', 'distance' or a distance > 0); rp is the distance plot")
+    return threshold
 
 
 def _allowed_params(name: str) -> set[str]:

@@ -116,11 +116,22 @@ def _check_threshold(threshold):
     raise ValueError(f"threshold must be None, 'point', 'distance' or a number > 0, got {threshold!r}")
 
 
-def _check_percentage(percentage) -> float:
-    """Validate an RP ``percentage`` in [0, 100]."""
-    if isinstance(percentage, bool) or not isinstance(percentage, numbers.Real) or not 0 <= percentage <= 100:
-        raise ValueError(f"percentage must be a number in [0, 100], got {percentage!r}")
-    return percentage
+def _check_percentage(percentage, threshold):
+    """Validate an RP ``percentage`` against its (checked) ``threshold``: a number in
+    [0, 100] for 'point' and 'distance', None otherwise (it would be ignored)."""
+    if threshold in ("point", "distance"):
+        if isinstance(percentage, bool) or not isinstance(percentage, numbers.Real) or not 0 <= percentage <= 100:
+            raise ValueError(
+                f"percentage must be a number in [0, 100] with threshold {threshold!r}, got {percentage!r}"
+            )
+        return percentage
+    if percentage is not None:
+        what = "no threshold (the distance plot)" if threshold is None else f"the fixed distance threshold {threshold}"
+        raise ValueError(
+            f"percentage={percentage!r} would be ignored with {what}: it is used only with threshold "
+            "'point' or 'distance'; set it to None"
+        )
+    return None
 
 
 # --------------------------------------------------------------------------- #

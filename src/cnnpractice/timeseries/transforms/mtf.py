@@ -42,8 +42,14 @@ _EDGE_ATOL = 1e-8
 # --------------------------------------------------------------------------- #
 # Discretization
 # --------------------------------------------------------------------------- #
-def _quantile_edges(X64: torch.Tensor, n_bins: int) -> torch.Tensor:
+def _quantile_edges(X: torch.Tensor, n_bins: int) -> torch.Tensor:
     """Per-sample quantile bin edges, near-duplicates replaced by +inf.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (n, L), float32 or float64
+        Sorted in its own precision (float32 sorts twice as fast; converting to
+        float64 is exact and keeps the order, so the edges are the same).
 
     Returns
     -------
@@ -53,11 +59,13 @@ def _quantile_edges(X64: torch.Tensor, n_bins: int) -> torch.Tensor:
         dropped (set to +inf, so it never counts as below a value).
     """
     fractions = np.linspace(0, 100, n_bins + 1)[1:-1] / 100.0
-    lower, upper, weight = _percentile_positions(X64.shape[1], fractions)
-    ordered = _sorted_rows(X64)
-    device = X64.device
+    lower, upper, weight = _percentile_positions(X.shape[1], fractions)
+    ordered = _sorted_rows(X)
+    device = X.device
     edges = _interpolate(
-        ordered[:, torch.as_tensor(lower, device=device)], ordered[:, torch.as_tensor(upper, device=device)], weight
+        ordered[:, torch.as_tensor(lower, device=device)].to(torch.float64),
+        ordered[:, torch.as_tensor(upper, device=device)].to(torch.float64),
+        weight,
     )
     close = (edges[:, 1:] - edges[:, :-1]).abs() <= _EDGE_ATOL
     last = torch.zeros((edges.shape[0], 1), dtype=torch.bool, device=device)  # the last edge is always kept
@@ -65,11 +73,11 @@ def _quantile_edges(X64: torch.Tensor, n_bins: int) -> torch.Tensor:
     return edges.masked_fill(dropped, math.inf)
 
 
-def _uniform_edges(X64: torch.Tensor, n_bins: int) -> torch.Tensor:
-    """Per-sample equal-width edges ``min + k * (max - min) / n_bins``, shape (n, n_bins - 1)."""
-    row_min = X64.amin(dim=1, keepdim=True)
-    step = (X64.amax(dim=1, keepdim=True) - row_min) / n_bins
-    k = torch.arange(1, n_bins, dtype=torch.float64, device=X64.device)
+def _uniform_edges(X: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """Per-sample equal-width edges ``min + k * (max - min) / n_bins`` in float64, shape (n, n_bins - 1)."""
+    row_min = X.amin(dim=1, keepdim=True).to(torch.float64)
+    step = (X.amax(dim=1, keepdim=True).to(torch.float64) - row_min) / n_bins
+    k = torch.arange(1, n_bins, dtype=torch.float64, device=X.device)
     return row_min + k * step
 
 
@@ -79,47 +87,67 @@ def _normal_edges(n_bins: int, device) -> torch.Tensor:
     return torch.special.ndtri(fractions)
 
 
-def _sorted_rows(X64: torch.Tensor) -> torch.Tensor:
+def _sorted_rows(X: torch.Tensor) -> torch.Tensor:
     """Each row sorted ascending (numpy's sort on CPU, where it is several times faster)."""
-    if X64.device.type == "cpu":
-        return torch.from_numpy(np.sort(X64.numpy(), axis=1))
-    return X64.sort(dim=1).values
+    if X.device.type == "cpu":
+        return torch.from_numpy(np.sort(X.numpy(), axis=1))
+    return X.sort(dim=1).values
 
 
-def _count_below(edges: torch.Tensor, X64: torch.Tensor) -> torch.Tensor:
+def _round_down(edges: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """float64 ``edges`` rounded towards -inf into ``dtype``.
+
+    For a value ``x`` of ``dtype``, ``x > edge`` exactly when ``x > _round_down(edge)``:
+    the rounded edge is the largest ``dtype`` number not above ``edge``, so the next one
+    is above it. Infinite edges stay infinite.
+    """
+    rounded = edges.to(dtype)
+    too_high = rounded.to(torch.float64) > edges
+    return torch.where(too_high, torch.nextafter(rounded, torch.full_like(rounded, -math.inf)), rounded)
+
+
+def _count_below(edges: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     """Number of edges strictly below each value (numpy ``searchsorted(side='left')``).
 
     Parameters
     ----------
     edges : torch.Tensor, shape (n_edges,) or (n, n_edges), float64
         Dropped edges are +inf and never count.
-    X64 : torch.Tensor, shape (n, L), float64
+    X : torch.Tensor, shape (n, L), float32 or float64
+        float32 values are compared with the edges rounded down to float32
+        (:func:`_round_down`), which decides every comparison as float64 would,
+        at half the memory traffic.
 
     Returns
     -------
     torch.Tensor, shape (n, L), int32
     """
+    if X.dtype != torch.float64:
+        edges = _round_down(edges, X.dtype)
     n_edges = edges.shape[-1]
-    counts = torch.zeros(X64.shape, dtype=torch.uint8 if n_edges < 256 else torch.int32, device=X64.device)
+    counts = torch.zeros(X.shape, dtype=torch.uint8 if n_edges < 256 else torch.int32, device=X.device)
     for k in range(n_edges):  # a handful of bins: one vectorized comparison per edge
-        counts += X64 > edges[..., k : k + 1]
+        counts += X > edges[..., k : k + 1]
     return counts.to(torch.int32)
 
 
-def _discretize(X64: torch.Tensor, n_bins: int, strategy: str) -> torch.Tensor:
+def _discretize(X: torch.Tensor, n_bins: int, strategy: str) -> torch.Tensor:
     """Bin each series like ``pyts.preprocessing.KBinsDiscretizer``.
+
+    ``X`` is float32 or float64 (edges are always computed in float64; float32
+    values are binned exactly as their float64 copies would be, without the copy).
 
     Returns
     -------
     torch.Tensor, shape (n, L), int32, values in [0, n_bins - 1]
     """
     if strategy == "quantile":
-        edges = _quantile_edges(X64, n_bins)
+        edges = _quantile_edges(X, n_bins)
     elif strategy == "uniform":
-        edges = _uniform_edges(X64, n_bins)
+        edges = _uniform_edges(X, n_bins)
     else:
-        edges = _normal_edges(n_bins, X64.device)
-    return _count_below(edges, X64)
+        edges = _normal_edges(n_bins, X.device)
+    return _count_below(edges, X)
 
 
 # --------------------------------------------------------------------------- #
@@ -189,16 +217,17 @@ def _mtf(
     n_bins = _check_int(n_bins, "n_bins", 2)
     if strategy not in _STRATEGIES:
         raise ValueError(f"strategy must be one of {_STRATEGIES}, got {strategy!r}")
-    X64 = X.to(torch.float64)
-    _check_finite(X64, X)
-    bins = _discretize(X64, n_bins, strategy)
+    # float32 series are binned as they are (exactly as their float64 copies; see _discretize)
+    values = X if X.dtype in (torch.float32, torch.float64) else X.to(torch.float64)
+    _check_finite(values, X)
+    bins = _discretize(values, n_bins, strategy)
     transitions = _transition_matrix(bins, n_bins)
     fractions = _window_bin_fractions(bins, n_bins, size)
     left = torch.bmm(fractions, transitions).to(out_dtype)  # (n, S, n_bins)
     right = fractions.to(out_dtype).transpose(1, 2)  # (n, n_bins, S)
     if out is not None and not out.is_contiguous():  # e.g. one channel of a stack
         return out.copy_(torch.bmm(left, right))  # (faster than a strided matmul output)
-    return torch.bmm(left, right, out=_result(out, (X64.shape[0], size, size), out_dtype, X64.device))
+    return torch.bmm(left, right, out=_result(out, (X.shape[0], size, size), out_dtype, X.device))
 
 
 def markov_transition_field(X, image_size, n_bins: int = 8, strategy: str = "quantile", dtype=None) -> torch.Tensor:

@@ -1,4 +1,11 @@
-"""Recurrence plots (RP) of the PAA-reduced series, as ``pyts.image.RecurrencePlot``."""
+"""Recurrence plots (RP) of the PAA-reduced series, as ``pyts.image.RecurrencePlot``.
+
+Two image types come from here: the unthresholded *distance plot* (:func:`rp_distance`,
+transform ``rp``) and the binary recurrence plot of Eckmann, Oliffson Kamphorst & Ruelle
+(1987) (:func:`rp_binary`, transform ``rp_binary``): pixel (i, j) is 1 where trajectories
+i and j are closer than a threshold, given as a distance or as the percentage of
+recurrent points. :func:`recurrence_plot` is the general function behind both.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +58,7 @@ def _trajectory_distances(
 
 def _point_threshold(dist: torch.Tensor, percentage) -> torch.Tensor:
     """Per-sample ``np.percentile(dist.reshape(n, -1), percentage, axis=1)``, shape (n,)."""
-    flat = dist.reshape(dist.shape[0], -1)
+    flat = dist.reshape(dist.shape[0], dist.shape[1] * dist.shape[2])  # also for n = 0
     lower, upper, weight = _percentile_positions(flat.shape[1], np.asarray([percentage / 100.0]))
     low = flat.kthvalue(int(lower[0]) + 1, dim=1).values
     high = low if upper[0] == lower[0] else flat.kthvalue(int(upper[0]) + 1, dim=1).values
@@ -76,7 +83,7 @@ def _rp(
     dimension = _check_int(dimension, "dimension", 1)
     time_delay = _check_int(time_delay, "time_delay", 1)
     threshold = _check_threshold(threshold)
-    percentage = _check_percentage(percentage)
+    percentage = _check_percentage(percentage, threshold)
     needed = size + (dimension - 1) * time_delay
     if needed > X.shape[1]:
         raise ValueError(f"image_size + (dimension - 1) * time_delay = {needed} must be <= n_timestamps ({X.shape[1]})")
@@ -103,7 +110,7 @@ def _rp(
 
 
 def recurrence_plot(
-    X, image_size, dimension: int = 1, time_delay: int = 1, threshold=None, percentage=10, dtype=None
+    X, image_size, dimension: int = 1, time_delay: int = 1, threshold=None, percentage=None, dtype=None
 ) -> torch.Tensor:
     """Recurrence plot of the PAA-reduced series, as ``pyts.image.RecurrencePlot``.
 
@@ -124,11 +131,13 @@ def recurrence_plot(
     threshold : None, 'point', 'distance' or float > 0
         None: the distances themselves. 'point': per-sample threshold at the
         ``percentage`` percentile of the distances (numpy linear
-        interpolation). 'distance': ``percentage / 100`` of the sample's
-        maximum distance. A number: that fixed threshold. Binary images are 1
-        where the distance is strictly below the threshold.
-    percentage : float in [0, 100]
-        Used by 'point' and 'distance' only.
+        interpolation), so about ``percentage`` % of the pixels are 1.
+        'distance': ``percentage / 100`` of the sample's maximum distance. A
+        number: that fixed threshold. Binary images are 1 where the distance is
+        strictly below the threshold (as pyts).
+    percentage : float in [0, 100] or None
+        Required by 'point' and 'distance'; must be None otherwise (a value
+        that would be ignored is an error, not a silent no-op).
     dtype : torch.dtype, optional
         Dtype of the result; default ``X``'s floating dtype (float64 for integers).
 
@@ -138,3 +147,30 @@ def recurrence_plot(
     """
     X = _as_2d(X)
     return _rp(X, image_size, dimension, time_delay, threshold, percentage, _out_dtype(X, dtype))
+
+
+def rp_distance(X, image_size, dimension: int = 1, time_delay: int = 1, dtype=None) -> torch.Tensor:
+    """The unthresholded recurrence plot (distances between trajectories): transform ``rp``.
+
+    See :func:`recurrence_plot` (``threshold=None``).
+    """
+    return recurrence_plot(X, image_size, dimension, time_delay, None, None, dtype)
+
+
+def rp_binary(
+    X, image_size, dimension: int = 1, time_delay: int = 1, threshold="point", percentage=10, dtype=None
+) -> torch.Tensor:
+    """The thresholded (binary) recurrence plot of Eckmann et al. (1987): transform ``rp_binary``.
+
+    ``threshold`` is ``'point'`` (``percentage`` % of each image's pixels are recurrent),
+    ``'distance'`` (``percentage`` % of its largest distance) or a fixed distance (then
+    ``percentage`` must be None). See :func:`recurrence_plot`.
+
+    Examples
+    --------
+    >>> rp_binary([[0.0, 1.0, 3.0, 2.0]], 4, threshold=1.5, percentage=None).int().tolist()
+    [[[1, 1, 0, 0], [1, 1, 0, 1], [0, 0, 1, 1], [0, 1, 1, 1]]]
+    """
+    if threshold is None:
+        raise ValueError("rp_binary needs a threshold ('point', 'distance' or a distance > 0); rp is the distance plot")
+    return recurrence_plot(X, image_size, dimension, time_delay, threshold, percentage, dtype)
