@@ -145,8 +145,13 @@ def test_ucr_ts_files_read_by_aeon(mini, name):
         assert entry["checksum"] == "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
         X, y = load_from_ts_file(str(path))
         k = mini_ucr.PER_CLASS["TRAIN" if "TRAIN" in entry["key"] else "TEST"]
-        assert X.shape == (k * len(labels), 1, length)
-        assert sorted(set(y)) == sorted(labels) and np.all(np.isfinite(X))
+        assert len(X) == len(y) == k * len(labels)
+        if isinstance(length, tuple):  # unequal lengths: aeon gives a list of (1, n) arrays
+            assert all(x.shape[0] == 1 and length[0] <= x.shape[1] <= length[1] for x in X)
+            assert len({x.shape[1] for x in X}) > 1 and all(np.all(np.isfinite(x)) for x in X)
+        else:
+            assert X.shape == (k * len(labels), 1, length) and np.all(np.isfinite(X))
+        assert sorted(set(y)) == sorted(labels)
 
 
 # --------------------------------------------------------------------------- small-data datasets

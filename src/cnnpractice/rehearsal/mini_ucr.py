@@ -35,27 +35,32 @@ import numpy as np
 from cnnpractice.rehearsal.layout import Writer
 
 #: name -> (class labels as written in the files, series length, real n_train, real n_test).
+#: A length (shortest, longest) is an unequal-length problem (``@equalLength false``).
+#: paper.yaml's four, and the default's transfer sets (run unchanged in paper.yaml too).
 UCR_DATASETS = {
     "Earthquakes": ([str(v) for v in (0, 1)], 512, 322, 139),
     "FaceAll": ([str(v) for v in range(1, 15)], 131, 560, 1690),
     "FiftyWords": ([str(v) for v in range(1, 51)], 270, 450, 455),
     "StarLightCurves": ([str(v) for v in (1, 2, 3)], 1024, 1000, 8236),
+    "ACSF1": ([str(v) for v in range(10)], 1460, 100, 100),
+    "PickupGestureWiimoteZ": ([str(v) for v in range(1, 11)], (29, 361), 50, 50),
 }
 PER_CLASS = {"TRAIN": 3, "TEST": 2}
 ZENODO_FILE_URL = "https://zenodo.org/records/{record}/files/{key}"
 _API_FILE_URL = "https://zenodo.org/api/records/{record}/files/{key}/content"
 
 
-def ts_text(name: str, labels: list[str], length: int, series: np.ndarray, y: list[str]) -> str:
-    """A univariate, equal-length ``.ts`` file (the sktime/aeon text format)."""
+def ts_text(name: str, labels: list[str], length: int | None, series, y: list[str]) -> str:
+    """A univariate ``.ts`` file (the sktime/aeon text format); ``length`` None: unequal
+    lengths (``series`` a list of 1-D arrays)."""
+    shape = ["@equalLength true", f"@seriesLength {length}"] if length else ["@equalLength false"]
     header = [
         f"#Miniature of the UCR problem {name} made by cnnpractice.rehearsal (not the published data).",
         f"@problemName {name}",
         "@timeStamps false",
         "@missing false",
         "@univariate true",
-        "@equalLength true",
-        f"@seriesLength {length}",
+        *shape,
         f"@classLabel true {' '.join(labels)}",
         "@data",
     ]
@@ -82,8 +87,16 @@ def build_ucr(w: Writer) -> None:
             rng = w.rng("ucr", name, split)
             y = [label for label in labels for _ in range(k)]
             order = rng.permutation(len(y))
-            series = np.concatenate([_series(rng, c, k, length) for c in range(len(labels))])[order]
-            text = ts_text(name, labels, length, series, [y[i] for i in order]).encode()
+            if isinstance(length, tuple):  # unequal lengths: each series its own
+                lengths = rng.integers(length[0], length[1] + 1, size=len(y))
+                series = [
+                    _series(rng, int(y_i), 1, int(n))[0] for y_i, n in zip(np.repeat(range(len(labels)), k), lengths)
+                ]
+                series = [series[i] for i in order]
+            else:
+                series = np.concatenate([_series(rng, c, k, length) for c in range(len(labels))])[order]
+            equal = None if isinstance(length, tuple) else length
+            text = ts_text(name, labels, equal, series, [y[i] for i in order]).encode()
             key = f"{name}_{split}.ts"
             w.serve("ucr", ZENODO_FILE_URL.format(record=record, key=key), text)
             files.append(
