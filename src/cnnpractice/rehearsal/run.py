@@ -44,54 +44,16 @@ _JOB_LINE = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)$")  # a job that s
 _STATS_LINE = re.compile(r"^(\w+)\s+(\d+)$")
 
 
-#: Put on PYTHONPATH of the rehearsal's Snakemake (and so of every job it starts): Python
-#: imports it at start-up, and from then on any connection or name lookup beyond loopback
-#: fails, and is written to ``$CNNPRACTICE_REFUSED`` (the rehearsal must never go online).
-GUARD = """import ipaddress, os, socket
-
-_connect, _create, _getaddrinfo = socket.socket.connect, socket.create_connection, socket.getaddrinfo
-
-
-def _loopback(host):
-    if host in ("localhost", None):
-        return True
-    try:
-        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _refuse(what):
-    with open(os.environ["CNNPRACTICE_REFUSED"], "a") as fh:
-        fh.write(f"{os.getpid()} {what!r}\\n")
-    raise OSError(f"the rehearsal allows loopback connections only, not {what!r}")
-
-
-def connect(self, address, *args):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
-        _refuse(address)
-    return _connect(self, address, *args)
-
-
-def create_connection(address, *args, **kwargs):
-    return _create(address, *args, **kwargs) if _loopback(address[0]) else _refuse(address)
-
-
-def getaddrinfo(host, *args, **kwargs):
-    return _getaddrinfo(host, *args, **kwargs) if _loopback(host) else _refuse(host)
-
-
-socket.socket.connect, socket.create_connection, socket.getaddrinfo = connect, create_connection, getaddrinfo
-"""
-
-
 def _environment(guard: Path | None) -> dict[str, str]:
-    paths = [str(guard)] if guard else []
-    paths += [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    """This environment with ``src/`` first on ``PYTHONPATH``; with a ``guard`` folder, behind
+    :mod:`cnnpractice.netguard` too (every Python process Snakemake starts refuses any
+    connection or name lookup beyond loopback, and logs it to ``guard/refused.log``)."""
+    from cnnpractice import netguard
+
     if guard:
-        env["CNNPRACTICE_REFUSED"] = str(guard / "refused.log")
-    return env
+        return netguard.environment(log=guard / "refused.log")
+    paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def _snakemake(
@@ -174,7 +136,8 @@ def rehearse(
     also in ``<directory>/rules.json``: with ``keep``, earlier runs' jobs count too), ``refused`` (connections
     beyond loopback that were attempted: none, or the rehearsal is broken) and ``log``
     (Snakemake's output, also in ``<directory>/snakemake.log``)."""
-    from cnnpractice.io import write_json, write_text
+    from cnnpractice import netguard
+    from cnnpractice.io import write_json
     from cnnpractice.rehearsal.server import start_background, stop_background
 
     directory = Path(directory).absolute()
@@ -187,7 +150,7 @@ def rehearse(
             link.symlink_to(Path(mini).absolute(), target_is_directory=True)
     mini = directory / "mini"
     ensure_miniatures(mini)
-    write_text(guard / "sitecustomize.py", GUARD)
+    guard.mkdir(exist_ok=True)  # no network beyond loopback: the log of refused attempts
     (guard / "refused.log").unlink(missing_ok=True)
     if run_dir.exists() and not keep:
         shutil.rmtree(run_dir)
@@ -220,7 +183,7 @@ def rehearse(
     for rule, n in jobs_per_rule(output).items():
         rules[rule] = rules.get(rule, 0) + n
     write_json(counts, rules)
-    refused = (guard / "refused.log").read_text().splitlines() if (guard / "refused.log").exists() else []
+    refused = netguard.refused(guard / "refused.log")
     log.info(f"rehearsal: snakemake exited with {status} after {seconds:.0f} s, {sum(rules.values())} jobs")
     return {
         "status": status,
