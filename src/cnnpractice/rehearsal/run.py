@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         gaps = table_gaps(Path(result["run_dir"]) / "results")
         status, out = build_report(result["run_dir"])
         print(f"rules of the paper DAG that did not run: {missing or 'none'}")
-        print(f"empty table cells: {gaps[:20] or 'none'}")
+        print(f"empty table cells: {f'{len(gaps)}, the first: {gaps[:20]}' if gaps else 'none'}")
         print(f"report: {'ok' if status == 0 else out[-2000:]}")
         return 1 if missing or gaps or status or result["refused"] else 0
     return 0
