@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup system-deps test-deps demo report lint format test test-fast bench clean
+.PHONY: setup system-deps test-deps demo report rehearse lint format test test-fast bench clean
 
 setup: $(STAMP) system-deps
 
@@ -32,6 +32,13 @@ demo: setup
 
 report: setup
 	$(BIN)/snakemake --report results/report.html
+
+# The paper configuration, shrunk (config/rehearsal.yaml), on miniatures of every download
+# served on loopback: builds the miniatures once (.rehearsal/mini), runs everything in
+# .rehearsal/run, checks every rule ran and every table cell is filled, builds the report,
+# and stops the server whatever happened.
+rehearse: setup
+	PYTHONPATH=src $(BIN)/python -m cnnpractice.rehearsal.run --dir .rehearsal --cores $(CORES) --report
 
 # Formatting and lint are tools' jobs (ruff for Python, snakefmt for the rules); `make format` fixes.
 lint: setup

@@ -1,11 +1,14 @@
 # cnnpractice: reproducible workflow for the studies of the talk
 # "Using convolutional networks in practice". See README.md.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# the workflow's own defaults, also when run in another folder (--directory)
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 report: "report/workflow.rst"

@@ -8,6 +8,8 @@
 
 
 rule prepare_brain_template:
+    input:
+        unpack(br_atlas_inputs),
     output:
         BR_TEMPLATE,
     log:
@@ -16,6 +18,7 @@ rule prepare_brain_template:
         "../envs/cnnpractice.yaml"
     params:
         template=BR.get("template"),
+        atlas_dir=br_atlas_dir(),
     script:
         "../scripts/prepare_brain_template.py"
 

@@ -130,6 +130,7 @@ include: "helpers/smalldata.smk"
 include: "helpers/semantic.smk"
 include: "helpers/elves.smk"
 include: "helpers/brain.smk"
+include: "helpers/data.smk"
 
 
 wildcard_constraints:
@@ -150,6 +151,7 @@ wildcard_constraints:
     br_input=r"[a-z][a-z0-9_]*",
     br_fold=r"\d+",
     br_shard=r"\d+",
+    weights_file=r"[A-Za-z0-9_.-]+\.pth",
     br_arm="subject_shuffled|slice_true|slice_shuffled",
 
 

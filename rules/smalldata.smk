@@ -94,6 +94,7 @@ rule train_smalldata_full:
 rule finetune_smalldata:
     input:
         unpack(sd_data_inputs),
+        weights=sd_finetune_weights(),
     output:
         ckpt="results/smalldata/{sd_dataset}/finetune/model.ckpt",
         metrics="results/smalldata/{sd_dataset}/finetune/metrics.csv",
@@ -158,6 +159,7 @@ rule extract_cnn_features:
 rule extract_decaf_features:
     input:
         unpack(sd_data_inputs),
+        weights=torch_weights_path("alexnet", SD.get("features", {}).get("decaf", {}).get("weights")),
     output:
         expand("results/smalldata/{{sd_dataset}}/features/decaf_{layer}.npz", layer=SD_DECAF_LAYERS),
     log:

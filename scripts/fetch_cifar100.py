@@ -4,4 +4,8 @@ from cnnpractice.semantic import stages
 from cnnpractice.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    stages.fetch_cifar100(raw_dir=snakemake.output[0])
+    stages.fetch_cifar100(
+        raw_dir=snakemake.output[0],
+        downloads=snakemake.config.get("downloads"),
+        downloads_dir=snakemake.params.downloads_dir,
+    )

@@ -13,4 +13,6 @@ with log_to(snakemake.log[0]):
         extract_path=snakemake.params.extract_path,
         unequal_length=snakemake.params.unequal_length,
         missing=snakemake.params.missing,
+        downloads=snakemake.config.get("downloads"),
+        downloads_dir=snakemake.params.downloads_dir,
     )

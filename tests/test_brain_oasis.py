@@ -18,6 +18,7 @@ import pytest
 
 from cnnpractice.brain import oasis, oasis_clinical, oasis_fetch
 from cnnpractice.brain.volumes import load_volume
+from cnnpractice.data.downloads import cache_relpath
 
 HEADER = "ID,M/F,Hand,Age,Educ,SES,MMSE,CDR,eTIV,nWBV,ASF,Delay"
 # number, sex, age, mmse, cdr ('' = not rated), disc (None = on no disc), averaged runs
@@ -376,7 +377,9 @@ def test_fetch_keep_archives_and_md5(tmp_path):
     dest = tmp_path / "o"
     info = oasis_fetch.fetch_oasis(dest, discs=[1], keep_archives=True, **{**urls(server), "disc_md5": {1: md5}})
     assert info["discs"]["1"]["verified"] == ["md5"] and list(info["discs"]) == ["1"]
-    assert (dest / "archives" / "oasis_cross-sectional_disc1.tar.gz").is_file()
+    # kept where archives wait to be unpacked (the downloads folder beside the dataset's)
+    url = (server / "oasis_cross-sectional_disc1.tar.gz").as_uri()
+    assert (tmp_path / "downloads" / cache_relpath(url)).is_file()
     # a later call adds disc 2 and still lists disc 1
     info = oasis_fetch.fetch_oasis(dest, discs=[2], **urls(server))
     assert list(info["discs"]) == ["1", "2"]

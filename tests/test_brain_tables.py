@@ -92,6 +92,10 @@ def test_collect_qc_excludes_below_threshold_and_counts_per_class(tmp_path):
     assert "| control | 2 | 2 | 0 |" in md and "| impaired | 2 | 0 | 2 |" in md
     assert "| affine | 0.900 [0.900, 0.900] n=3 | 2.00 [2.00, 2.00] n=3 |" in md
     assert "| true transform (ceiling) | 0.950 [0.950, 0.950] n=3 |" in md
+    # steps that did not run (no nonlinear step here; s3 failed) read "–", never an empty cell
+    from cnnpractice.rehearsal.run import table_gaps
+
+    assert table_gaps(tmp_path) == []
     with pytest.raises(ValueError, match="every subject failed QC"):
         collect_qc(
             shard_qcs=[tmp_path / "q1.csv"], out_csv=tmp_path / "x.csv", out_md=tmp_path / "x.md", min_correlation=0.8

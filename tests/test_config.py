@@ -26,15 +26,27 @@ def merged(base, override):
     return out
 
 
-@pytest.mark.parametrize(
-    "layer",
-    [None, "config/paper.yaml", "config/brain_null.yaml", "config/brain_age_confound.yaml", "tests/config/tiny.yaml"],
-)
-def test_shipped_configs_validate(layer):
+SHIPPED_LAYERS = [
+    None,
+    "config/paper.yaml",
+    "config/brain_null.yaml",
+    "config/brain_age_confound.yaml",
+    "tests/config/tiny.yaml",
+    "config/paper.yaml+config/rehearsal.yaml",
+]
+
+
+def shipped(layer):
+    """config.yaml with ``layer`` on top (``a+b``: a, then b, as --configfile a b)."""
     config = load("config/config.yaml")
-    if layer:
-        config = merged(config, load(layer))
-    validate(config, SCHEMA)
+    for name in layer.split("+") if layer else []:
+        config = merged(config, load(name))
+    return config
+
+
+@pytest.mark.parametrize("layer", SHIPPED_LAYERS)
+def test_shipped_configs_validate(layer):
+    validate(shipped(layer), SCHEMA)
 
 
 def test_defaults_are_filled():
@@ -185,10 +197,8 @@ def test_floats_where_integers_belong_are_refused_naming_the_key(path, value, ke
         check_integers(config, SCHEMA_DICT)  # ... the workflow does not
 
 
-@pytest.mark.parametrize("layer", [None, "config/paper.yaml", "tests/config/tiny.yaml"])
+@pytest.mark.parametrize("layer", SHIPPED_LAYERS)
 def test_shipped_configs_hold_integers_where_integers_belong(layer):
-    config = load("config/config.yaml")
-    if layer:
-        config = merged(config, load(layer))
+    config = shipped(layer)
     validate(config, SCHEMA)
     check_integers(config, SCHEMA_DICT)

@@ -47,14 +47,20 @@ def test_missing_debian_files_are_a_clear_error(tmp_path):
 
 
 def test_no_debian_files_and_no_network_is_a_clear_error(tmp_path, monkeypatch):
-    import nltk
+    import urllib.error
+    import urllib.request
 
     calls = []
-    monkeypatch.setattr(nltk, "download", lambda *a, **k: calls.append(a) or False)
+
+    def offline(request, timeout=None):
+        calls.append(request.full_url)
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     out = tmp_path / "nltk_data" / "corpora" / "wordnet"
-    with pytest.raises(WordNetMissing, match=r"nltk.download\('wordnet'\) failed.*Install the Debian packages"):
+    with pytest.raises(WordNetMissing, match=r"index\.xml.*not known.*Install the Debian packages"):
         prepare_wordnet(out, source="auto", debian_dir=tmp_path / "none", lexnames_man=tmp_path / "none.gz")
-    assert calls == [("wordnet",)] and not out.exists()
+    assert calls == ["https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/index.xml"] and not out.exists()
 
 
 def test_loading_a_missing_corpus_names_the_folder_and_the_rule(tmp_path):
@@ -122,23 +128,47 @@ def test_cifar100_classes_all_have_distinct_synsets(wn):
     assert tree["membership"][:, own].sum(axis=0).tolist() == [1] * 100, "no class synset is above another"
 
 
-@needs_debian_wordnet
-def test_download_fallback_unpacks_what_nltk_fetched(tmp_path, monkeypatch, nltk_root):
+def _nltk_mirror(folder: Path, corpus: Path, md5: str | None = None) -> None:
+    """A mirror folder (``<host>/<path>``) holding nltk's index.xml and a wordnet.zip of ``corpus``."""
+    import hashlib
     import zipfile
 
-    import nltk
+    from cnnpractice.data.downloads import mirror_relpath
+    from cnnpractice.semantic.wordnet_download import NLTK_INDEX_URL
 
-    def fake_download(package, download_dir, **kwargs):  # what nltk.download leaves: corpora/wordnet.zip
-        corpora = Path(download_dir) / "corpora"
-        corpora.mkdir(parents=True)
-        with zipfile.ZipFile(corpora / "wordnet.zip", "w") as zf:
-            for path in (nltk_root / "corpora" / "wordnet").iterdir():
-                if path.name != "source.json":
-                    zf.write(path, f"wordnet/{path.name}")
-        return True
+    url = "https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/corpora/wordnet.zip"
+    archive = folder / mirror_relpath(url)
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in corpus.iterdir():
+            if path.name != "source.json":
+                zf.write(path, f"wordnet/{path.name}")
+    checksum = md5 or hashlib.md5(archive.read_bytes()).hexdigest()
+    index = folder / mirror_relpath(NLTK_INDEX_URL)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(
+        f'<nltk_data><packages><package id="wordnet" url="{url}" checksum="{checksum}" /></packages></nltk_data>'
+    )
 
-    monkeypatch.setattr(nltk, "download", fake_download)
+
+@needs_debian_wordnet
+def test_download_fetches_nltks_zip_through_the_mirror(tmp_path, nltk_root):
+    from cnnpractice.data.downloads import Downloads
+
+    _nltk_mirror(tmp_path / "mirror", nltk_root / "corpora" / "wordnet")
     out = tmp_path / "nltk_data" / "corpora" / "wordnet"
-    info = prepare_wordnet(out, source="download")
+    info = prepare_wordnet(out, source="download", downloads=Downloads(mirror=str(tmp_path / "mirror")))
     assert (info["source"], info["version"]) == ("download", "3.0")
+    assert info["received"]["verified"] == ["md5"] and info["received"]["source"].startswith("file://")
     assert (out / "data.noun").is_file() and not (out / ".nltk_download").exists()
+
+
+@needs_debian_wordnet
+def test_download_with_a_wrong_checksum_keeps_nothing(tmp_path, nltk_root):
+    from cnnpractice.data.downloads import Downloads
+
+    _nltk_mirror(tmp_path / "mirror", nltk_root / "corpora" / "wordnet", md5="0" * 32)
+    out = tmp_path / "nltk_data" / "corpora" / "wordnet"
+    with pytest.raises(WordNetMissing, match="md5 of the downloaded file is .*expected 0000"):
+        prepare_wordnet(out, source="download", downloads=Downloads(mirror=str(tmp_path / "mirror")))
+    assert not (tmp_path / "nltk_data").exists()

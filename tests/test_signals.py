@@ -110,7 +110,8 @@ def test_stopped_fetch_leaves_nothing_stale_after_the_rerun(tmp_path, sig):
     stop = threading.Event()
     feeder = threading.Thread(target=endless_download, args=(fifo, stop), daemon=True)
     feeder.start()
-    partial = lambda: [p for p in raw.parent.glob(".raw.fetch-*/.UCMerced_LandUse.*.tmp.zip") if p.stat().st_size]  # noqa: E731
+    # archives are downloaded into resources/downloads/<host>/<path> and wait there until unpacked
+    partial = lambda: [p for p in raw.parent.rglob(".UCMerced_LandUse.*.tmp.zip") if p.stat().st_size]  # noqa: E731
     try:
         wait_for(partial, what="the download to start")
         proc.send_signal(sig)
@@ -122,7 +123,7 @@ def test_stopped_fetch_leaves_nothing_stale_after_the_rerun(tmp_path, sig):
     if sig == signal.SIGTERM:
         assert hidden(raw.parent) == [] and not raw.exists()
     else:
-        assert hidden(raw.parent)  # the staging folder with the partial download stays
+        assert hidden(raw.parent)  # the partial download stays
     fifo.unlink()
     uc_merced_zip(fifo)  # the same URL now serves the whole archive
     rerun = child(FETCH, fifo.as_uri(), str(raw), str(tmp_path / "fetch.log"))

@@ -93,6 +93,10 @@ def test_train_classifier_learns_and_writes_outputs(tmp_path):
     with torch.no_grad():
         pred = reloaded(torch.from_numpy((x_test - dm.mean) / dm.std)).argmax(1).numpy()
     assert np.array_equal(pred, np.array(saved["y_pred"]))
+    # published without what only resuming needs (AdamW's moments: 2/3 of a big network's file)
+    published = torch.load(tmp_path / "run" / "model.ckpt", weights_only=True)
+    assert "optimizer_states" not in published and "lr_schedulers" not in published
+    assert "state_dict" in published and "hyper_parameters" in published
 
 
 def test_same_seed_same_result(tmp_path):

@@ -32,7 +32,7 @@ def fake_loader(monkeypatch, raw):
     """Make materialize_ucr see ``raw`` instead of loading a dataset."""
     calls = []
 
-    def load(name, source="auto", extract_path=None):
+    def load(name, source="auto", extract_path=None, downloads=None):
         calls.append((name, source, extract_path))
         return raw
 

@@ -1,8 +1,8 @@
 """Tests of cnnpractice.data.ucr_source: shipped UCR datasets and downloads.
 
 No test touches the network: the autouse fixture in conftest.py makes every socket connection
-fail (and records the attempt), and the download tests replace aeon's
-``urlopen`` with a fake Zenodo.
+fail (and records the attempt), and the download tests replace ``urlopen`` with a fake
+Zenodo (the record's JSON, then each file it lists, md5-checked).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class Response(io.BytesIO):
     def __init__(self, body: bytes, fail_after: int | None = None):
         super().__init__(body)
         self.fail_after = fail_after
+        self.headers = {}
 
     def read(self, n=-1):
         if self.fail_after is not None and self.tell() >= self.fail_after:
@@ -69,15 +70,17 @@ class Response(io.BytesIO):
         return super().read(n)
 
 
-def fake_zenodo(monkeypatch, files: dict[str, bytes], broken: dict[str, object] | None = None):
-    """Serve ``files`` as Zenodo record RECORD through aeon's urlopen.
+def fake_zenodo(monkeypatch, files: dict[str, bytes], broken: dict[str, object] | None = None, md5=None):
+    """Serve ``files`` as Zenodo record RECORD (its JSON lists each file's md5, or ``md5[key]``)
+    through the urlopen our downloads use.
 
     ``broken`` maps a file name (or "record") to an exception to raise when it is
     requested, or to a byte count after which its body breaks.
     """
-    import aeon.datasets._data_loaders as loaders
+    import hashlib
+    import urllib.request
 
-    broken = broken or {}
+    broken, md5 = broken or {}, md5 or {}
     requested = []
 
     def urlopen(req, timeout=None):
@@ -86,15 +89,25 @@ def fake_zenodo(monkeypatch, files: dict[str, bytes], broken: dict[str, object] 
         if url == API:
             if isinstance(broken.get("record"), Exception):
                 raise broken["record"]
-            record = {"files": [{"key": k, "links": {"self": f"{API}/files/{k}/content"}} for k in files]}
+            record = {
+                "files": [
+                    {
+                        "key": k,
+                        "checksum": f"md5:{md5.get(k) or hashlib.md5(v).hexdigest()}",
+                        "links": {"self": f"{API}/files/{k}/content"},
+                    }
+                    for k, v in files.items()
+                ]
+            }
             return Response(json.dumps(record).encode())
-        key = url.split("/files/")[1].split("/")[0]
+        assert url.startswith(f"https://zenodo.org/records/{RECORD}/files/"), url
+        key = url.split("/files/")[1].split("?")[0]
         fault = broken.get(key)
         if isinstance(fault, Exception):
             raise fault
         return Response(files[key], fail_after=fault)
 
-    monkeypatch.setattr(loaders, "urlopen", urlopen)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
     return requested
 
 
@@ -136,6 +149,7 @@ DOWNLOAD_FAILURES = {
     "train_breaks_midway": ({}, {"GunPoint_TRAIN.ts": 1000}),
     "test_http_error": ({}, {"GunPoint_TEST.ts": HTTPError(API, 503, "Service Unavailable", {}, None)}),
     "record_without_split_files": ({"GunPoint.zip": b"PK\x05\x06" + bytes(18)}, {}),
+    "md5_differs_from_record": ({}, {}),
     "html_instead_of_data": (
         {"GunPoint_TRAIN.ts": b"<html>rate limited</html>", "GunPoint_TEST.ts": b"<html>rate limited</html>"},
         {},
@@ -151,7 +165,8 @@ def test_failed_download(monkeypatch, tmp_path, case, cache_exists):
     if cache_exists:
         (cache / "Other").mkdir(parents=True)
         (cache / "Other" / "Other_TRAIN.ts").write_text("keep me")
-    requested = fake_zenodo(monkeypatch, files or gunpoint_files(), broken)
+    md5 = {"GunPoint_TEST.ts": "0" * 32} if case == "md5_differs_from_record" else None
+    requested = fake_zenodo(monkeypatch, files or gunpoint_files(), broken, md5)
 
     with pytest.raises(RuntimeError) as err:
         ucr.materialize_ucr("GunPoint", tmp_path / "out", source="download", extract_path=cache)

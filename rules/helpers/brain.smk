@@ -24,6 +24,16 @@ def br_inputs_param(wildcards=None):
     return br_inputs()
 
 
+def br_atlas_dir():
+    """nilearn's data folder holding the Harvard-Oxford atlases (fetch_brain_atlas), or None
+    for the atlases shipped with a package (AAL)."""
+    return "resources/nilearn_data" if BR.get("template", {}).get("atlas") == "harvard_oxford" else None
+
+
+def br_atlas_inputs(wildcards=None):
+    return {"atlas": "resources/nilearn_data/fsl"} if br_atlas_dir() else {}
+
+
 def br_source_inputs(wildcards=None):
     """The cohort's sources: the template (synthetic cohort) or the OASIS download."""
     if BR["source"] == "oasis":

@@ -10,6 +10,7 @@ SEM_DATASETS = SEM.get("datasets", {})
 # study prepares it) and CIFAR-100 (prepare_cifar100 here)
 SEM_PREPARED = ("fashion_mnist", "cifar100")
 SEM_CIFAR100 = "resources/semantic/cifar100"
+SEM_IMAGENET = "resources/semantic/imagenet"  # prepare_imagenet (rules/data.smk)
 # networks per model: trained (or reused) with seeds seed, seed + 1, ... and, with
 # semantic.untrained, the untrained initialisations of the same seeds
 SEM_SEEDS = [int(config["seed"]) + i for i in range(int(SEM.get("seeds", 3)))]
@@ -94,11 +95,13 @@ def sem_data_inputs(wildcards):
 
 def sem_extract_inputs(wildcards):
     """Prepared arrays and every seed's checkpoint (``ckpt<seed>``, ``result<seed>``) of a
-    workflow network; nothing for ImageNet models, whose images are outside the workflow
-    (semantic.datasets.imagenet.root)."""
+    workflow network; ImageNet as prepare_imagenet laid it out and the pretrained weights
+    (torchvision networks)."""
     network = sem_network_files(wildcards.sem_model)
     if network is None:
-        return {}
+        model = sem_model(wildcards.sem_model)
+        inputs = {"weights": torch_weights_path(model["arch"], model.get("weights"))}
+        return inputs | ({"imagenet": SEM_IMAGENET} if model["dataset"] == "imagenet" else {})
     inputs = sem_data_inputs(wildcards)
     for seed, files in network.items():
         inputs |= {f"ckpt{seed}": files["ckpt"], f"result{seed}": files["result"]}
@@ -134,7 +137,7 @@ def sem_dataset(wildcards):
         return {"kind": "arrays", "data_dir": os.path.dirname(sem_prepared_files(name)["classes"]), **common}
     return {
         "kind": "imagenet",
-        "root": settings.get("root"),
+        "root": SEM_IMAGENET,  # prepare_imagenet's copy of semantic.datasets.imagenet.root
         "resize": settings.get("resize", 256),
         "crop": settings.get("crop", 224),
         "config_key": f"semantic.datasets.{name}.root",

@@ -72,6 +72,12 @@ def sd_l5_run(dataset, arch, kind, seed):
     return sd_run_files(dataset, arch, kind, 5, seed)
 
 
+def sd_finetune_weights():
+    """The pretrained weights file of the fine-tuned network ([] for random weights)."""
+    params = SD.get("finetune", {}).get("params") or {}
+    return torch_weights_path(params["arch"], params.get("weights")) if params.get("arch") else []
+
+
 def sd_data_inputs(wildcards):
     return sd_prepared_files(wildcards.sd_dataset)
 

@@ -77,11 +77,16 @@ def ts_transform_outputs():
 
 def ts_train_inputs(wildcards):
     images = ts_image_files(wildcards.dataset)
-    return {
+    inputs = {
         "train": f"resources/timeseries/{wildcards.dataset}/train.npz",
         "test": f"resources/timeseries/{wildcards.dataset}/test.npz",
         "images": [images[i][s] for i in images for s in ("train", "test")],
     }
+    if "vgg" in ts_enabled_models(TS):  # pretrained: its weights file, fetched by fetch_torch_weights
+        params = TS["models"]["vgg"]["params"]
+        if params.get("weights"):
+            inputs["weights"] = torch_weights_path(params["arch"], params["weights"])
+    return inputs
 
 
 def ts_models_param(wildcards=None):

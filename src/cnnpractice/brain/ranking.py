@@ -112,7 +112,7 @@ def write_regions(
     for r in shown_rows:
         entry = {
             "region": r["region"] + (" *" if r["known_ad"] else ""),
-            "planted": {True: "yes", False: "", None: "–"}[r["planted"]],
+            "planted": {True: "yes", False: "no", None: "–"}[r["planted"]],
         }
         for key in METHODS:
             score = r[f"{key}_score"]
@@ -123,7 +123,7 @@ def write_regions(
         entry[top_col] = r[top_col]
         shown.append(entry)
     methods = null["methods"]
-    null_row = {"region": "null: 95th pct of the best region's score, shuffled labels", "planted": ""}
+    null_row = {"region": "null: 95th pct of the best region's score, shuffled labels", "planted": "–"}
     for key in METHODS:
         null_row[f"{key} score"] = f"{methods[key]['best_null_95']:.3f}"
     shown.append(null_row)

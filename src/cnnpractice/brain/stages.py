@@ -32,19 +32,33 @@ from pathlib import Path
 from typing import Any
 
 
-def prepare_brain_template(*, out_dir: str | Path, template: dict[str, Any]) -> dict:
+def prepare_brain_template(*, out_dir: str | Path, template: dict[str, Any], atlas_dir: str | None = None) -> dict:
     """The template grid: MNI152 template, brain mask, atlas labels (``template``: config
-    ``brain.template``)."""
+    ``brain.template``; ``atlas_dir``: nilearn's data folder with the Harvard-Oxford files)."""
     from cnnpractice.brain.template import prepare_template
 
-    return prepare_template(out_dir, **template)
+    return prepare_template(out_dir, **template, atlas_dir=atlas_dir)
 
 
-def fetch_oasis(*, dest_dir: str | Path, discs: Sequence[int]) -> dict:
-    """Download and unpack the OASIS-1 clinical CSV and ``discs``."""
+def fetch_brain_atlas(*, data_dir: str | Path, downloads: dict | None = None, downloads_dir: str | None = None) -> dict:
+    """Download FSL's Harvard-Oxford atlases into nilearn's layout under ``data_dir``
+    (``<data_dir>/fsl/data/atlases``); ``downloads``: the config's section (mirror, checksums)."""
+    from cnnpractice.brain.atlases import fetch_harvard_oxford
+    from cnnpractice.data.downloads import Downloads
+
+    return fetch_harvard_oxford(data_dir, Downloads.from_config(downloads, "harvard_oxford", downloads_dir))
+
+
+def fetch_oasis(
+    *, dest_dir: str | Path, discs: Sequence[int], downloads: dict | None = None, downloads_dir: str | None = None
+) -> dict:
+    """Download and unpack the OASIS-1 clinical CSV and ``discs``; ``downloads``: the config's
+    section (mirror, checksums), ``downloads_dir``: where archives wait and first downloads
+    are recorded."""
     from cnnpractice.brain.oasis_fetch import fetch_oasis as fetch
+    from cnnpractice.data.downloads import Downloads
 
-    return fetch(dest_dir, discs=list(discs))
+    return fetch(dest_dir, discs=list(discs), downloads=Downloads.from_config(downloads, "oasis", downloads_dir))
 
 
 def make_brain_cohort(**kwargs: Any) -> dict[str, Any]:

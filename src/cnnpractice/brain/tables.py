@@ -90,6 +90,17 @@ def per_class_counts(rows) -> dict[str, dict[str, int]]:
     return out
 
 
+def _not_measured(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[dict[str, Any]]:
+    """``rows`` with "–" for what was not measured (no nonlinear step, no true transform on
+    OASIS, a subject that failed to align): empty, None or NaN; never an empty table cell."""
+
+    def shown(value: Any) -> Any:
+        missing = value is None or str(value).strip().lower() in ("", "nan")
+        return "–" if missing else value
+
+    return [{c: shown(r.get(c)) for c in columns} for r in rows]
+
+
 def write_qc_markdown(path: str | Path, rows: Sequence[Mapping[str, Any]], min_correlation: float) -> None:
     """Alignment QC report: each step's correlation and residual misalignment, exclusions
     counted per class, and every subject's numbers."""
@@ -111,10 +122,11 @@ def write_qc_markdown(path: str | Path, rows: Sequence[Mapping[str, Any]], min_c
     )
     sections = [("Summary", summary)]
     if excluded:
-        sections.append(("Excluded", markdown_table(excluded, ["subject", "group", "corr_after", "reason"])))
+        excluded_columns = ["subject", "group", "corr_after", "reason"]
+        sections.append(("Excluded", markdown_table(_not_measured(excluded, excluded_columns), excluded_columns)))
     columns = ["subject", "group", "method", "corr_before", "corr_affine", "corr_nonlinear", "corr_true"]
     columns += ["error_affine_mm", "error_nonlinear_mm", "seconds", "included"]
-    sections.append(("Subjects", markdown_table(rows, columns)))
+    sections.append(("Subjects", markdown_table(_not_measured(rows, columns), columns)))
     write_markdown(path, sections, title="Brain alignment QC")
 
 

@@ -28,13 +28,17 @@ log = logging.getLogger("cnnpractice.brain")
 FILES = ("template.nii.gz", "mask.nii.gz", "atlas.nii.gz", "atlas_labels.csv")
 
 
-def prepare_template(out_dir: str | Path, *, resolution: int = 2, atlas: str = "aal") -> dict:
+def prepare_template(
+    out_dir: str | Path, *, resolution: int = 2, atlas: str = "aal", atlas_dir: str | Path | None = None
+) -> dict:
     """Write the template, mask and atlas (see module docstring) into ``out_dir``.
 
     Parameters
     ----------
     resolution : voxel size in mm, 1 or 2 (nilearn's MNI152 template and mask).
     atlas : an atlas name accepted by :func:`cnnpractice.brain.atlases.load_atlas`.
+    atlas_dir : nilearn's data folder holding the Harvard-Oxford files (the workflow's
+        ``fetch_brain_atlas`` rule fills ``resources/nilearn_data``).
 
     Returns
     -------
@@ -54,7 +58,7 @@ def prepare_template(out_dir: str | Path, *, resolution: int = 2, atlas: str = "
     if mask.shape != template.shape or not np.allclose(mask_img.affine, affine):
         raise ValueError("nilearn's MNI152 template and brain mask are not on the same grid")
     data = np.where(mask, np.asarray(template.get_fdata(), dtype=np.float32), 0.0).astype(np.float32)
-    labels, names = load_atlas(atlas, affine, data.shape)
+    labels, names = load_atlas(atlas, affine, data.shape, data_dir=atlas_dir)
     labels = np.where(mask, labels, 0).astype(np.int16)
     present = set(np.unique(labels).tolist()) - {0}
     save_volume(out_dir / "template.nii.gz", data, affine)

@@ -284,6 +284,7 @@ def materialize_ucr(
     unequal_length: str = "error",
     missing: str = "error",
     znormalize: bool = False,
+    downloads=None,
 ) -> dict[str, int]:
     """Load, validate and convert a UCR dataset; write ``train.npz`` and ``test.npz``.
 
@@ -293,7 +294,7 @@ def materialize_ucr(
         Dataset name as in the UCR archive, e.g. ``"GunPoint"``.
     out_dir : str or path-like
         Directory that receives ``train.npz`` and ``test.npz`` (created if needed).
-    source, extract_path
+    source, extract_path, downloads
         See :func:`load_ucr`.
     unequal_length, missing, znormalize
         See :func:`prepare_ucr`.
@@ -319,7 +320,7 @@ def materialize_ucr(
     _check_option(source, SOURCES, "source")
     _check_option(unequal_length, UNEQUAL_LENGTH_OPTIONS, "timeseries.unequal_length")
     _check_option(missing, MISSING_OPTIONS, "timeseries.missing")
-    raw = load_ucr(name, source=source, extract_path=extract_path)
+    raw = load_ucr(name, source=source, extract_path=extract_path, downloads=downloads)
     data = prepare_ucr(name, raw, unequal_length=unequal_length, missing=missing, znormalize=znormalize)
     _write_splits(Path(out_dir), data)
     return {

@@ -3,11 +3,14 @@
 :func:`load_ucr` gets both splits of one dataset of the UCR archive in one of
 two ways: a few datasets are bundled inside the installed ``aeon`` package
 (:data:`SHIPPED`, located by :func:`shipped_files`, no network needed); every
-other dataset is downloaded by :func:`aeon.datasets.load_classification` from
-the Zenodo "tsml" community (``https://zenodo.org/api/records/<record>``, see
-:data:`ZENODO_RECORD_URL`) into an explicit cache directory, or read from that
-directory when an earlier run put it there. A download goes through a private
-staging directory: a failed one leaves nothing behind in the cache directory.
+other dataset is fetched from its record of the Zenodo "tsml" community (the
+record ids are aeon's, ``aeon.datasets.tsc_datasets.tsc_zenodo``): the record's
+metadata (:data:`ZENODO_RECORD_URL`), then every file it lists
+(:data:`ZENODO_FILE_URL`), each checked against the md5 the record publishes,
+through :class:`cnnpractice.data.downloads.Downloads` (so ``downloads.mirror``
+applies; aeon's own downloader hard-codes zenodo.org and checks nothing). aeon
+then reads the local copy. A download goes through a private staging
+directory: a failed one leaves nothing behind in the cache directory.
 
 Validation, conversion and writing of the splits live in
 :mod:`cnnpractice.data.ucr`.
@@ -62,10 +65,11 @@ SHIPPED: dict[str, str] = {
 
 SOURCES = ("auto", "shipped", "download")
 
-#: Where aeon 1.6's ``load_classification`` fetches a dataset: the metadata of
-#: the Zenodo record listed for it in ``aeon.datasets.tsc_datasets.tsc_zenodo``,
-#: then every file attached to that record.
+#: The metadata of the Zenodo record listed for a dataset in
+#: ``aeon.datasets.tsc_datasets.tsc_zenodo`` (where aeon 1.6 looks too) ...
 ZENODO_RECORD_URL = "https://zenodo.org/api/records/{record}"
+#: ... and the public download URL of each file the record lists (``files[].key``).
+ZENODO_FILE_URL = "https://zenodo.org/records/{record}/files/{key}?download=1"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 _STAGING_PREFIX = ".download-"
@@ -168,7 +172,34 @@ def _check_not_empty(raw: dict[str, Any], folder: Path) -> None:
             )
 
 
-def _load_download(name: str, extract_path: str | os.PathLike | None) -> dict[str, Any]:
+def _fetch_zenodo(record: int, folder: Path, downloads) -> list[dict]:
+    """Every file of Zenodo record ``record`` into ``folder``, md5-checked as the record says."""
+    import json
+
+    url = ZENODO_RECORD_URL.format(record=record)
+    meta_file = folder / ".record.json"
+    downloads.fetch(url, meta_file, record=False)  # metadata: no checksum, nothing recorded (it changes)
+    try:
+        files = json.loads(meta_file.read_text())["files"]
+        entries = [(f["key"], f.get("checksum", "")) for f in files]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{url}: not a Zenodo record with files ({type(exc).__name__}: {exc})") from exc
+    finally:
+        meta_file.unlink(missing_ok=True)
+    received = []
+    for key, checksum in entries:
+        if not key or "/" in key or key.startswith("."):
+            raise ValueError(f"{url}: file name {key!r} is not a plain file name")
+        kind, _, value = str(checksum).partition(":")
+        published = {kind: value} if kind in ("md5", "sha256") and value else {}
+        received.append(downloads.fetch(ZENODO_FILE_URL.format(record=record, key=key), folder / key, **published))
+    return received
+
+
+def _load_download(name: str, extract_path: str | os.PathLike | None, downloads=None) -> dict[str, Any]:
+    from cnnpractice.data.downloads import Downloads
+
+    downloads = downloads if downloads is not None else Downloads(dataset="ucr")
     root = (Path(extract_path).expanduser() if extract_path is not None else _default_extract_path()).absolute()
 
     if _has_dataset(root, name):
@@ -195,15 +226,19 @@ def _load_download(name: str, extract_path: str | os.PathLike | None) -> dict[st
         )
     url = ZENODO_RECORD_URL.format(record=tsc_zenodo[name])
 
-    # aeon writes the record's files straight into <extract_path>/<name>/ and leaves
-    # whatever it got on failure (and a half-written file counts as "downloaded" on
-    # the next run if both split files exist). So download into a private staging
-    # directory and move the dataset into place only once it loaded cleanly.
+    # Download into a private staging directory and move the dataset into place only
+    # once it loaded cleanly (a half-written file would count as "downloaded" next time).
     created = [p for p in (root, *root.parents) if not p.exists()]
     root.mkdir(parents=True, exist_ok=True)
     staging = private_dir(root, f".{name}{_STAGING_PREFIX}")  # sweeps killed runs' leftovers
     ok = False
     try:
+        files = _fetch_zenodo(tsc_zenodo[name], staging / name, downloads)
+        if not _has_dataset(staging, name):  # else aeon would try its own download
+            raise ValueError(
+                f"the record lists {sorted(f['url'].split('/files/')[-1].split('?')[0] for f in files)}, "
+                f"not {name}_TRAIN.ts and {name}_TEST.ts"
+            )
         raw = _load_with_aeon(name, staging)
         final = root / name
         if not _has_dataset(root, name):  # else: another process finished first
@@ -213,10 +248,14 @@ def _load_download(name: str, extract_path: str | os.PathLike | None) -> dict[st
                 shutil.rmtree(final)
             os.replace(staging / name, final)
         ok = True
+    except OSError as exc:
+        if getattr(exc, "errno", None) is not None:
+            raise  # full disk, permissions: say so, as it is
+        raise RuntimeError(f"could not download UCR dataset {name!r} from {url} into {root}: {exc}") from exc
     except Exception as exc:
         raise RuntimeError(
-            f"could not download UCR dataset {name!r} from {url} into {root}: "
-            f"{type(exc).__name__}: {exc}. Check the network connection, or fetch the "
+            f"could not download UCR dataset {name!r} from {downloads.source(url)} into {root}: "
+            f"{type(exc).__name__}: {exc}. Check the network connection (or downloads.mirror), or fetch the "
             f"files by hand and place {name}_TRAIN.ts and {name}_TEST.ts in {root / name}/"
         ) from exc
     finally:
@@ -228,6 +267,7 @@ def _load_download(name: str, extract_path: str | os.PathLike | None) -> dict[st
                 except OSError:
                     break
     raw["source"] = "download"
+    raw["files"] = files
     return raw
 
 
@@ -235,6 +275,7 @@ def load_ucr(
     name: str,
     source: str = "auto",
     extract_path: str | os.PathLike | None = None,
+    downloads=None,
 ) -> dict[str, Any]:
     """Load both splits of a UCR classification dataset, as aeon returns them.
 
@@ -248,12 +289,14 @@ def load_ucr(
         :func:`aeon.datasets.load_classification`: the dataset is read from
         ``<extract_path>/<name>/`` when both ``<name>_TRAIN.ts`` and
         ``<name>_TEST.ts`` are there, and otherwise downloaded there from Zenodo
-        (see :data:`ZENODO_RECORD_URL`). ``"auto"`` is ``"shipped"`` when the
+        (see :data:`ZENODO_RECORD_URL`, :data:`ZENODO_FILE_URL`). ``"auto"`` is ``"shipped"`` when the
         dataset is bundled, else ``"download"``.
     extract_path : str or path-like, optional
         Cache directory of downloaded datasets (the workflow uses
         ``resources/ucr_archive/``). Default: ``$AEON_DATA`` or ``~/aeon_data``,
         as in aeon. Unused for shipped datasets.
+    downloads : cnnpractice.data.downloads.Downloads, optional
+        Mirror and checksum settings of the download (default: the original URLs).
 
     Returns
     -------
@@ -261,7 +304,8 @@ def load_ucr(
         ``X_train``, ``X_test``: 3D arrays ``(n, channels, length)``, or lists of
         2D ``(channels, length_i)`` arrays for unequal lengths; ``y_train``,
         ``y_test``: 1D arrays of labels (strings); ``source``: one of
-        ``"shipped"``, ``"cache"``, ``"download"``.
+        ``"shipped"``, ``"cache"``, ``"download"``; after a download, ``files`` (what
+        was received: url, size, md5, sha256, verified).
 
     Raises
     ------
@@ -277,12 +321,13 @@ def load_ucr(
     _check_option(source, SOURCES, "source")
     if source == "shipped" or (source == "auto" and shipped_files(name) is not None):
         return _load_shipped(name)
-    return _load_download(name, extract_path)
+    return _load_download(name, extract_path, downloads)
 
 
 __all__ = [
     "SHIPPED",
     "SOURCES",
+    "ZENODO_FILE_URL",
     "ZENODO_RECORD_URL",
     "load_ucr",
     "shipped_files",

@@ -21,10 +21,10 @@ SPLIT_LABELS = {"test": "mismatched", "nominal": "matched"}
 METHODS = ("cnn", "fit")
 NUISANCE_FIELDS = ("layer_altitude_km", "layer_thickness_km", "current_exponent", "vertical_optical_depth", "n_pulses")
 NUISANCE_EFFECTS = (
-    ("layer altitude |h - nominal|", "layer_altitude_km", "layer"),
+    ("layer altitude, abs(h - nominal)", "layer_altitude_km", "layer"),
     ("layer thickness", "layer_thickness_km", None),
-    ("light-yield exponent |p - nominal|", "current_exponent", "exponent"),
-    ("vertical optical depth |tau - nominal|", "vertical_optical_depth", "depth"),
+    ("light-yield exponent, abs(p - nominal)", "current_exponent", "exponent"),
+    ("vertical optical depth, abs(tau - nominal)", "vertical_optical_depth", "depth"),
     ("pulses (1, 2, 3)", "n_pulses", None),
 )
 

@@ -133,19 +133,24 @@ SYNSETS: dict[str, str] = {
 }
 
 
-def fetch(raw_dir: str | os.PathLike, *, url: str = URL, md5: str = MD5) -> dict[str, Any]:
-    """Download and unpack CIFAR-100 into ``raw_dir`` (``raw_dir/cifar-100-python/``)."""
-    from cnnpractice.data.archives import download, extract, staged_dir
+def fetch(raw_dir: str | os.PathLike, *, url: str = URL, md5: str = MD5, downloads=None) -> dict[str, Any]:
+    """Download and unpack CIFAR-100 into ``raw_dir`` (``raw_dir/cifar-100-python/``).
+
+    ``downloads`` (:class:`cnnpractice.data.downloads.Downloads`): mirror, checksum
+    overrides and the folder where the archive waits until unpacked (default: the original
+    URL, ``<raw_dir>/../downloads``). The md5 is checked before anything is unpacked."""
+    from cnnpractice.data.archives import staged_dir
+    from cnnpractice.data.downloads import Downloads
 
     raw_dir = Path(raw_dir)
+    downloads = (downloads or Downloads(dataset="cifar100")).with_folder(raw_dir.parent / "downloads")
+    archive, received = downloads.fetch_cached(url, md5=md5)
     with staged_dir(raw_dir, "fetch", replace="fetch.json") as stage:
-        archive = stage / Path(url).name
-        received = download(url, archive, md5=md5)
-        extract(archive, stage)
-        archive.unlink()
+        downloads.unpack(url, archive, received, stage, max_members=100)
         info = {"name": "cifar100", "source": "download", "files": [received]}
         write_json(stage / "fetch.json", info)
-    log.info(f"cifar100: {received['size']} bytes from {url} -> {raw_dir}")
+    downloads.discard(archive)
+    log.info(f"cifar100: {received['size']} bytes from {received.get('source', url)} -> {raw_dir}")
     return info
 
 

@@ -9,10 +9,9 @@ Images (each source has ``classes``, ``class_ids``, ``labels`` and yields
   standardised with the mean/std the network was trained with. Rows are read
   from the file batch by batch (not memory-mapped), so memory does not grow
   with the number of images.
-* :class:`ImageFolderImages` -- ImageNet: ``torchvision.datasets.ImageNet``
-  (``ILSVRC2012_devkit_t12.tar.gz`` and ``ILSVRC2012_img_val.tar``, or what it
-  made of them: ``meta.bin`` and ``val/<wnid>/``), or, without the devkit, a
-  folder ``<root>/<split>/<wnid>/*.JPEG``. Resized, centre-cropped and
+* :class:`ImageFolderImages` -- ImageNet as the ``prepare_imagenet`` rule wrote it
+  from the user's copy (:mod:`cnnpractice.data.imagenet`: ``<split>/<wnid>/*.JPEG``
+  and ``classes.json``, checked complete). Resized, centre-cropped and
   normalised as torchvision's ImageNet weights expect; decoded by DataLoader
   workers.
 
@@ -25,7 +24,6 @@ build either from the rule's description.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,6 @@ import numpy as np
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_WNID = re.compile(r"^n\d{8}$")
 
 
 def first_per_class(labels: np.ndarray, n: int | None, n_classes: int) -> np.ndarray:
@@ -148,29 +145,24 @@ def imagenet_transform(resize: int = 256, crop: int = 224):
 
 
 def open_imagenet(root: str | Path, split: str, transform, config_key: str):
-    """(dataset, wnids, human-readable class names) of an ImageNet copy at ``root``."""
-    from torchvision.datasets import ImageFolder, ImageNet
+    """(dataset, wnids, human-readable class names) of ImageNet as ``prepare_imagenet``
+    (:mod:`cnnpractice.data.imagenet`) wrote it at ``root``: ``<split>/<wnid>/`` images and
+    ``classes.json`` (checked complete when it was written)."""
+    from torchvision.datasets import ImageFolder
+
+    from cnnpractice.data.imagenet import load_classes
 
     root = Path(root)
-    if not root.is_dir():
+    if not (root / "classes.json").is_file() or not (root / split).is_dir():
         raise FileNotFoundError(
-            f"{config_key}: ImageNet folder {root} not found. Point {config_key} at a folder "
-            "holding ILSVRC2012_devkit_t12.tar.gz and ILSVRC2012_img_val.tar (from "
-            "image-net.org; they cannot be downloaded automatically), or <split>/<wnid>/*.JPEG"
+            f"{config_key}: {root} is not a prepared ImageNet folder (classes.json, {split}/<wnid>/); "
+            "the prepare_imagenet rule writes it from your copy"
         )
-    try:
-        dataset = ImageNet(str(root), split=split, transform=transform)
-        return dataset, list(dataset.wnids), [names[0] for names in dataset.classes]
-    except (RuntimeError, FileNotFoundError) as exc:
-        folder = root / split
-        wnid_dirs = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-        if not wnid_dirs or not all(_WNID.match(name) for name in wnid_dirs):
-            raise FileNotFoundError(
-                f"{config_key}: {root} is neither what torchvision.datasets.ImageNet reads "
-                f"({exc}) nor a folder {folder}/<wnid>/ of images"
-            ) from exc
-        dataset = ImageFolder(str(folder), transform=transform)
-        return dataset, list(dataset.classes), list(dataset.classes)
+    classes = load_classes(root)
+    dataset = ImageFolder(str(root / split), transform=transform)
+    if list(dataset.classes) != [c["wnid"] for c in classes]:
+        raise ValueError(f"{root}: the class folders of {split}/ differ from classes.json; rerun prepare_imagenet")
+    return dataset, list(dataset.classes), [c["name"] for c in classes]
 
 
 class ImageFolderImages:

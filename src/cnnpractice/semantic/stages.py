@@ -6,6 +6,8 @@ rule                          work
 ============================  ========================================================
 prepare_wordnet               :func:`.wordnet.prepare_wordnet` (WordNet 3.0 for nltk)
 fetch_cifar100                :func:`.cifar100.fetch`
+prepare_imagenet              :func:`cnnpractice.data.imagenet.prepare_imagenet` (shared
+                              data code): the user's copy, checked complete
 prepare_cifar100              :func:`.cifar100.prepare` -> a prepared dataset
 train_semantic                the small-data study's :func:`~cnnpractice.smalldata.stages.train_smalldata`
                               (end to end, five blocks), when that study has no such network
@@ -44,18 +46,51 @@ log = logging.getLogger("cnnpractice.semantic")
 ACTIVATION_ARRAYS = {"means": "f", "counts": "iu", "classes": "U", "class_ids": "U"}
 
 
-def prepare_wordnet(*, out_dir: str | Path, source: str) -> dict[str, Any]:
-    """Lay out WordNet 3.0 as an nltk corpus in ``out_dir`` (Debian packages, else nltk.download)."""
+def prepare_wordnet(
+    *, out_dir: str | Path, source: str, downloads: dict | None = None, downloads_dir: str | None = None
+) -> dict[str, Any]:
+    """Lay out WordNet 3.0 as an nltk corpus in ``out_dir`` (Debian packages, else nltk's
+    wordnet.zip, downloaded through the config's ``downloads`` settings)."""
+    from cnnpractice.data.downloads import Downloads
     from cnnpractice.semantic.wordnet import prepare_wordnet as prepare
 
-    return prepare(out_dir, source=source)
+    return prepare(out_dir, source=source, downloads=Downloads.from_config(downloads, "wordnet", downloads_dir))
 
 
-def fetch_cifar100(*, raw_dir: str | Path) -> dict[str, Any]:
-    """Download and unpack CIFAR-100 into ``raw_dir``."""
+def prepare_imagenet(
+    *,
+    root: str | Path,
+    out_dir: str | Path,
+    split: str,
+    expected: dict | None = None,
+    downloads: dict | None = None,
+    config_key: str = "semantic.datasets.imagenet.root",
+) -> dict[str, Any]:
+    """ImageNet's ``split`` from the user's copy at ``root`` into ``out_dir``, checked complete
+    (``expected``: classes, images; ``downloads``: the config's section, for checksum
+    overrides): :func:`cnnpractice.data.imagenet.prepare_imagenet`."""
+    from cnnpractice.data.downloads import Downloads
+    from cnnpractice.data.imagenet import prepare_imagenet as prepare
+
+    expected = dict(expected or {})
+    return prepare(
+        root,
+        out_dir,
+        split=split,
+        expected_classes=expected.get("classes"),
+        expected_images=expected.get("images"),
+        downloads=Downloads.from_config(downloads, "imagenet"),
+        config_key=config_key,
+    )
+
+
+def fetch_cifar100(*, raw_dir: str | Path, downloads: dict | None = None, downloads_dir: str | None = None) -> dict:
+    """Download and unpack CIFAR-100 into ``raw_dir``; ``downloads``: the config's section
+    (mirror, checksums), ``downloads_dir``: where the archive waits until unpacked."""
+    from cnnpractice.data.downloads import Downloads
     from cnnpractice.semantic.cifar100 import fetch
 
-    return fetch(raw_dir)
+    return fetch(raw_dir, downloads=Downloads.from_config(downloads, "cifar100", downloads_dir))
 
 
 def prepare_cifar100(

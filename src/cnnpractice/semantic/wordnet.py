@@ -7,7 +7,8 @@ Corpus folder (:func:`prepare_wordnet`): nltk reads WordNet from
 packages ``wordnet-base`` and ``wordnet-sense-index`` install the database files
 of WordNet 3.0 in ``/usr/share/wordnet/`` but not ``lexnames``, whose table is
 printed in the manual page ``lexnames(5WN)``: :func:`lexnames_from_man` rebuilds
-the file from it. Without those packages, ``nltk.download("wordnet")`` (network).
+the file from it. Without those packages, nltk's ``wordnet.zip`` is downloaded (the
+URL and checksums nltk's data index lists; through ``downloads.mirror`` when set).
 
 Hierarchy (:func:`class_hierarchy`): every WordNet noun above at least one class
 (hypernyms and instance hypernyms, the class's own synset included) is a
@@ -65,13 +66,13 @@ class WordNetMissing(FileNotFoundError):
     """WordNet is not where it should be, and could not be put there."""
 
 
-def _missing_message(why: str) -> str:
+def missing_message(why: str) -> str:
     packages = " ".join(DEBIAN_PACKAGES)
     return (
         f"WordNet 3.0 is not available: {why}. Install the Debian packages {packages} "
         f"(`sudo apt-get install {packages}`, or `make setup` as root), or allow network "
-        "access so that nltk.download('wordnet') can fetch it (config key semantic.wordnet: "
-        "auto or download)."
+        "access (or a downloads.mirror) so that nltk's wordnet.zip can be fetched (config key "
+        "semantic.wordnet: auto or download)."
     )
 
 
@@ -86,7 +87,7 @@ def lexnames_from_man(man_page: str | Path) -> str:
     try:
         raw = gzip.decompress(man_page.read_bytes()) if man_page.suffix == ".gz" else man_page.read_bytes()
     except (OSError, EOFError) as exc:
-        raise WordNetMissing(_missing_message(f"cannot read the manual page {man_page} ({exc})")) from exc
+        raise WordNetMissing(missing_message(f"cannot read the manual page {man_page} ({exc})")) from exc
     lines = []
     for line in raw.decode("latin-1").splitlines():
         fields = [f.strip() for f in line.split("\t")]
@@ -104,30 +105,13 @@ def _debian_missing(debian_dir: Path, lexnames_man: Path) -> list[str]:
     return [str(p) for p in [*(debian_dir / f for f in DATABASE_FILES), lexnames_man] if not p.is_file()]
 
 
-def _download_wordnet(nltk_root: Path) -> Path:
-    """``nltk.download("wordnet")`` into ``nltk_root``; the unpacked corpus folder."""
-    import nltk
-
-    nltk_root.mkdir(parents=True, exist_ok=True)
-    _trust(nltk_root)
-    if not nltk.download("wordnet", download_dir=str(nltk_root), quiet=True, raise_on_error=False):
-        raise WordNetMissing(_missing_message("nltk.download('wordnet') failed"))
-    folder, archive = nltk_root / "corpora" / "wordnet", nltk_root / "corpora" / "wordnet.zip"
-    if not (folder / "data.noun").is_file() and archive.is_file():
-        from cnnpractice.data.archives import extract
-
-        extract(archive, folder.parent)
-    if not (folder / "data.noun").is_file():
-        raise WordNetMissing(_missing_message(f"nltk.download('wordnet') left no {folder / 'data.noun'}"))
-    return folder
-
-
 def prepare_wordnet(
     out_dir: str | Path,
     *,
     source: str = "auto",
     debian_dir: str | Path = DEBIAN_DIR,
     lexnames_man: str | Path = LEXNAMES_MAN,
+    downloads=None,
 ) -> dict[str, Any]:
     """Lay out WordNet 3.0 as an nltk corpus in ``out_dir`` (``<nltk_data>/corpora/wordnet``).
 
@@ -135,9 +119,12 @@ def prepare_wordnet(
     ----------
     out_dir : the corpus folder to write (staged, then renamed into place).
     source : ``"debian"`` copies ``debian_dir``'s files and builds ``lexnames``
-        from ``lexnames_man``; ``"download"`` runs ``nltk.download("wordnet")``;
+        from ``lexnames_man``; ``"download"`` fetches ``wordnet.zip`` as nltk's data
+        index lists it (:mod:`.wordnet_download`; its md5/sha256 checked);
         ``"auto"`` takes the Debian files when all are there, else downloads.
     debian_dir, lexnames_man : where the Debian packages put the files.
+    downloads : :class:`cnnpractice.data.downloads.Downloads` of the download (mirror,
+        checksum overrides); default: the original URLs.
 
     Returns
     -------
@@ -155,7 +142,7 @@ def prepare_wordnet(
     out_dir, debian_dir, lexnames_man = Path(out_dir), Path(debian_dir), Path(lexnames_man)
     missing = _debian_missing(debian_dir, lexnames_man)
     if source == "debian" and missing:
-        raise WordNetMissing(_missing_message(f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"))
+        raise WordNetMissing(missing_message(f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"))
     use_debian = source == "debian" or (source == "auto" and not missing)
     with staged_dir(out_dir, "wordnet", replace="source.json") as stage:
         if use_debian:
@@ -165,12 +152,18 @@ def prepare_wordnet(
             origin = {"source": "debian", "from": str(debian_dir), "packages": list(DEBIAN_PACKAGES)}
         else:
             if source == "auto":
-                log.info(f"wordnet: Debian WordNet files missing ({missing[0]} ...); trying nltk.download")
+                log.info(f"wordnet: Debian WordNet files missing ({missing[0]} ...); downloading nltk's copy")
             download_root = stage / ".nltk_download"
-            for path in _download_wordnet(download_root).iterdir():
+            from cnnpractice.semantic.wordnet_download import download_wordnet
+
+            try:
+                folder, received = download_wordnet(download_root, downloads)
+            except (RuntimeError, ValueError, FileNotFoundError) as exc:
+                raise WordNetMissing(missing_message(f"downloading nltk's copy failed ({exc})")) from exc
+            for path in folder.iterdir():
                 shutil.move(str(path), stage / path.name)
             shutil.rmtree(download_root)
-            origin = {"source": "download", "from": "nltk.download('wordnet')"}
+            origin = {"source": "download", "from": received["url"], "received": received}
         reader = _open_reader(stage)
         info = {
             **origin,
@@ -210,7 +203,7 @@ def _open_reader(corpus_dir: Path):
             return EnglishWordNet(str(corpus_dir), None)
     except (OSError, LookupError, AssertionError, ValueError) as exc:
         raise WordNetMissing(
-            _missing_message(f"{corpus_dir} is not a readable WordNet corpus ({type(exc).__name__}: {exc})")
+            missing_message(f"{corpus_dir} is not a readable WordNet corpus ({type(exc).__name__}: {exc})")
         ) from exc
 
 
@@ -224,7 +217,7 @@ def load_wordnet(nltk_data: str | Path):
     corpus = nltk_data / "corpora" / "wordnet"
     if not (corpus / "data.noun").is_file() or not (corpus / "lexnames").is_file():
         raise WordNetMissing(
-            _missing_message(
+            missing_message(
                 f"{corpus} has no WordNet corpus (data.noun, lexnames); the workflow's prepare_wordnet rule writes it"
             )
         )

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnpractice.data.archives import download, extract, gunzip, hash_file, staged_dir
+from cnnpractice.data.archives import DiskError, gunzip, hash_file, staged_dir
 from cnnpractice.data.prepared import per_class
 from cnnpractice.io import write_json
 from cnnpractice.smalldata.preprocess import stratified_split, write_split
@@ -113,7 +113,9 @@ def _fetch_shipped(name: str, spec: dict, shipped_dir: Path, stage: Path) -> lis
     return files
 
 
-def _fetch_downloads(spec: dict, stage: Path) -> list[dict]:
+def _fetch_downloads(spec: dict, stage: Path, downloads) -> list[dict]:
+    """Every file of ``spec["downloads"]`` into ``stage``. Archives wait in ``downloads.folder``
+    until unpacked (a full disk while unpacking does not cost the download)."""
     files = []
     for item in spec["downloads"]:
         folder = stage / item["into"]
@@ -121,18 +123,20 @@ def _fetch_downloads(spec: dict, stage: Path) -> list[dict]:
         fname = item["urls"][0].rsplit("/", 1)[-1]
         errors = []
         for url in item["urls"]:
-            log.info(f"downloading {url}")
             try:
-                info = download(url, folder / fname, md5=item["md5"])
+                if item["extract"]:
+                    archive, info = downloads.fetch_cached(url, md5=item["md5"])
+                else:
+                    archive, info = folder / fname, downloads.fetch(url, folder / fname, md5=item["md5"])
                 break
-            except (RuntimeError, ValueError) as exc:
+            except (RuntimeError, ValueError, FileNotFoundError) as exc:
                 errors.append(str(exc))
         else:
             raise RuntimeError("; ".join(errors))
         entry = {"path": str(Path(item["into"]) / fname), **info}
         if item["extract"]:
-            entry["extracted_files"] = extract(folder / fname, folder)
-            (folder / fname).unlink()
+            entry["extracted_files"] = downloads.unpack(url, archive, info, folder)
+            downloads.discard(archive)
             entry["path"] = None  # archive deleted after unpacking
             entry["archive"] = fname
         files.append(entry)
@@ -140,7 +144,12 @@ def _fetch_downloads(spec: dict, stage: Path) -> list[dict]:
 
 
 def fetch(
-    name: str, raw_dir: str | os.PathLike, *, source: str = "auto", shipped_dir: str | os.PathLike = DEFAULT_SHIPPED_DIR
+    name: str,
+    raw_dir: str | os.PathLike,
+    *,
+    source: str = "auto",
+    shipped_dir: str | os.PathLike = DEFAULT_SHIPPED_DIR,
+    downloads=None,
 ) -> dict[str, Any]:
     """Put the raw files of dataset ``name`` into ``raw_dir`` (see :data:`DATASETS`).
 
@@ -161,6 +170,9 @@ def fetch(
         download, whatever ``source`` says (one config value serves all).
     shipped_dir : path
         Where the shipped Fashion-MNIST ``.gz`` files lie.
+    downloads : cnnpractice.data.downloads.Downloads, optional
+        Mirror and checksum settings, and the folder where archives wait until
+        unpacked (default: the original URLs, published md5s, ``<raw_dir>/../downloads``).
 
     Returns
     -------
@@ -179,6 +191,9 @@ def fetch(
     RuntimeError
         The fetch failed; names the dataset, the URL or file and the cause.
         Nothing is left at ``raw_dir``.
+    DiskError
+        Writing failed (full disk, permissions): an OSError, as it is; a downloaded
+        archive stays in ``downloads.folder`` for the next run.
     """
     spec = _check_name(name)
     if source not in SOURCES:
@@ -205,7 +220,10 @@ def fetch(
             if used == "shipped":
                 files = _fetch_shipped(name, spec, shipped_dir, stage)
             else:
-                files = _fetch_downloads(spec, stage)
+                from cnnpractice.data.downloads import Downloads
+
+                downloads = (downloads or Downloads(dataset=name)).with_folder(raw_dir.parent / "downloads")
+                files = _fetch_downloads(spec, stage, downloads)
             info = {
                 "name": name,
                 "talk_key": spec["talk_key"],
@@ -214,7 +232,7 @@ def fetch(
                 "files": files,
             }
             write_json(stage / "fetch.json", info)
-    except FileExistsError:
+    except (FileExistsError, DiskError):
         raise
     except Exception as exc:
         raise RuntimeError(f"could not fetch dataset {name!r} into {raw_dir} (source {used!r}): {exc}") from exc

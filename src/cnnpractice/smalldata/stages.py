@@ -33,11 +33,17 @@ from pathlib import Path
 from typing import Any
 
 
-def fetch_smalldata(*, dataset: str, raw_dir: str | Path, source: str) -> dict[str, Any]:
-    """Put one dataset's raw files into ``raw_dir`` (a shipped copy or downloads)."""
+def fetch_smalldata(
+    *, dataset: str, raw_dir: str | Path, source: str, downloads: dict | None = None, downloads_dir: str | None = None
+) -> dict[str, Any]:
+    """Put one dataset's raw files into ``raw_dir`` (a shipped copy or downloads); ``downloads``:
+    the config's section (mirror, checksums), ``downloads_dir``: where archives wait and
+    first downloads are recorded."""
+    from cnnpractice.data.downloads import Downloads
     from cnnpractice.smalldata.datasets import fetch
 
-    return fetch(dataset, raw_dir, source=source)
+    settings = Downloads.from_config(downloads, dataset, downloads_dir) if dataset != "oasis" else None
+    return fetch(dataset, raw_dir, source=source, downloads=settings)
 
 
 def prepare_smalldata(

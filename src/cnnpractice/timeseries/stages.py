@@ -29,9 +29,20 @@ log = logging.getLogger("cnnpractice.timeseries")
 
 
 def fetch_ucr(
-    *, dataset: str, out_dir: str | Path, source: str, extract_path: str, unequal_length: str, missing: str
+    *,
+    dataset: str,
+    out_dir: str | Path,
+    source: str,
+    extract_path: str,
+    unequal_length: str,
+    missing: str,
+    downloads: dict | None = None,
+    downloads_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Materialise one UCR dataset into ``out_dir/{train,test}.npz``."""
+    """Materialise one UCR dataset into ``out_dir/{train,test}.npz``; ``downloads``: the
+    config's ``downloads`` section (mirror, checksums), ``downloads_dir``: where downloads
+    are recorded (:class:`cnnpractice.data.downloads.Downloads`)."""
+    from cnnpractice.data.downloads import Downloads
     from cnnpractice.data.ucr import materialize_ucr
 
     return materialize_ucr(
@@ -41,6 +52,7 @@ def fetch_ucr(
         extract_path=extract_path,
         unequal_length=unequal_length,
         missing=missing,
+        downloads=Downloads.from_config(downloads, "ucr", downloads_dir),
     )
 
 

@@ -80,6 +80,22 @@ def prepare_work_dir(work_dir: Path, settings: dict[str, Any], rank: int = 0) ->
     return None
 
 
+#: What a training checkpoint holds only to resume the fit: the published ``model.ckpt`` goes
+#: without it (every reader loads weights and hyperparameters). With AdamW that is two thirds
+#: of the file: VGG16 1.6 GB -> 0.5 GB, 40 times over in the paper's time-series study.
+RESUME_ONLY = ("optimizer_states", "lr_schedulers")
+
+
+def weights_checkpoint(source: str | Path, target: str | Path) -> None:
+    """Write ``source`` (a Lightning checkpoint) to ``target`` without :data:`RESUME_ONLY`."""
+    import torch
+
+    checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+    for key in RESUME_ONLY:
+        checkpoint.pop(key, None)
+    torch.save(checkpoint, target)
+
+
 def wait_for_launched_processes(trainer, timeout: float = 120.0) -> None:
     """Let the DDP processes that Lightning started (rerunning this script) exit before
     rank 0 writes the outputs and returns, so a finished job leaves nothing running."""
@@ -110,7 +126,7 @@ def publish_run(
     wait_for_launched_processes(trainer)
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "model.ckpt") as tmp:
-        shutil.copyfile(best_path, tmp)
+        weights_checkpoint(best_path, tmp)
     write_history(out_dir / "metrics.csv", rows)
     shutil.rmtree(out_dir / "tensorboard", ignore_errors=True)
     shutil.copytree(work_dir / "tensorboard", out_dir / "tensorboard")
