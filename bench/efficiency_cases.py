@@ -31,7 +31,8 @@ def _alexnet(variant: str, paper: bool) -> dict:
     if paper:
         params = {"geometry": "auto", "width": 1.0, "in_channels": 3, "n_classes": 102, "input_size": 227}
     else:
-        params = {"geometry": "small", "width": 0.25, "in_channels": 1, "n_classes": 10, "input_size": 28}
+        width = 0.125 if variant == "alexnet" else 0.25
+        params = {"geometry": "small", "width": width, "in_channels": 1, "n_classes": 10, "input_size": 28}
     return {"name": "alexnet", "variant": variant, "dropout": 0.5, **params}
 
 
