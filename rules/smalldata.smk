@@ -175,6 +175,7 @@ rule extract_decaf_features:
         weights=SD.get("features", {}).get("decaf", {}).get("weights"),
         layers=SD_DECAF_LAYERS,
         accelerator=config["trainer"]["accelerator"],
+        seed=config["seed"],
     script:
         "../scripts/extract_decaf_features.py"
 

@@ -12,4 +12,5 @@ with log_to(snakemake.log[0]):
         out_paths=dict(zip(snakemake.params.layers, snakemake.output)),
         weights=snakemake.params.weights,
         accelerator=snakemake.params.accelerator,
+        seed=snakemake.params.seed,
     )

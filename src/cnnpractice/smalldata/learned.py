@@ -164,11 +164,15 @@ def feature_sets(path: str | Path, default_name: str) -> dict[str, tuple[np.ndar
         return {n: (npz[f"{n}.train"], npz[f"{n}.test"]) for n in names}
 
 
-def decaf_net(weights: str | None):
-    """torchvision's AlexNet (``weights``: e.g. ``"IMAGENET1K_V1"``; None = random, for tests)."""
+def decaf_net(weights: str | None, seed: int = 0):
+    """torchvision's AlexNet (``weights``: e.g. ``"IMAGENET1K_V1"``; None = random, for
+    tests, initialised from ``seed`` so that the same config gives the same features)."""
+    import torch
     import torchvision
 
-    return torchvision.models.alexnet(weights=weights)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return torchvision.models.alexnet(weights=weights)
 
 
 def decaf_features(
@@ -179,8 +183,10 @@ def decaf_features(
     batch_size: int = 128,
     input_size: int = 224,
     accelerator: str = "auto",
+    seed: int = 0,
 ) -> dict[str, tuple[int, ...]]:
-    """DeCAF features (``out_paths``: layer name in ``fc6``/``fc7`` -> ``.npz`` path)."""
+    """DeCAF features (``out_paths``: layer name in ``fc6``/``fc7`` -> ``.npz`` path;
+    ``seed`` initialises a random network, ``weights`` None)."""
     import torch
     import torch.nn.functional as F
 
@@ -189,7 +195,7 @@ def decaf_features(
         raise ValueError(f"unknown DeCAF layers {sorted(bad)}; expected {sorted(DECAF_LAYERS)}")
     data = load_prepared(data_dir)
     device = choose_device(accelerator)
-    net = decaf_net(weights).to(device).eval()
+    net = decaf_net(weights, seed).to(device).eval()
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     layers = sorted(out_paths, key=DECAF_LAYERS.get)

@@ -131,12 +131,18 @@ def extract_cnn_features(
 
 
 def extract_decaf_features(
-    *, data_dir: str | Path, out_paths: dict[str, str | Path], weights: str | None, accelerator: str
+    *,
+    data_dir: str | Path,
+    out_paths: dict[str, str | Path],
+    weights: str | None,
+    accelerator: str,
+    seed: int = 0,
 ) -> dict[str, tuple[int, ...]]:
-    """DeCAF features: fc6/fc7 activations of an ImageNet-pretrained AlexNet."""
+    """DeCAF features: fc6/fc7 activations of an ImageNet-pretrained AlexNet (``seed``
+    initialises it when ``weights`` is None)."""
     from cnnpractice.smalldata.learned import decaf_features
 
-    return decaf_features(data_dir=data_dir, out_paths=out_paths, weights=weights, accelerator=accelerator)
+    return decaf_features(data_dir=data_dir, out_paths=out_paths, weights=weights, accelerator=accelerator, seed=seed)
 
 
 def classify_features(**kwargs: Any) -> list[dict[str, Any]]:
