@@ -97,6 +97,8 @@ def out_of_range(node):
             found.append("no_such_choice")
         if part.get("minItems", 0) >= 1:
             found.append([])
+        if part.get("minLength", 0) >= 1:
+            found.append("")
         if "maxItems" in part:
             found.append([1] * (part["maxItems"] + 1))
     return found
