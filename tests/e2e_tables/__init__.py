@@ -1,0 +1,105 @@
+"""Recompute the tiny end-to-end run's tables from the per-run files the workflow wrote.
+
+``tests/test_workflow.py::test_tiny_end_to_end`` calls one function per study. Each reads the
+files the training, scoring and fitting jobs wrote (``test.json``, ``validation.json``,
+``metrics.csv``, ``selection.json``, score files, locator and fit results, semantic per-seed
+outputs) on its own, recomputes every number of the study's table rows (means, t intervals,
+n, chance rows) with NumPy/SciPy, and asserts that the table holds the same numbers. The
+package's table functions are never called, so a table that reads the wrong run, a stale
+file or a mislabelled split differs from what is recomputed here. Each function also asserts
+one above-chance result of its study on the tiny config, by a one-sided test against the
+study's chance level, which a run on shuffled labels fails.
+
+Interval formulas follow the tables' documented choices: Student-t over seeds (clipped to
+[0, 1] where the table says so), Wilson for a proportion on a test split
+(:func:`cnnpractice.stats.proportion_ci`, used for its formula only).
+"""
+
+import json
+from pathlib import Path
+
+import yaml
+
+from e2e_tables.brain import check_brain_tables
+from e2e_tables.common import assert_catches, edit_csv_cell
+from e2e_tables.elves import check_elves_tables
+from e2e_tables.semantic import check_semantic_tables
+from e2e_tables.smalldata import check_smalldata_tables
+from e2e_tables.timeseries import check_timeseries_tables
+
+__all__ = [
+    "assert_catches",
+    "check_brain_tables",
+    "check_elves_tables",
+    "check_semantic_tables",
+    "check_smalldata_tables",
+    "check_tables",
+    "check_timeseries_tables",
+    "edit_csv_cell",
+]
+
+
+def check_tables(wf: Path, config: Path) -> None:
+    """Every check of this package on the finished run ``wf`` of ``config`` (the tiny config);
+    then edits of a finished run, each of which a check must notice: a table cell off by
+    0.01 per study, a run's file in another run's place per study, labels shuffled."""
+    tiny = yaml.safe_load(config.read_text())
+    ts, sd = tiny["timeseries"], tiny["smalldata"]
+    seeds = [tiny["seed"] + i for i in range(sd["seeds"])]
+    checks = {
+        "timeseries": lambda: check_timeseries_tables(wf, ts["datasets"], ts["transfer"]["datasets"], ts["repeats"]),
+        "smalldata": lambda: check_smalldata_tables(wf, "fashion_mnist", "alexnet", seeds),
+        "semantic": lambda: check_semantic_tables(wf, "fashion_cnn", seeds),
+        "elves": lambda: check_elves_tables(wf),
+        "brain": lambda: check_brain_tables(wf),
+    }
+    for check in checks.values():
+        check()
+
+    def bump(cell):
+        return repr(float(cell) + 0.01)
+
+    results = wf / "results"
+    image = json.loads((results / "timeseries/selection.json").read_text())["image"]
+    run0 = results / f"timeseries/GunPoint/cnn/{image}/run0/test.json"
+    edits = [
+        # a table cell off by 0.01
+        ("timeseries", results / "timeseries/accuracy.csv", {"model": "fcn"}, "test_accuracy"),
+        ("smalldata", results / "smalldata/greedy.csv", {"row": "L3"}, "accuracy"),
+        ("smalldata", results / "smalldata/features.csv", {"feature_set": "hog", "classifier": "svm"}, "accuracy"),
+        ("semantic", results / "semantic/layers.csv", {"layer": "fc7", "network": "trained"}, "mean_f1"),
+        (
+            "elves",
+            results / "elves/reconstruction.csv",
+            {"nuisances": "matched", "method": "fit"},
+            "location_km_median",
+        ),
+        ("elves", results / "elves/detection.csv", {"class": "elve"}, "recall"),
+        ("brain", results / "brain/metrics.csv", {"input": "full"}, "acc"),
+    ]
+    for study, path, match, column in edits:
+        assert_catches(path, lambda p, m=match, c=column: edit_csv_cell(p, m, c, bump), checks[study])
+    # what a table reading another run sees: one run's file in another's place
+    swaps = [
+        ("timeseries", run0, run0.parent.parent / "run1/test.json"),
+        ("smalldata", results / f"smalldata/fashion_mnist/alexnet/greedy/seed{seeds[0]}/L1/test.json", None),
+        (
+            "semantic",
+            results / "semantic/fashion_cnn/conv1/scores.json",
+            results / "semantic/fashion_cnn/fc7/scores.json",
+        ),
+        ("elves", results / "elves/locator/mono/test.json", results / "elves/locator/stereo/test.json"),
+        ("brain", results / "brain/full/fold0/fold.json", results / "brain/full/fold1/fold.json"),
+    ]
+    for study, path, other in swaps:
+        other = other or path.parent.parent / "L3" / path.name
+        assert_catches(path, lambda p, o=other: p.write_bytes(o.read_bytes()), checks[study])
+
+    # a run scored against shuffled labels
+    def shuffle_labels(path):
+        res = json.loads(path.read_text())
+        res["y_true"] = res["y_true"][1:] + res["y_true"][:1]
+        path.write_text(json.dumps(res))
+
+    assert_catches(run0, shuffle_labels, checks["timeseries"])
+    assert_catches(results / "elves/detector/test.json", shuffle_labels, checks["elves"])
