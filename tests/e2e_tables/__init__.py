@@ -1,18 +1,35 @@
 """Recompute the tiny end-to-end run's tables from the per-run files the workflow wrote.
 
-``tests/test_workflow.py::test_tiny_end_to_end`` calls one function per study. Each reads the
-files the training, scoring and fitting jobs wrote (``test.json``, ``validation.json``,
-``metrics.csv``, ``selection.json``, score files, locator and fit results, semantic per-seed
-outputs) on its own, recomputes every number of the study's table rows (means, t intervals,
-n, chance rows) with NumPy/SciPy, and asserts that the table holds the same numbers. The
-package's table functions are never called, so a table that reads the wrong run, a stale
-file or a mislabelled split differs from what is recomputed here. Each function also asserts
-one above-chance result of its study on the tiny config, by a one-sided test against the
-study's chance level, which a run on shuffled labels fails.
+``tests/test_workflow.py::test_tiny_end_to_end`` calls :func:`check_tables`, which runs one
+check per study. Each reads, on its own, the files the training, scoring and fitting jobs
+wrote, recomputes the numbers of the study's table rows with NumPy/SciPy, and asserts the
+table holds the same numbers (relative tolerance 1e-9). The package's table functions are
+never called, so a table that reads the wrong run, a stale file or a mislabelled split
+differs from what is recomputed here.
 
-Interval formulas follow the tables' documented choices: Student-t over seeds (clipped to
-[0, 1] where the table says so), Wilson for a proportion on a test split
-(:func:`cnnpractice.stats.proportion_ci`, used for its formula only).
+* time series: each run's accuracy from its ``test.json`` predictions against the dataset's
+  test labels, its ``validation.json`` against its ``metrics.csv``; the rows (t interval over
+  seeds clipped to [0, 1], the test split's Wilson interval, validation accuracy, chance),
+  ``accuracy_runs.csv``, the transfer table, the image type chosen on validation.
+* small data: each chosen run's ``test.json`` against the test labels; the learning rate and
+  the stage chosen again from the candidates' ``metrics.csv`` (validation only); every row
+  of ``greedy.csv`` (stages, choices, gain, paired difference and its t-test p, fine-tuning,
+  chance) and ``features.csv`` (from the classifiers' score files).
+* semantic: each network's F1 from its per-k values, the shown network's from its named
+  clusters (``clusters.csv``); means over the seeds' networks with t intervals, the per-k
+  table, the paired trained - untrained rows, Benjamini-Hochberg q over the layers. The
+  permutation p-values (random-partition null, Mantel) are read, not redrawn.
+* elves: precision, recall (Wilson), F1 and counts from the detector's predictions against
+  the test shards' labels; every reconstruction row's median and 68 % quantile, n and
+  failures from the locators' predictions and the fits against the shards' truth. Bootstrap
+  intervals are checked to hold their estimate, not redrawn.
+* brain: each fold's subject metrics from its ``predictions.csv`` (labels against the
+  cohort's), its slice accuracy from its ``test.json``; the metrics rows (t over folds,
+  pooled Wilson, chance), the SVM row from its folds, the leakage arms.
+
+Each check also asserts one result of its study above chance on the tiny config by a
+one-sided test (see each module), which labels shuffled against the data fail; the brain's
+is the alignment, because no brain classifier is above chance on 8 subjects.
 """
 
 import json
