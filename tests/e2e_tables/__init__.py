@@ -63,10 +63,15 @@ def check_tables(wf: Path, config: Path) -> None:
     tiny = yaml.safe_load(config.read_text())
     ts, sd = tiny["timeseries"], tiny["smalldata"]
     seeds = [tiny["seed"] + i for i in range(sd["seeds"])]
+    # the tiny config's one small-data set and architecture, its one semantic model
+    (dataset,) = sd["datasets"]
+    (arch,) = [name for name, spec in sd["architectures"].items() if spec.get("enabled", True)]
+    (model,) = tiny["semantic"]["models"]
+    layers = tiny["semantic"]["models"][model]["layers"]
     checks = {
         "timeseries": lambda: check_timeseries_tables(wf, ts["datasets"], ts["transfer"]["datasets"], ts["repeats"]),
-        "smalldata": lambda: check_smalldata_tables(wf, "fashion_mnist", "alexnet", seeds),
-        "semantic": lambda: check_semantic_tables(wf, "fashion_cnn", seeds),
+        "smalldata": lambda: check_smalldata_tables(wf, dataset, arch, seeds),
+        "semantic": lambda: check_semantic_tables(wf, model, seeds),
         "elves": lambda: check_elves_tables(wf),
         "brain": lambda: check_brain_tables(wf),
     }
@@ -78,13 +83,13 @@ def check_tables(wf: Path, config: Path) -> None:
 
     results = wf / "results"
     image = json.loads((results / "timeseries/selection.json").read_text())["image"]
-    run0 = results / f"timeseries/GunPoint/cnn/{image}/run0/test.json"
+    run0 = results / f"timeseries/{ts['datasets'][0]}/cnn/{image}/run0/test.json"
     edits = [
         # a table cell off by 0.01
         ("timeseries", results / "timeseries/accuracy.csv", {"model": "fcn"}, "test_accuracy"),
         ("smalldata", results / "smalldata/greedy.csv", {"row": "L3"}, "accuracy"),
         ("smalldata", results / "smalldata/features.csv", {"feature_set": "hog", "classifier": "svm"}, "accuracy"),
-        ("semantic", results / "semantic/layers.csv", {"layer": "fc7", "network": "trained"}, "mean_f1"),
+        ("semantic", results / "semantic/layers.csv", {"layer": layers[-1], "network": "trained"}, "mean_f1"),
         (
             "elves",
             results / "elves/reconstruction.csv",
@@ -99,11 +104,11 @@ def check_tables(wf: Path, config: Path) -> None:
     # what a table reading another run sees: one run's file in another's place
     swaps = [
         ("timeseries", run0, run0.parent.parent / "run1/test.json"),
-        ("smalldata", results / f"smalldata/fashion_mnist/alexnet/greedy/seed{seeds[0]}/L1/test.json", None),
+        ("smalldata", results / f"smalldata/{dataset}/{arch}/greedy/seed{seeds[0]}/L1/test.json", None),
         (
             "semantic",
-            results / "semantic/fashion_cnn/conv1/scores.json",
-            results / "semantic/fashion_cnn/fc7/scores.json",
+            results / f"semantic/{model}/{layers[0]}/scores.json",
+            results / f"semantic/{model}/{layers[-1]}/scores.json",
         ),
         ("elves", results / "elves/locator/mono/test.json", results / "elves/locator/stereo/test.json"),
         ("brain", results / "brain/full/fold0/fold.json", results / "brain/full/fold1/fold.json"),
