@@ -6,9 +6,9 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import e2e_tables as e2e
 import pytest
 
 from cnnpractice import netguard
@@ -225,6 +225,9 @@ def test_tiny_end_to_end(tmp_path):
     check_semantic_outputs(wf)
     check_elves_outputs(wf)
     check_brain_outputs(wf)
+    # every table row recomputed from the per-run files, one result above chance per study,
+    # and an edited cell or run file per study that the recomputation notices
+    e2e.check_tables(wf, wf / "tests/config/tiny.yaml")
 
     # a changed setting of greedy stage 4 reruns the greedy trainings (one job per seed holds
     # all five stages) and what reads them; the end-to-end trainings stay
@@ -235,11 +238,9 @@ def test_tiny_end_to_end(tmp_path):
     assert jobs.get("train_smalldata_greedy") == 2 and "train_smalldata_full" not in jobs, out[-3000:]
     assert "train_timeseries" not in out
 
-    # a finished run has nothing left to do, and says so quickly
-    t0 = time.perf_counter()
+    # a finished run has nothing left to do (its speed is a bench's business, not a test's)
     code, out = run(["-n", "--cores", "2", "--configfile", "tests/config/tiny.yaml"], cwd=wf)
     assert code == 0 and "Nothing to be done" in out, out[-2000:]
-    assert time.perf_counter() - t0 < 30
 
     code, out = run(["--report", "results/report.html", "--configfile", "tests/config/tiny.yaml"], cwd=wf)
     assert code == 0, out[-3000:]
