@@ -165,11 +165,13 @@ def rehearse(
             str(cores),
             "--directory",
             str(run_dir),
+            # before --configfile/--config, which take every word up to the next option:
+            # targets among the extra arguments would be read as config files or entries
+            *(extra or []),
             "--configfile",
             *(str(ROOT / c) for c in CONFIGS),
             "--config",
             f"downloads={{mirror: {server['url']}}}",
-            *(extra or []),
             log_file=directory / "snakemake.log",
             timeout=timeout,
             guard=guard,
