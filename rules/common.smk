@@ -53,7 +53,8 @@ def data_threads(wanted):
     A job holding every core starts only when all are free at once; on a 2-core machine
     the single-thread jobs beside it always hold one, and it waited behind the whole rest
     of the DAG. Cluster executors (no local core count) get ``wanted``."""
-    cores = workflow.cores
+    # workflow.cores raises where no core count is set (cluster executors, the API)
+    cores = getattr(getattr(workflow, "resource_settings", None), "cores", None)
     if not isinstance(cores, int) or cores <= 0 or cores >= 10**6:
         return wanted
     return max(1, min(wanted, cores // 2))

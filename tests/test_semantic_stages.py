@@ -140,6 +140,9 @@ def write_image_folder(root: Path, per_class: int = 2) -> Path:
         (root / "val" / wnid).mkdir(parents=True)
         for i in range(per_class + 1):
             Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(root / "val" / wnid / f"{i}.JPEG")
+    # what prepare_imagenet writes beside the class folders (cnnpractice.data.imagenet)
+    classes = [{"wnid": w, "name": w, "words": w, "images": per_class + 1} for w in sorted(WNIDS)]
+    (root / "classes.json").write_text(json.dumps({"split": "val", "classes": classes}))
     return root
 
 
@@ -338,14 +341,14 @@ def test_activations_of_other_classes_than_the_hierarchy_are_an_error(tmp_path):
 
 
 def test_missing_imagenet_names_the_config_key(tmp_path):
-    with pytest.raises(FileNotFoundError, match="semantic.datasets.imagenet.root: ImageNet folder .* not found"):
+    with pytest.raises(FileNotFoundError, match="imagenet.root: .* is not a prepared ImageNet folder"):
         sources.open_source(
             {"kind": "imagenet", "root": str(tmp_path / "none"), "config_key": "semantic.datasets.imagenet.root"},
             normalization=None,
             batch_size=2,
         )
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="is neither what torchvision.datasets.ImageNet reads"):
+    with pytest.raises(FileNotFoundError, match="the prepare_imagenet rule writes it from your copy"):
         sources.open_source({"kind": "imagenet", "root": str(tmp_path / "empty")}, normalization=None, batch_size=2)
 
 

@@ -145,6 +145,9 @@ def rehearse(
     directory.mkdir(parents=True, exist_ok=True)
     if mini is not None and Path(mini).absolute() != directory / "mini":
         link = directory / "mini"
+        # the kept folder may not exist yet (a fresh clone): a link to nothing would be
+        # neither a folder to build in nor one to create
+        Path(mini).absolute().mkdir(parents=True, exist_ok=True)
         if link.is_symlink() or not link.exists():
             link.unlink(missing_ok=True)
             link.symlink_to(Path(mini).absolute(), target_is_directory=True)
