@@ -225,6 +225,19 @@ def _write(rows, runs, comparisons, out_csv, out_md, out_runs_csv, out_compariso
     write_markdown(out_md, sections, title=title)
 
 
+def _summaries(results, validation, selection, reference, hint: str):
+    """What both tables are made of: the runs, the reference, the image-type choice, the
+    summary rows, the paired comparisons and the pivot of the rows."""
+    runs = read_runs(results, validation)
+    if not runs:
+        raise ValueError(f"no training results to tabulate: {hint}")
+    ref = load_reference("timeseries", reference)
+    choice = load_selection(selection)
+    image = choice["image"] if choice else None
+    rows = summarize(runs, ref, image)
+    return runs, ref, choice, image, rows, paired_rows(runs, image), pivot(rows)
+
+
 def tabulate_accuracy(
     *,
     results: Sequence[str | Path],
@@ -237,15 +250,9 @@ def tabulate_accuracy(
     reference: str | Path | None = None,
 ) -> list[dict]:
     """The default datasets' tables (see the module docstring); returns the summary rows."""
-    runs = read_runs(results, validation)
-    if not runs:
-        raise ValueError("no training results to tabulate: enable a model under timeseries.models")
-    ref = load_reference("timeseries", reference)
-    choice = load_selection(selection)
-    image = choice["image"] if choice else None
-    rows = summarize(runs, ref, image)
-    comparisons = paired_rows(runs, image)
-    prow, pcols = pivot(rows)
+    runs, ref, choice, image, rows, comparisons, (prow, pcols) = _summaries(
+        results, validation, selection, reference, "enable a model under timeseries.models"
+    )
     talk_rows = [{"dataset": d, **v} for d, v in sorted(ref["talk_validation"].items())]
     sections = [
         ("Test accuracy: mean over seeds [95 % interval] n", markdown_table(prow, pcols) + "\n" + NOTES),
@@ -292,15 +299,9 @@ def tabulate_transfer(
     reference: str | Path | None = None,
 ) -> list[dict]:
     """The transfer datasets' tables: the same columns, the choice made on the default ones."""
-    runs = read_runs(results, validation)
-    if not runs:
-        raise ValueError("no transfer results to tabulate: set timeseries.transfer.datasets")
-    ref = load_reference("timeseries", reference)
-    choice = load_selection(selection)
-    image = choice["image"] if choice else None
-    rows = summarize(runs, ref, image)
-    comparisons = paired_rows(runs, image)
-    prow, pcols = pivot(rows)
+    runs, ref, choice, image, rows, comparisons, (prow, pcols) = _summaries(
+        results, validation, selection, reference, "set timeseries.transfer.datasets"
+    )
     chosen = (
         f"The image CNN uses `{image}`, chosen on the validation parts of {', '.join(choice['datasets'])}; "
         if choice
