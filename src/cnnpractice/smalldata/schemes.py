@@ -121,6 +121,7 @@ def train_greedy(
     """Greedy L1..L5 of one seed: per stage the learning rate chosen on validation, then
     the stage. ``stage_training``: per-stage overrides (``{"L4": {"lr": ...}}``; a stage that
     sets ``lr`` tries only that one). Writes ``out_dir/selection.json`` and returns it."""
+    common = dict(data_dir=data_dir, dataset=dataset, arch=arch, arch_params=arch_params, trainer=trainer, seed=seed)
     from cnnpractice.smalldata.training import train_stage
 
     out_dir = Path(out_dir)
@@ -138,16 +139,11 @@ def train_greedy(
 
         def run(lr: float, cand_dir: Path, k=k, settings=settings, previous=previous) -> dict[str, Any]:
             return train_stage(
-                data_dir=data_dir,
+                **common,
                 out_dir=cand_dir,
-                dataset=dataset,
-                arch=arch,
-                arch_params=arch_params,
                 kind="greedy",
                 stage=k,
                 training={**settings, "lr": lr},
-                trainer=trainer,
-                seed=seed,
                 previous_ckpt=previous,
             )
 
@@ -185,6 +181,7 @@ def train_full(
     """Full Lk (k in ``stages``) of one seed under every compute budget of ``budgets``: the
     learning rate chosen on validation under the first budget (reused by the others), then
     per budget the stage. Writes ``out_dir/selection.json`` and returns it."""
+    common = dict(data_dir=data_dir, dataset=dataset, arch=arch, arch_params=arch_params, trainer=trainer, seed=seed)
     from cnnpractice.smalldata.training import train_stage
 
     out_dir = Path(out_dir)
@@ -205,16 +202,11 @@ def train_full(
 
             def run(lr: float, cand_dir: Path, k=k, budget=budget) -> dict[str, Any]:
                 return train_stage(
-                    data_dir=data_dir,
+                    **common,
                     out_dir=cand_dir,
-                    dataset=dataset,
-                    arch=arch,
-                    arch_params=arch_params,
                     kind="full",
                     stage=k,
                     training={**training, "lr": lr},
-                    trainer=trainer,
-                    seed=seed,
                     full_epochs=budget,
                 )
 
