@@ -228,6 +228,10 @@ def test_tiny_end_to_end(tmp_path):
     # every table row recomputed from the per-run files, one result above chance per study,
     # and an edited cell or run file per study that the recomputation notices
     e2e.check_tables(wf, wf / "tests/config/tiny.yaml")
+    # no table a person reads has an empty cell: "not applicable" is written as such
+    from cnnpractice.rehearsal.run import table_gaps
+
+    assert table_gaps(wf / "results") == []
 
     # a changed setting of greedy stage 4 reruns the greedy trainings (one job per seed holds
     # all five stages) and what reads them; the end-to-end trainings stay

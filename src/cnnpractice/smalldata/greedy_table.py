@@ -163,7 +163,7 @@ def _cell(row: Mapping[str, Any]) -> str:
 
 def _p(row: Mapping[str, Any]) -> str:
     if row.get("p_t") is None:
-        return ""
+        return "–"
     p_w = row.get("p_wilcoxon")
     return f"{row['p_t']:.3g} / " + ("–" if p_w is None or np.isnan(p_w) else f"{p_w:.3g}")
 
@@ -206,7 +206,7 @@ def tabulate_greedy(
         rows += block
         verdicts += [f"- {dataset}, {arch}: {line}" for line in lines]
         table = [
-            {**r, "accuracy_cell": _cell(r), "talk_cell": _talk(r), "budget": r.get("budget") or "", "p_cell": _p(r)}
+            {**r, "accuracy_cell": _cell(r), "talk_cell": _talk(r), "budget": r.get("budget") or "–", "p_cell": _p(r)}
             for r in block
         ]
         sections.append(
