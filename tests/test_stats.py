@@ -110,6 +110,32 @@ def test_mantel_finds_related_matrices_and_not_unrelated_ones():
         stats.mantel(np.zeros((3, 3)), np.zeros((4, 4)))
 
 
+def test_mantel_ranks_once_and_matches_spearman_on_each_relabelled_matrix():
+    # the fast path ranks b's upper triangle once; it must give what spearmanr gives on
+    # every relabelled matrix, ties included (b rounded to one decimal)
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(30, 2))
+    a = np.linalg.norm(x[:, None] - x[None], axis=2)
+    b = np.round(np.linalg.norm(x[:, None] - x[None] + rng.normal(size=(30, 30, 2)), axis=2), 1)
+    b = np.triu(b, 1) + np.triu(b, 1).T
+    iu = np.triu_indices(30, k=1)
+    slow = sps.permutation_test(
+        (np.arange(30),),
+        lambda p: sps.spearmanr(a[iu], b[np.ix_(p, p)][iu])[0],
+        permutation_type="pairings",
+        n_resamples=199,
+        alternative="greater",
+        rng=np.random.default_rng(7),
+    )
+    fast = stats.mantel(a, b, permutations=199, seed=7)
+    assert fast["r"] == pytest.approx(slow.statistic, abs=1e-12)
+    assert fast["p"] == pytest.approx(slow.pvalue, abs=1e-12)
+    with pytest.raises(ValueError, match="spearman"):
+        stats.mantel(a, b, method="kendall")
+
+
 def test_fdr_is_benjamini_hochberg():
     p = np.array([0.01, 0.04, 0.03, 0.2])
     # BH by hand: sorted 0.01,0.03,0.04,0.2 -> 0.04,0.0533,0.0533,0.2

@@ -193,11 +193,6 @@ def percentile_of(observed: float, null: Sequence[float] | np.ndarray) -> float:
     return float(stats.percentileofscore(_finite(null), observed, kind="strict"))
 
 
-def _upper(matrix: np.ndarray) -> np.ndarray:
-    iu = np.triu_indices(matrix.shape[0], k=1)
-    return matrix[iu]
-
-
 def mantel(
     a: np.ndarray,
     b: np.ndarray,
@@ -222,13 +217,25 @@ def mantel(
     n = a.shape[0]
     if n < 3:
         raise ValueError(f"mantel needs at least 3 objects, got {n}")
-    corr = {"spearman": stats.spearmanr, "pearson": stats.pearsonr}[method]
-    ua = _upper(a)
+    if method not in ("spearman", "pearson"):
+        raise ValueError(f"mantel method must be 'spearman' or 'pearson', got {method!r}")
     iu = np.triu_indices(n, k=1)
+    ua, ub = a[iu], b[iu]
+    if method == "spearman" and np.array_equal(b, b.T):
+        # relabelling the objects of a symmetric b only reorders the values of its upper
+        # triangle, so their (average) ranks are computed once and reordered with them:
+        # Spearman's r is Pearson's r of the ranks (as scipy.stats.spearmanr computes it)
+        ua = stats.rankdata(ua)
+        ranks = np.zeros((n, n))
+        ranks[iu] = stats.rankdata(ub)
+        b = ranks + ranks.T
+        corr = stats.pearsonr
+    else:
+        corr = {"spearman": stats.spearmanr, "pearson": stats.pearsonr}[method]
 
     def statistic(order):
         perm = np.asarray(order, dtype=int)
-        return corr(ua, b[np.ix_(perm, perm)][iu])[0]
+        return corr(ua, b[perm[iu[0]], perm[iu[1]]])[0]  # the upper triangle of b relabelled
 
     res = stats.permutation_test(
         (np.arange(n),),

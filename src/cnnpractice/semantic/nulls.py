@@ -38,22 +38,28 @@ def random_partition_f1(
     computes it. Returns (draws,) float64.
     """
     sizes = np.asarray(sizes, dtype=np.int64)
-    member = np.asarray(membership, dtype=np.int32)
+    member = np.asarray(membership, dtype=bool)
     n, n_candidates = member.shape
     if sizes.sum() != n or np.any(sizes < 1):
         raise ValueError(f"cluster sizes {sizes.tolist()} do not partition {n} classes")
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
+    k = sizes.size
     under = member.sum(axis=0)
-    ends = np.cumsum(sizes) - 1
+    block = np.repeat(np.arange(k), sizes)  # the cluster of each position of a permutation
     denominator = sizes[None, :, None] + under[None, None, :]
-    chunk = max(1, MAX_ELEMENTS // max(1, n * n_candidates))
+    member = member.astype(np.float64)  # counts <= n: exact in float64, and a BLAS product
+    chunk = max(1, MAX_ELEMENTS // max(1, k * n_candidates + n * k))
     out = np.empty(draws, dtype=np.float64)
     for start in range(0, draws, chunk):
         d = min(chunk, draws - start)
         perms = rng.permuted(np.tile(np.arange(n), (d, 1)), axis=1)
-        totals = np.cumsum(member[perms], axis=1)[:, ends, :]  # (d, k, candidates)
-        covered = np.diff(totals, axis=1, prepend=0)
+        # class perms[t, i] falls in cluster block[i]: a (d, k, n) one-hot assignment whose
+        # product with the membership counts, per draw and cluster, the classes each
+        # candidate covers (one matrix product instead of a cumulative sum over classes)
+        assign = np.zeros((d, k, n))
+        assign[np.arange(d)[:, None], block[None, :], perms] = 1.0
+        covered = (assign.reshape(d * k, n) @ member).reshape(d, k, n_candidates)
         out[start : start + d] = (2.0 * covered / denominator).max(axis=2).mean(axis=1)
     return out
 
