@@ -373,3 +373,33 @@ def test_training_settings_split_data_and_fit():
     assert (settings.val_fraction, settings.batch_size) == (0.1, 16)
     assert settings.fit == FitSettings(max_epochs=3, lr=0.01, monitor="val_acc")
     assert settings.fit.replace(max_epochs=6).max_epochs == 6 and settings.fit.max_epochs == 3
+
+
+def test_progress_in_a_log_file_is_one_line_per_epoch(tmp_path, caplog, monkeypatch):
+    """A job's log is a file: no progress bar there (its redraws cost CPU and read badly),
+    one line per epoch instead; on a terminal Lightning's bar stays."""
+    import sys
+
+    from cnnpractice.training.callbacks import EpochLog
+    from cnnpractice.training.runner import build_trainer
+
+    x, y = blobs()
+    with caplog.at_level("INFO", logger="cnnpractice.training"):
+        train_classifier(
+            net_spec=SPEC,
+            datamodule=ArrayDataModule(x, y, x, y, seed=0),
+            out_dir=tmp_path / "run",
+            seed=0,
+            max_epochs=2,
+            trainer_options={"accelerator": "cpu", "progress_bar": True},
+        )
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "val_loss" in lines[0]
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    on_terminal = build_trainer(work_dir=tmp_path / "t", max_epochs=1, accelerator="cpu", progress_bar=True)
+    assert on_terminal.progress_bar_callback is not None
+    assert not any(isinstance(c, EpochLog) for c in on_terminal.callbacks)
+    off = build_trainer(work_dir=tmp_path / "o", max_epochs=1, accelerator="cpu", progress_bar=False)
+    assert off.progress_bar_callback is None and not any(isinstance(c, EpochLog) for c in off.callbacks)

@@ -4,6 +4,7 @@ both carried inside every checkpoint so a resumed run ends as an uninterrupted o
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pytorch_lightning as pl
 from cnnpractice.io import atomic_path
 
 HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+
+log = logging.getLogger("cnnpractice.training")
 
 
 class EpochHistory(pl.Callback):
@@ -45,6 +48,17 @@ class EpochHistory(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.rows = list(state_dict["rows"])
+
+
+class EpochLog(pl.Callback):
+    """One log line per training epoch (rank 0): the progress bar of a log file."""
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        values = ", ".join(f"{key} {float(metrics[key]):.4f}" for key in HISTORY_FIELDS[1:-1] if key in metrics)
+        log.info(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {values}")
 
 
 class RandomState(pl.Callback):
