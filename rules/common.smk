@@ -5,7 +5,6 @@ import os
 import sys
 
 import yaml
-from snakemake.utils import validate
 
 # Scripts import the package from src/ even when it is not pip-installed
 # (e.g. inside a --sdm conda environment or on a cluster node).
@@ -15,7 +14,7 @@ os.environ.update(
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 # stdlib and PyYAML only: cheap imports
-from cnnpractice.config import check_config, check_integers, coerce_overrides  # noqa: E402
+from cnnpractice.config import check_config, check_integers, coerce_overrides, fill_defaults  # noqa: E402
 from cnnpractice.workflow import visible_gpus  # noqa: E402
 
 # --config values arrive as strings below the top level (YAML BaseLoader): type them by the
@@ -23,10 +22,10 @@ from cnnpractice.workflow import visible_gpus  # noqa: E402
 # dotted key named, validate (defaults filled) and refuse floats where integers belong
 # (JSON Schema would take seed: 42.0).
 with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as _schema_file:
-    CONFIG_SCHEMA = yaml.safe_load(_schema_file)
+    CONFIG_SCHEMA = yaml.load(_schema_file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster
 coerce_overrides(config, dict(workflow.config_settings.config or {}), CONFIG_SCHEMA)
 check_config(config, CONFIG_SCHEMA)
-validate(config, "../config/schema.yaml")
+fill_defaults(config, CONFIG_SCHEMA)
 check_integers(config, CONFIG_SCHEMA)
 
 

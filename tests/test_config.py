@@ -202,3 +202,27 @@ def test_shipped_configs_hold_integers_where_integers_belong(layer):
     config = shipped(layer)
     validate(config, SCHEMA)
     check_integers(config, SCHEMA_DICT)
+
+
+def test_defaults_are_filled_as_snakemake_validate_fills_them(tmp_path):
+    """fill_defaults replaces snakemake.utils.validate in rules/common.smk: on the offline
+    default and on paper.yaml layered over it, both give the same config."""
+    from cnnpractice.config import fill_defaults
+
+    root = Path(__file__).resolve().parents[1]
+    schema = yaml.safe_load((root / "config" / "schema.yaml").read_text())
+    base = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    paper = yaml.safe_load((root / "config" / "paper.yaml").read_text())
+
+    def merged(a, b):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    for config in (base, merged(base, paper), {"seed": 1}):
+        ours, theirs = copy.deepcopy(config), copy.deepcopy(config)
+        fill_defaults(ours, schema)
+        validate(theirs, str(root / "config" / "schema.yaml"))
+        assert ours == theirs
+    assert fill_defaults({"seed": 1}, schema) is None

@@ -13,13 +13,17 @@ schema, and integers that must be integers.
 * :func:`check_integers` -- JSON Schema (draft 6 and later) counts ``42.0`` as an integer;
   a seed, a count or a size written as a float is refused here, naming the key.
 
-The Snakefile runs them around ``snakemake.utils.validate`` (``rules/common.smk``), which
-fills the schema's defaults. Imports only the standard library, PyYAML and (in
+* :func:`fill_defaults` -- the schema's defaults, set as ``snakemake.utils.validate`` sets
+  them, from the schema ``rules/common.smk`` already loaded (Snakemake's would parse the
+  YAML again: a third of a dry run's start-up).
+
+The Snakefile runs them in that order (``rules/common.smk``). Imports only the standard library, PyYAML and (in
 :func:`config_errors`) jsonschema, which Snakemake itself needs.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -211,6 +215,26 @@ def config_errors(config: Mapping, schema: Mapping) -> list[str]:
         for key in keys:
             lines.add(f"config key {key or '(top level)'}: {error.message}")
     return sorted(lines)
+
+
+def fill_defaults(config: dict, schema: Mapping) -> None:
+    """Set every ``default`` of ``schema`` that ``config`` lacks, in place, as Snakemake's
+    ``validate(config, schema)`` does (the jsonschema FAQ's ``properties`` extension), from
+    the schema already loaded: Snakemake's would load and parse the YAML a second time."""
+    from jsonschema import validators
+
+    base = validators.validator_for(schema)
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, subschema):
+        for name, sub in properties.items():
+            if "default" in sub and isinstance(instance, dict):
+                instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, subschema)
+
+    errors = list(validators.extend(base, {"properties": set_defaults})(schema).iter_errors(config))
+    if errors:  # check_config ran first: only a default that breaks the schema lands here
+        raise ValueError(f"config/schema.yaml: a default does not fit the schema: {errors[0].message}")
 
 
 def check_config(config: Mapping, schema: Mapping) -> None:
