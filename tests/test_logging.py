@@ -45,3 +45,46 @@ def test_log_to_ends_with_the_jobs_cpu_seconds(tmp_path):
     last = log.read_text().splitlines()[-1]
     assert last.startswith(CPU_PREFIX)
     assert 0.3 <= float(last[len(CPU_PREFIX) :]) < 60
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_finished_snakemake_job_skips_the_interpreter_teardown(tmp_path, fails):
+    """A Snakemake script job (``snakemake`` in ``__main__``) that finished ends right after
+    its log is closed: outputs and log complete, exit status 0, no teardown (an atexit
+    handler never runs). A failing job still fails the normal way, traceback logged."""
+    import textwrap
+    from pathlib import Path
+
+    script = tmp_path / "job.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import atexit
+            from pathlib import Path
+
+            class Snakemake:
+                pass
+
+            snakemake = Snakemake()
+            atexit.register(lambda: Path({str(tmp_path / "teardown")!r}).write_text("ran"))
+            from cnnpractice.workflow import log_to
+
+            with log_to({str(tmp_path / "job.log")!r}):
+                print("working")
+                Path({str(tmp_path / "out.txt")!r}).write_text("result")
+                if {fails}:
+                    raise RuntimeError("boom")
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "job.log").read_text()
+    assert (tmp_path / "out.txt").read_text() == "result"
+    assert "working" in log and "cpu_seconds=" in log
+    if fails:
+        assert proc.returncode == 1 and "RuntimeError: boom" in log
+        assert (tmp_path / "teardown").read_text() == "ran"
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert not (tmp_path / "teardown").exists()
