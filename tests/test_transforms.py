@@ -247,6 +247,24 @@ def test_rp_point_threshold_sets_the_recurrence_rate(percentage):
     assert np.all(np.abs(rates - percentage) <= 100 * 41 / 1600), rates
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 17, 64])
+@pytest.mark.parametrize("dimension", [1, 2])
+def test_point_threshold_is_numpys_percentile_bitwise(size, dimension):
+    """The threshold is taken from the distance plot's upper triangle (the plot is
+    symmetric with a zero diagonal): it must still be numpy's percentile over all S x S
+    pixels, bitwise, ties included (the integer series below tie often)."""
+    from cnnpractice.timeseries.transforms.rp import _point_threshold, _trajectory_distances
+
+    rng = np.random.default_rng(size * 10 + dimension)
+    width = size + (dimension - 1) * 2  # delay 2
+    for series in (rng.normal(size=(6, width)), np.round(2 * rng.normal(size=(6, width)))):
+        dist = _trajectory_distances(torch.from_numpy(series), size, dimension, 2)
+        flat = dist.reshape(6, -1).numpy()
+        for percentage in [0, 0.1, 1, 5, 10, 12.5, 33.3, 50, 77, 99.9, 100, *rng.uniform(0, 100, 8)]:
+            expected = np.percentile(flat, percentage, axis=1)
+            np.testing.assert_array_equal(_point_threshold(dist, percentage).numpy(), expected)
+
+
 def test_rp_float32_output_close_to_float64():
     X = random_walks(4, 200)
     exact = recurrence_plot(X, 50).numpy()

@@ -57,11 +57,35 @@ def _trajectory_distances(
 
 
 def _point_threshold(dist: torch.Tensor, percentage) -> torch.Tensor:
-    """Per-sample ``np.percentile(dist.reshape(n, -1), percentage, axis=1)``, shape (n,)."""
-    flat = dist.reshape(dist.shape[0], dist.shape[1] * dist.shape[2])  # also for n = 0
-    lower, upper, weight = _percentile_positions(flat.shape[1], np.asarray([percentage / 100.0]))
-    low = flat.kthvalue(int(lower[0]) + 1, dim=1).values
-    high = low if upper[0] == lower[0] else flat.kthvalue(int(upper[0]) + 1, dim=1).values
+    """Per-sample ``np.percentile(dist.reshape(n, -1), percentage, axis=1)``, shape (n,).
+
+    ``dist`` is a distance plot: symmetric with a zero diagonal, exactly (``|a - b|`` and
+    sums of squares are bitwise symmetric). Its sorted values are therefore the S zeros of
+    the diagonal followed by every value of the upper triangle twice, so each order
+    statistic is one of the upper triangle's, a selection over half the values; the next
+    one, where numpy interpolates, is a masked minimum instead of a second selection. The
+    result is bitwise numpy's.
+    """
+    n, size = dist.shape[0], dist.shape[1]
+    lower, upper, weight = _percentile_positions(size * size, np.asarray([percentage / 100.0]))
+    lo, hi = int(lower[0]), int(upper[0])
+    if hi < size:  # both order statistics are zeros of the diagonal
+        zero = dist.new_zeros(n)
+        return _interpolate(zero, zero, weight[0])
+    rows, cols = torch.triu_indices(size, size, offset=1, device=dist.device)
+    tri = dist[:, rows, cols]  # (n, S (S - 1) / 2)
+    j_hi = (hi - size) // 2  # the upper statistic's rank in the triangle
+    if lo < size:  # the last zero, then the triangle's smallest value
+        return _interpolate(dist.new_zeros(n), tri.amin(dim=1), weight[0])
+    j_lo = (lo - size) // 2
+    low = tri.kthvalue(j_lo + 1, dim=1).values
+    if j_hi == j_lo:
+        return _interpolate(low, low, weight[0])
+    # the (j_lo + 1)-th value: low again where it occurs more than j_lo + 1 times, else the
+    # smallest value above it
+    at_most = (tri <= low[:, None]).sum(dim=1)
+    above = torch.where(tri > low[:, None], tri, torch.inf).amin(dim=1)
+    high = torch.where(at_most > j_lo + 1, low, above)
     return _interpolate(low, high, weight[0])
 
 
