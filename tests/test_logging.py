@@ -88,3 +88,43 @@ def test_a_finished_snakemake_job_skips_the_interpreter_teardown(tmp_path, fails
     else:
         assert proc.returncode == 0, proc.stderr
         assert not (tmp_path / "teardown").exists()
+
+
+def test_a_finished_job_leaves_no_joblib_workers_behind(tmp_path):
+    """The skipped exit handlers would have stopped joblib's worker processes (scikit-learn
+    with n_jobs > 1); the job stops them itself before it ends."""
+    import json
+    import textwrap
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "job.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import json, os
+            from joblib import Parallel, delayed
+
+            class Snakemake:
+                pass
+
+            snakemake = Snakemake()
+            from cnnpractice.workflow import log_to
+
+            with log_to({str(tmp_path / "job.log")!r}):
+                pids = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
+                open({str(tmp_path / "pids.json")!r}, "w").write(json.dumps(sorted(pids - {{os.getpid()}})))
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    workers = json.loads((tmp_path / "pids.json").read_text())
+    assert workers, "joblib ran no worker process"
+    deadline = time.monotonic() + 10
+    alive = list(workers)
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.2)
+    assert alive == [], f"joblib workers still running after the job ended: {alive}"

@@ -377,13 +377,13 @@ def test_training_settings_split_data_and_fit():
 
 def test_progress_in_a_log_file_is_one_line_per_epoch(tmp_path, caplog, monkeypatch):
     """A job's log is a file: no progress bar there (its redraws cost CPU and read badly),
-    one line per epoch instead; on a terminal Lightning's bar stays."""
-    import sys
-
+    one line per epoch instead; on a terminal, a pipe or in a notebook Lightning's bar stays."""
+    from cnnpractice.training import runner
     from cnnpractice.training.callbacks import EpochLog
     from cnnpractice.training.runner import build_trainer
 
     x, y = blobs()
+    monkeypatch.setattr(runner, "_output_is_a_file", lambda: True)
     with caplog.at_level("INFO", logger="cnnpractice.training"):
         train_classifier(
             net_spec=SPEC,
@@ -397,9 +397,30 @@ def test_progress_in_a_log_file_is_one_line_per_epoch(tmp_path, caplog, monkeypa
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert "val_loss" in lines[0]
 
-    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(runner, "_output_is_a_file", lambda: False)
     on_terminal = build_trainer(work_dir=tmp_path / "t", max_epochs=1, accelerator="cpu", progress_bar=True)
     assert on_terminal.progress_bar_callback is not None
     assert not any(isinstance(c, EpochLog) for c in on_terminal.callbacks)
     off = build_trainer(work_dir=tmp_path / "o", max_epochs=1, accelerator="cpu", progress_bar=False)
     assert off.progress_bar_callback is None and not any(isinstance(c, EpochLog) for c in off.callbacks)
+
+
+def test_output_is_a_file_only_for_a_regular_file(tmp_path, monkeypatch):
+    """A log file counts; a pipe and a stream without a descriptor (Jupyter's) do not."""
+    import io
+    import os
+    import sys
+
+    from cnnpractice.training.runner import _output_is_a_file
+
+    with open(tmp_path / "log", "w") as log:
+        monkeypatch.setattr(sys, "stdout", log)
+        monkeypatch.setattr(sys, "stderr", io.StringIO())
+        assert _output_is_a_file()
+    read, write = os.pipe()
+    with os.fdopen(write, "w") as pipe:
+        monkeypatch.setattr(sys, "stdout", pipe)
+        assert not _output_is_a_file()
+    os.close(read)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert not _output_is_a_file()

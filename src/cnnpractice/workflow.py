@@ -192,7 +192,16 @@ def _snakemake_script() -> bool:
 def _exit_now() -> None:
     """End a finished job at once: its outputs are written and closed, its log too. The
     interpreter's own teardown (unloading torch, Lightning, SciPy, ...) would cost about a
-    CPU second per job and change nothing on disk."""
+    CPU second per job and change nothing on disk. What the skipped exit handlers would
+    have stopped is stopped here: joblib's worker processes (scikit-learn with
+    ``n_jobs`` > 1), which would otherwise outlive the job, and a distributed process group."""
+    loky = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(loky, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -11,7 +11,7 @@ the in-progress state that survives a killed job; see :mod:`.workdir`)::
     out_dir/metrics.csv      one row per epoch: train/val loss (and accuracy)
     out_dir/test.json        test metrics of the best checkpoint, predictions
     out_dir/tensorboard/     TensorBoard event files
-    work_dir/                best so far, last.ckpt (a link to it), run.json, tensorboard (while running)
+    work_dir/                last.ckpt, best so far, run.json, tensorboard (while running)
 
 Rerunning after a kill resumes from ``work_dir``'s ``last.ckpt`` when the run's
 settings and data (``run.json``: task, hyperparameters, architecture, seed, a
@@ -102,12 +102,12 @@ def build_trainer(
 
     ``devices`` > 1 trains with one process per device (``strategy`` ``auto`` or
     ``ddp``: DistributedDataParallel on one node); see :func:`_distributed_options`.
-    ``progress_bar``: Lightning's bar when the output is a terminal; in a log file (every
-    Snakemake job's) one line per epoch instead (:class:`.callbacks.EpochLog`): the bar's
-    redraws there are unreadable and cost about 8 % of a small run's CPU time.
+    ``progress_bar``: Lightning's bar, except where the output goes to a file (every
+    Snakemake job's log): one line per epoch there instead (:class:`.callbacks.EpochLog`),
+    as the bar's redraws are unreadable in a file and cost about 8 % of a small run's CPU.
     """
     callbacks = list(callbacks or [])
-    if progress_bar and not _terminal():
+    if progress_bar and _output_is_a_file():
         progress_bar = False
         callbacks.append(EpochLog())
     options = dict(log_every_n_steps=1, num_sanity_val_steps=0, enable_model_summary=True)
@@ -128,11 +128,19 @@ def build_trainer(
     )
 
 
-def _terminal() -> bool:
-    """Whether this process writes to a terminal (a rule's log is a file)."""
+def _output_is_a_file() -> bool:
+    """Whether stdout or stderr is a regular file (a rule's log), not a terminal, a pipe
+    or a notebook's stream."""
+    import stat
     import sys
 
-    return any(getattr(stream, "isatty", lambda: False)() for stream in (sys.stdout, sys.stderr))
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                return True
+        except (AttributeError, OSError, ValueError):  # no file descriptor (e.g. Jupyter)
+            continue
+    return False
 
 
 def _module(task: str, net_spec: dict[str, Any], fit: FitSettings, datamodule, loss: str):
@@ -278,9 +286,7 @@ def fit_and_test(
         monitor=monitor,
         mode="min" if monitor.endswith("loss") else "max",
         save_top_k=1,
-        # last.ckpt is written with each new best (Lightning's save_last=True), so it is
-        # the best's twin: a link to it, not a second save (9 % of a small run's CPU time)
-        save_last="link",
+        save_last=True,
         save_on_train_epoch_end=True,
     )
     logger = TensorBoardLogger(save_dir=str(work_dir), name="tensorboard", version=0, default_hp_metric=False)
