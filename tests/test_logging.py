@@ -47,38 +47,43 @@ def test_log_to_ends_with_the_jobs_cpu_seconds(tmp_path):
     assert 0.3 <= float(last[len(CPU_PREFIX) :]) < 60
 
 
-@pytest.mark.parametrize("fails", [False, True])
-def test_a_finished_snakemake_job_skips_the_interpreter_teardown(tmp_path, fails):
-    """A Snakemake script job (``snakemake`` in ``__main__``) that finished ends right after
-    its log is closed: outputs and log complete, exit status 0, no teardown (an atexit
-    handler never runs). A failing job still fails the normal way, traceback logged."""
+def run_snakemake_job(tmp_path, header: str, body: str) -> subprocess.CompletedProcess:
+    """Run ``body`` inside ``log_to(tmp_path / "job.log")`` in a fresh Python that looks like
+    a Snakemake script job (a ``snakemake`` object of class Snakemake in ``__main__``);
+    ``header`` runs before it."""
     import textwrap
     from pathlib import Path
 
     script = tmp_path / "job.py"
     script.write_text(
-        textwrap.dedent(
-            f"""
-            import atexit
-            from pathlib import Path
-
-            class Snakemake:
-                pass
-
-            snakemake = Snakemake()
-            atexit.register(lambda: Path({str(tmp_path / "teardown")!r}).write_text("ran"))
-            from cnnpractice.workflow import log_to
-
-            with log_to({str(tmp_path / "job.log")!r}):
-                print("working")
-                Path({str(tmp_path / "out.txt")!r}).write_text("result")
-                if {fails}:
-                    raise RuntimeError("boom")
-            """
-        )
+        textwrap.dedent(header)
+        + "\nclass Snakemake:\n    pass\n\nsnakemake = Snakemake()\n"
+        + "from cnnpractice.workflow import log_to\n\n"
+        + f"with log_to({str(tmp_path / 'job.log')!r}):\n"
+        + textwrap.indent(textwrap.dedent(body), "    ")
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_finished_snakemake_job_skips_the_interpreter_teardown(tmp_path, fails):
+    """A Snakemake script job (``snakemake`` in ``__main__``) that finished ends right after
+    its log is closed: outputs and log complete, exit status 0, no teardown (an atexit
+    handler never runs). A failing job still fails the normal way, traceback logged."""
+    header = f"""
+        import atexit
+        from pathlib import Path
+
+        atexit.register(lambda: Path({str(tmp_path / "teardown")!r}).write_text("ran"))
+    """
+    body = f"""
+        print("working")
+        Path({str(tmp_path / "out.txt")!r}).write_text("result")
+        if {fails}:
+            raise RuntimeError("boom")
+    """
+    proc = run_snakemake_job(tmp_path, header, body)
     log = (tmp_path / "job.log").read_text()
     assert (tmp_path / "out.txt").read_text() == "result"
     assert "working" in log and "cpu_seconds=" in log
@@ -94,31 +99,14 @@ def test_a_finished_job_leaves_no_joblib_workers_behind(tmp_path):
     """The skipped exit handlers would have stopped joblib's worker processes (scikit-learn
     with n_jobs > 1); the job stops them itself before it ends."""
     import json
-    import textwrap
     import time
     from pathlib import Path
 
-    script = tmp_path / "job.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import json, os
-            from joblib import Parallel, delayed
-
-            class Snakemake:
-                pass
-
-            snakemake = Snakemake()
-            from cnnpractice.workflow import log_to
-
-            with log_to({str(tmp_path / "job.log")!r}):
-                pids = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
-                open({str(tmp_path / "pids.json")!r}, "w").write(json.dumps(sorted(pids - {{os.getpid()}})))
-            """
-        )
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    body = f"""
+        pids = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
+        open({str(tmp_path / "pids.json")!r}, "w").write(json.dumps(sorted(pids - {{os.getpid()}})))
+    """
+    proc = run_snakemake_job(tmp_path, "import json, os\nfrom joblib import Parallel, delayed\n", body)
     assert proc.returncode == 0, proc.stderr
     workers = json.loads((tmp_path / "pids.json").read_text())
     assert workers, "joblib ran no worker process"

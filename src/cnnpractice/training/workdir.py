@@ -70,7 +70,7 @@ def prepare_work_dir(work_dir: Path, settings: dict[str, Any], rank: int = 0) ->
         return None
     if problem is not None:
         aside = work_dir.with_name(f"{work_dir.name}.corrupt.ckpt")
-        os.replace(last.resolve(), aside)  # last.ckpt may be a link to the best checkpoint
+        os.replace(last, aside)
         log.warning(f"{last} cannot be loaded ({problem}); moved to {aside}; training starts afresh")
     elif work_dir.exists():
         log.info(f"nothing resumable for these settings in {work_dir}; starting afresh")
