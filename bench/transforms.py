@@ -13,6 +13,10 @@ random walks, for GASF, GADF, MTF, RP and the GASF+GADF+MTF stack. For each it p
   in cache (the cache's write bandwidth, a lower floor than any pipeline sees);
 * pyts's series/s, our speed-up over it, and the largest difference of the images.
 
+On CPU, float32 GASF/GADF and distance plots come from the fused numba kernels
+(``path`` fused); ``--paths fused torch`` also times the torch path they replace
+(``CNNPRACTICE_FUSED=0``, same images) for comparison. The other transforms have one path.
+
 Every timed call (ours, pyts's and the limit's) starts with cold caches: a 128 MiB
 buffer (512 MiB on CUDA) is written before it, untimed, as other data would pass
 through the caches between chunks of a real run. ``--clock cpu`` times CPU seconds
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -57,6 +62,8 @@ CASES = {
 PARAMS = {"mtf": {"n_bins": 8, "strategy": "quantile"}, "rp_binary": {"threshold": "point", "percentage": 10}}
 #: The transforms that only read a reduced series and write the image (memory-bound).
 STREAMING = ("gasf", "gadf", "rp")
+#: The channels the fused CPU kernels compute (the others have only the torch path).
+FUSED = ("gasf", "gadf", "rp")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -74,6 +81,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="torch CPU thread counts to time ours with ('default' = torch's default)",
     )
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument(
+        "--paths",
+        nargs="+",
+        default=["fused"],
+        choices=["fused", "torch"],
+        help="CPU code paths to time: fused (numba kernels, the default) and/or torch (CNNPRACTICE_FUSED=0)",
+    )
     parser.add_argument("--no-pyts", action="store_true", help="skip pyts (no ratios, no differences)")
     parser.add_argument("--clock", choices=list(CLOCKS), default="wall", help="cpu: CPU seconds (see above)")
     parser.add_argument("--seed", type=int, default=0)
@@ -145,13 +159,24 @@ def pyts_functions(image_size: int) -> tuple[dict[str, Callable[[np.ndarray], np
     return functions, import_s
 
 
-def time_ours(X_dev: torch.Tensor, case: str, args, device: torch.device) -> dict:
-    """Our time for one case and the write limit measured right before it."""
+def time_ours(X_dev: torch.Tensor, case: str, args, device: torch.device, path: str = "fused") -> dict:
+    """Our time for one case on one code path and the write limit measured right before it."""
     shape = (args.n, len(CASES[case]), args.image_size, args.image_size)
     limit = write_limit(shape, torch.float32, device, repeats=max(5, args.repeats))
-    seconds, images = best_time(lambda: make_images(X_dev, CASES[case], args.image_size, PARAMS), args.repeats, device)
+    previous = os.environ.get("CNNPRACTICE_FUSED")
+    os.environ["CNNPRACTICE_FUSED"] = "1" if path == "fused" else "0"
+    try:
+        seconds, images = best_time(
+            lambda: make_images(X_dev, CASES[case], args.image_size, PARAMS), args.repeats, device
+        )
+    finally:
+        if previous is None:
+            del os.environ["CNNPRACTICE_FUSED"]
+        else:
+            os.environ["CNNPRACTICE_FUSED"] = previous
     return {
         "transform": case,
+        "path": path,
         "device": str(device),
         "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "seconds": seconds,
@@ -191,16 +216,22 @@ def main(argv=None) -> int:
             pyts_results[case] = best_time(lambda case=case: functions[case](X), args.repeats, clock=args.clock)
 
     header = (
-        f"\n{'transform':<14} {'threads':>7} {'ours ms':>8} {'limit ms':>8} {'x limit':>7} {'x hot':>6} "
+        f"\n{'transform':<14} {'path':<6} {'threads':>7} {'ours ms':>8} {'limit ms':>8} {'x limit':>7} {'x hot':>6} "
         f"{'ours series/s':>13} {'pyts series/s':>13} {'ratio':>7} {'max|diff|':>9} {'load':>5}"
     )
     print(header)
     print("-" * len(header))
     rows, failures = [], []
+    paths = args.paths if device.type == "cpu" else ["torch"]
     for threads in thread_counts:
         torch.set_num_threads(threads)
-        for case in args.cases:
-            row = time_ours(X_dev, case, args, device)
+        for case, path in [(case, path) for case in args.cases for path in paths]:
+            has_fused = any(channel in FUSED for channel in CASES[case])
+            if path == "torch" and "fused" in paths and not has_fused:
+                continue  # one path only: already timed
+            row = time_ours(X_dev, case, args, device, path)
+            path = path if has_fused else "torch"
+            row["path"] = path
             images = row.pop("images")
             pyts_cell, ratio_cell, diff_cell = "", "", ""
             if case in pyts_results:
@@ -211,12 +242,16 @@ def main(argv=None) -> int:
                 pyts_cell = f"{args.n / pyts_seconds:,.0f}"
                 ratio_cell, diff_cell = f"{row['ratio']:.1f}x", f"{diff:.2e}"
                 if row["ratio"] < args.min_ratio:
-                    failures.append(f"{case} ({threads} threads): {row['ratio']:.1f}x pyts < {args.min_ratio}x")
-            if args.max_limit is not None and case in STREAMING and row["x_limit"] > args.max_limit:
-                failures.append(f"{case} ({threads} threads): {row['x_limit']:.2f}x the limit > {args.max_limit}x")
+                    failures.append(f"{case} {path} ({threads} threads): {row['ratio']:.1f}x pyts < {args.min_ratio}x")
+            checked = (path == "fused" or "fused" not in paths) and case in STREAMING
+            if args.max_limit is not None and checked and row["x_limit"] > args.max_limit:
+                failures.append(
+                    f"{case} {path} ({threads} threads): {row['x_limit']:.2f}x the limit > {args.max_limit}x"
+                )
             rows.append(row)
             print(
-                f"{case:<14} {row['threads'] or '-':>7} {1e3 * row['seconds']:>8.2f} {1e3 * row['limit_s']:>8.2f} "
+                f"{case:<14} {path:<6} {row['threads'] or '-':>7} {1e3 * row['seconds']:>8.2f} "
+                f"{1e3 * row['limit_s']:>8.2f} "
                 f"{row['x_limit']:>7.2f} {row['x_hot_limit']:>6.2f} {row['series_per_s']:>13,.0f} "
                 f"{pyts_cell:>13} {ratio_cell:>7} {diff_cell:>9} {row['load_average']:>5.2f}",
                 flush=True,

@@ -7,7 +7,10 @@ edges, RP 'point' thresholds) and output dtypes/buffers.
 
 from __future__ import annotations
 
+import importlib
 import numbers
+import os
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -205,3 +208,45 @@ def _empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> 
 def _result(out: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype, device) -> torch.Tensor:
     """``out`` (a preallocated (n, S, S) view) or a fresh tensor from :func:`_empty`."""
     return _empty(shape, dtype, device) if out is None else out
+
+
+_FUSED_MODULE = f"{__package__}._fused"
+
+
+def _fused_kernels(X: torch.Tensor, out_dtype: torch.dtype, block: torch.Tensor | None):
+    """The fused CPU kernels (:mod:`._fused`) when they apply, else None.
+
+    They apply to float32 images of a non-empty CPU batch written into a C-contiguous
+    block, when numba can be imported (``CNNPRACTICE_FUSED=0`` turns them off: the torch
+    path, e.g. to compare the two).
+    """
+    if block is None or out_dtype != torch.float32 or X.device.type != "cpu" or X.shape[0] == 0:
+        return None
+    if os.environ.get("CNNPRACTICE_FUSED", "1") == "0":
+        return None
+    module = sys.modules.get(_FUSED_MODULE)
+    if module is not None:
+        return module
+    try:
+        return importlib.import_module(_FUSED_MODULE)
+    except ImportError:
+        return None
+
+
+def _target(
+    out: torch.Tensor | None, channel: int | None, shape: tuple[int, int, int], dtype: torch.dtype, device
+) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """Where an (n, S, S) result goes, as ``(image, block, index)``.
+
+    ``out`` is None (a fresh buffer from :func:`_empty`), an (n, S, S) tensor, or, with
+    ``channel``, an (n, C, S, S) stack of which the result is channel ``channel``.
+    ``block[:, index]`` is ``image`` when ``block`` is a C-contiguous (n, C, S, S) tensor
+    (the layout the fused kernels write at full speed), else ``block`` is None.
+    """
+    if out is None:
+        block = _empty((shape[0], 1, shape[1], shape[2]), dtype, device)
+        return block[:, 0], block, 0
+    if channel is None:
+        block = out.unsqueeze(1)
+        return out, (block if block.is_contiguous() else None), 0
+    return out[:, channel], (out if out.is_contiguous() else None), channel

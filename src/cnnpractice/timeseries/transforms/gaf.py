@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._common import _as_2d, _check_finite, _check_image_size, _check_sample_range, _out_dtype, _result
+from ._common import (
+    _as_2d,
+    _check_finite,
+    _check_image_size,
+    _check_sample_range,
+    _fused_kernels,
+    _out_dtype,
+    _target,
+)
 from .paa import _paa64
 
 _GAF_METHODS = {"summation": "summation", "s": "summation", "difference": "difference", "d": "difference"}
@@ -30,16 +38,31 @@ def _minmax_scale(X64: torch.Tensor, low: float, high: float) -> torch.Tensor:
 
 
 def _gaf(
-    X: torch.Tensor, image_size, method: str, sample_range, out_dtype: torch.dtype, out: torch.Tensor | None = None
+    X: torch.Tensor,
+    image_size,
+    method: str,
+    sample_range,
+    out_dtype: torch.dtype,
+    out: torch.Tensor | None = None,
+    channel: int | None = None,
 ) -> torch.Tensor:
     """GASF/GADF of a 2D floating batch; see :func:`gramian_angular_field`.
 
-    ``out`` (optional): an (n, S, S) tensor of dtype ``out_dtype`` to write into.
+    ``out`` (optional): an (n, S, S) tensor of dtype ``out_dtype`` to write into, or with
+    ``channel`` an (n, C, S, S) stack whose channel ``channel`` is written. Float32 images
+    on the CPU come from the fused kernel (:mod:`._fused`), the same numbers in one pass.
     """
     size = _check_image_size(image_size, X.shape[1])
     if method not in _GAF_METHODS:
         raise ValueError(f"method must be 'summation' or 'difference', got {method!r}")
     sample_range = _check_sample_range(sample_range)
+    summation = _GAF_METHODS[method] == "summation"
+    image, block, index = _target(out, channel, (X.shape[0], size, size), out_dtype, X.device)
+    fused = _fused_kernels(X, out_dtype, block)
+    if fused is not None and sample_range is not None:
+        if not fused.gaf(X, size, *sample_range, summation, block, index):
+            _check_finite(torch.tensor(float("nan")), X)
+        return image
     reduced = _paa64(X, size, exact=False)  # GAF is continuous in the means: no need for pyts's order
     _check_finite(reduced, X)
     if sample_range is None:
@@ -48,14 +71,13 @@ def _gaf(
         cos = reduced
     else:
         cos = _minmax_scale(reduced, *sample_range)
-    # sin = sqrt(clip(1 - cos**2, 0, 1)); the square root is taken in the
-    # output precision (float64 sqrt is comparatively slow on CPU).
-    sin = (1 - cos * cos).clamp_(0, 1)
-    cos, sin = cos.to(out_dtype), sin.to(out_dtype).sqrt_()
+    # sin = sqrt(clip(1 - cos**2, 0, 1)), rounded once to the output precision (torch's
+    # float32 CPU sqrt is not always correctly rounded; the fused kernel's is).
+    sin = (1 - cos * cos).clamp_(0, 1).sqrt_()
+    cos, sin = cos.to(out_dtype), sin.to(out_dtype)
     # GASF[i, j] = cos_i cos_j - sin_i sin_j ; GADF[i, j] = sin_i cos_j - cos_i sin_j
     # (two passes over the output; cheaper than a K=2 batched matmul)
-    first, second = (cos, sin) if _GAF_METHODS[method] == "summation" else (sin, cos)
-    image = _result(out, (X.shape[0], size, size), out_dtype, X.device)
+    first, second = (cos, sin) if summation else (sin, cos)
     torch.mul(first[:, :, None], cos[:, None, :], out=image)
     return image.addcmul_(second[:, :, None], sin[:, None, :], value=-1)
 

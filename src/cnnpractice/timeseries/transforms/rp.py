@@ -18,10 +18,12 @@ from ._common import (
     _check_int,
     _check_percentage,
     _check_threshold,
+    _fused_kernels,
     _interpolate,
     _out_dtype,
     _percentile_positions,
     _result,
+    _target,
 )
 from .paa import _paa64
 
@@ -53,7 +55,10 @@ def _trajectory_distances(
         else:
             diff = coord[:, :, None] - coord[:, None, :]
             dist.add_(diff.mul_(diff))
-    return dist.sqrt_()
+    if dist.dtype == torch.float64:
+        return dist.sqrt_()
+    # rounded once from float64: torch's float32 CPU sqrt is not always correctly rounded
+    return dist.copy_(dist.to(torch.float64).sqrt_())
 
 
 def _point_threshold(dist: torch.Tensor, percentage) -> torch.Tensor:
@@ -98,10 +103,13 @@ def _rp(
     percentage,
     out_dtype,
     out: torch.Tensor | None = None,
+    channel: int | None = None,
 ) -> torch.Tensor:
     """RP of a 2D floating batch; see :func:`recurrence_plot`.
 
-    ``out`` (optional): an (n, S, S) tensor of dtype ``out_dtype`` to write into.
+    ``out`` (optional): an (n, S, S) tensor of dtype ``out_dtype`` to write into, or with
+    ``channel`` an (n, C, S, S) stack whose channel ``channel`` is written. Float32
+    distance plots on the CPU come from the fused kernel (:mod:`._fused`).
     """
     size = _check_int(image_size, "image_size", 1)
     dimension = _check_int(dimension, "dimension", 1)
@@ -111,6 +119,12 @@ def _rp(
     needed = size + (dimension - 1) * time_delay
     if needed > X.shape[1]:
         raise ValueError(f"image_size + (dimension - 1) * time_delay = {needed} must be <= n_timestamps ({X.shape[1]})")
+    image, block, index = _target(out, channel, (X.shape[0], size, size), out_dtype, X.device)
+    fused = _fused_kernels(X, out_dtype, block)
+    if fused is not None and threshold is None:
+        if not fused.rp(X, size, dimension, time_delay, block, index):
+            _check_finite(torch.tensor(float("nan")), X)
+        return image
     # pyts's exact window sums matter only where distances are compared.
     series = _paa64(X, needed, exact=threshold is not None)
     _check_finite(series, X)
@@ -121,7 +135,7 @@ def _rp(
             # per-sample centred values so the rounding error scales with the
             # series' spread, not its offset.
             series = (series - series.mean(dim=1, keepdim=True)).to(out_dtype)
-        return _trajectory_distances(series, size, dimension, time_delay, out)
+        return _trajectory_distances(series, size, dimension, time_delay, image)
     dist = _trajectory_distances(series, size, dimension, time_delay)
     if threshold == "point":
         limit = _point_threshold(dist, percentage)[:, None, None]
@@ -129,7 +143,6 @@ def _rp(
         limit = (percentage / 100) * dist.amax(dim=(1, 2))[:, None, None]
     else:
         limit = threshold
-    image = _result(out, dist.shape, out_dtype, dist.device)
     return image.copy_(dist < limit)
 
 
