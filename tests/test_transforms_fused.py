@@ -176,16 +176,42 @@ def test_inexact_window_sums_stay_within_float64_rounding(monkeypatch):
     torch.testing.assert_close(fused, reference, rtol=0, atol=1e-6)
 
 
-def test_fused_switch_and_missing_numba(monkeypatch):
+def test_fused_switch_auto_and_missing_numba(monkeypatch):
     X, block = walks(4, 32), torch.empty(4, 1, 8, 8)
+    name = "cnnpractice.timeseries.transforms._fused"
     monkeypatch.setenv("CNNPRACTICE_FUSED", "0")
     assert _common._fused_kernels(X, torch.float32, block) is None
     monkeypatch.setenv("CNNPRACTICE_FUSED", "1")
     assert _common._fused_kernels(X, torch.float32, block) is _fused
-    monkeypatch.delenv("CNNPRACTICE_FUSED")
+    monkeypatch.delenv("CNNPRACTICE_FUSED")  # auto: used once loaded
     assert _common._fused_kernels(X, torch.float32, block) is _fused
-    monkeypatch.setitem(sys.modules, "cnnpractice.timeseries.transforms._fused", None)
-    assert _common._fused_kernels(X, torch.float32, block) is None  # import fails: torch path
+    monkeypatch.delitem(sys.modules, name)  # auto, not loaded: a small call does not load numba
+    assert _common._fused_kernels(X, torch.float32, block) is None
+    assert name not in sys.modules
+    monkeypatch.setattr(_common, "FUSED_AUTO_PIXELS", block.numel())  # a large one does
+    assert _common._fused_kernels(X, torch.float32, block).__name__ == name
+    monkeypatch.setitem(sys.modules, name, None)  # numba missing: the torch path
+    monkeypatch.setenv("CNNPRACTICE_FUSED", "1")
+    assert _common._fused_kernels(X, torch.float32, block) is None
+
+
+def test_fused_switch_rejects_unknown_values(monkeypatch):
+    monkeypatch.setenv("CNNPRACTICE_FUSED", "yes")
+    with pytest.raises(ValueError, match="CNNPRACTICE_FUSED must be one of"):
+        T.gasf(walks(2, 16), 4)
+
+
+def test_large_file_loads_the_kernels_in_auto_mode(monkeypatch, tmp_path):
+    name = "cnnpractice.timeseries.transforms._fused"
+    monkeypatch.delenv("CNNPRACTICE_FUSED", raising=False)
+    monkeypatch.delitem(sys.modules, name)
+    X = walks(20, 64).numpy()
+    T.transform_to_npy(X, tmp_path / "small.npy", ["gasf"], 8, progress=False)
+    assert name not in sys.modules  # small file: numba's start-up would not pay
+    monkeypatch.setattr(T, "FUSED_AUTO_PIXELS", 20 * 8 * 8)
+    T.transform_to_npy(X, tmp_path / "large.npy", ["gasf"], 8, progress=False)
+    assert name in sys.modules
+    assert np.array_equal(np.load(tmp_path / "small.npy"), np.load(tmp_path / "large.npy"))
 
 
 def test_forked_child_gets_its_own_threads(monkeypatch):

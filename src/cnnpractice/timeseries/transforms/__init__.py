@@ -32,13 +32,16 @@ RP distances ~1 float32 ulp of the series' spread); square roots are rounded
 once, from float64. Everything is vectorized over the batch; the only Python
 loops run over bins or embedding dimensions.
 
-Speed: float32 GASF/GADF and distance plots on the CPU come from fused numba
-kernels (:mod:`._fused`) that write each image in one pass with the PAA of the
-next series interleaved; they give the torch path's numbers (tested bit for
-bit) in about half its time. ``CNNPRACTICE_FUSED=0`` selects the torch path,
-which also serves other dtypes, CUDA and machines without numba. Importing this
-package loads only numpy and torch; numba is loaded on the first fused call
-(about 0.4 s, plus a few seconds of compilation the first time on a machine).
+Speed: float32 GASF/GADF and distance plots on the CPU can come from fused
+numba kernels (:mod:`._fused`) that write each image in one pass with the PAA
+of the next series interleaved; they give the torch path's images (tested bit
+for bit) in a third to a half of its time. Loading numba costs a process about
+0.4 s (and a few seconds of compilation the first time on a machine), so the
+environment variable ``CNNPRACTICE_FUSED`` decides: ``auto`` (default) uses them
+once loaded, which a :func:`transform_to_npy` of at least ``FUSED_AUTO_PIXELS``
+pixels does; ``1`` always; ``0`` never. The torch path also serves other dtypes,
+CUDA and machines without numba. Importing this package loads only numpy and
+torch.
 
 One algorithm per submodule: :mod:`.paa`, :mod:`.gaf`, :mod:`.mtf`,
 :mod:`.rp` (shared validation and buffer helpers in :mod:`._common`); this
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -57,7 +61,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._common import _as_2d, _check_image_size, _check_int, _empty
+from ._common import FUSED_AUTO_PIXELS, _as_2d, _check_image_size, _check_int, _empty, _fused_mode, _load_fused
 from .gaf import _gaf, gadf, gasf, gramian_angular_field
 from .mtf import _discretize, _mtf, markov_transition_field  # noqa: F401 (tests use _discretize)
 from .paa import paa
@@ -228,6 +232,8 @@ def transform_to_npy(
     size = _check_image_size(image_size, X.shape[1])
     device = torch.device(device)
     shape = (X.shape[0], len(plan), size, size)
+    if device.type == "cpu" and _fused_mode() == "auto" and math.prod(shape) >= FUSED_AUTO_PIXELS:
+        _load_fused()  # worth numba's start-up for this file: every chunk then uses the kernels
     starts = range(0, X.shape[0], chunk_size)
     with atomic_path(out_path, suffix=".npy") as tmp:
         out = open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)

@@ -211,19 +211,23 @@ def _result(out: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype
 
 
 _FUSED_MODULE = f"{__package__}._fused"
+#: Output pixels from which ``CNNPRACTICE_FUSED=auto`` loads the fused kernels: loading
+#: numba costs a process about 0.4 s, which they win back (about 0.4 ns a pixel) from
+#: about 2^30 pixels (4 GiB of float32 images) on.
+FUSED_AUTO_PIXELS = 2**30
+_FUSED_MODES = ("auto", "1", "0")
 
 
-def _fused_kernels(X: torch.Tensor, out_dtype: torch.dtype, block: torch.Tensor | None):
-    """The fused CPU kernels (:mod:`._fused`) when they apply, else None.
+def _fused_mode() -> str:
+    """``CNNPRACTICE_FUSED``: ``auto`` (default), ``1`` (use the fused kernels) or ``0`` (never)."""
+    mode = os.environ.get("CNNPRACTICE_FUSED", "auto").strip().lower() or "auto"
+    if mode not in _FUSED_MODES:
+        raise ValueError(f"environment variable CNNPRACTICE_FUSED must be one of {_FUSED_MODES}, got {mode!r}")
+    return mode
 
-    They apply to float32 images of a non-empty CPU batch written into a C-contiguous
-    block, when numba can be imported (``CNNPRACTICE_FUSED=0`` turns them off: the torch
-    path, e.g. to compare the two).
-    """
-    if block is None or out_dtype != torch.float32 or X.device.type != "cpu" or X.shape[0] == 0:
-        return None
-    if os.environ.get("CNNPRACTICE_FUSED", "1") == "0":
-        return None
+
+def _load_fused():
+    """The fused kernel module, imported if need be; None where numba cannot be imported."""
     module = sys.modules.get(_FUSED_MODULE)
     if module is not None:
         return module
@@ -231,6 +235,26 @@ def _fused_kernels(X: torch.Tensor, out_dtype: torch.dtype, block: torch.Tensor 
         return importlib.import_module(_FUSED_MODULE)
     except ImportError:
         return None
+
+
+def _fused_kernels(X: torch.Tensor, out_dtype: torch.dtype, block: torch.Tensor | None):
+    """The fused CPU kernels (:mod:`._fused`) when they apply, else None (the torch path).
+
+    They apply to float32 images of a non-empty CPU batch written into a C-contiguous
+    block, when numba can be imported, and are used as ``CNNPRACTICE_FUSED`` says: ``1``
+    always, ``0`` never, ``auto`` once loaded in this process (by a call of at least
+    :data:`FUSED_AUTO_PIXELS` pixels, e.g. a large :func:`transform_to_npy`, or an import).
+    Both paths give the same images.
+    """
+    if block is None or out_dtype != torch.float32 or X.device.type != "cpu" or X.shape[0] == 0:
+        return None
+    mode = _fused_mode()
+    if mode == "0":
+        return None
+    module = sys.modules.get(_FUSED_MODULE)
+    if module is not None or (mode == "auto" and block.numel() < FUSED_AUTO_PIXELS):
+        return module
+    return _load_fused()
 
 
 def _target(
