@@ -174,6 +174,20 @@ def test_transforms_bench_reports_the_limit(tmp_path):
     assert tb.main([*argv, "--check", "--max-limit", "0.001"]) == 1  # no transform is 1000x faster than a write
 
 
+def test_transforms_bench_times_both_cpu_paths(tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNPRACTICE_FUSED", raising=False)
+    tb = load("transforms")
+    out = tmp_path / "tr.json"
+    argv = ["--n", "30", "--length", "64", "--image-size", "8", "--repeats", "1", "--threads", "1", "--no-pyts"]
+    assert tb.main([*argv, "--paths", "fused", "torch", "--json", str(out)]) == 0
+    rows = [(r["transform"], r["path"]) for r in json.loads(out.read_text())["rows"]]
+    fused = [case for case in tb.CASES if any(channel in tb.FUSED for channel in tb.CASES[case])]
+    expected = [(case, path) for case in tb.CASES for path in ("fused", "torch") if path == "torch" or case in fused]
+    assert sorted(rows) == sorted(expected)
+    assert {"gasf", "gadf", "rp", "gasf+gadf+mtf"} == set(fused)
+    assert "CNNPRACTICE_FUSED" not in os.environ  # the switch is restored
+
+
 @pytest.mark.gpu
 @needs_cuda
 def test_transforms_bench_on_cuda(tmp_path):
