@@ -8,17 +8,18 @@ compute what the torch versions compute (tested bitwise on float32 random walks)
 
 * window means in float64: eight lanes (elements ``l, l + 8, ...`` of the window, one
   SIMD vector), the lanes added as a tree, then the leftover elements left to right. A
-  float64 sum of float32 values is exact unless they span 2^25 or more inside a
-  window, so this equals ``pyts``'s left-to-right sums and torch's reduction except in
-  such windows (then within an ulp of float64);
+  float64 sum of ``W`` float32 values is exact unless their magnitudes span more than
+  about 2^(29 - log2 W) (2^25 for 16 values), so this equals ``pyts``'s left-to-right
+  sums and torch's reduction except in such windows (then within an ulp of float64);
 * the same float64 scaling steps as torch, with no fused multiply-add where torch has
   none, and ``sin`` rounded once from float64;
 * GAF pixels as torch's ``addcmul`` forms them, one fused multiply-add
   ``fma(-b_i, s_j, a_i c_j)``;
 * RP distances from the per-series centred values in float32, accumulated over the
-  embedding dimension as torch does. The centring mean is a left-to-right float64 sum
-  (torch's reduction may differ in its last bit), and for ``dimension > 1`` the square
-  root is correctly rounded (torch's float32 CPU ``sqrt`` is not always: 1 ulp).
+  embedding dimension as torch does, square roots correctly rounded (the torch path
+  rounds them from float64: torch's float32 CPU ``sqrt`` is not always correctly
+  rounded). The centring mean is a left-to-right float64 sum of the window means
+  (torch's reduction may round its last bit differently).
 
 The kernels run without the GIL, on ``torch.get_num_threads()`` Python threads that each
 take a contiguous share of the series (no numba threading layer, so nothing competes with
