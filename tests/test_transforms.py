@@ -27,6 +27,13 @@ from cnnpractice.timeseries.transforms import (
 )
 
 
+@pytest.fixture(autouse=True)
+def torch_path(monkeypatch):
+    """These tests check the torch path (against pyts and by hand) whatever else was
+    imported; tests/test_transforms_fused.py checks the fused kernels against it."""
+    monkeypatch.setenv("CNNPRACTICE_FUSED", "0")
+
+
 def random_walks(n: int, length: int, seed: int = 0) -> np.ndarray:
     """Random walks, float64, shape (n, length)."""
     return np.random.default_rng(seed).standard_normal((n, length)).cumsum(axis=1)

@@ -56,7 +56,9 @@ CASES = [
 ]
 
 
-SHAPES = [(70, 256, 32), (70, 250, 24), (3, 40, 40), (5, 37, 5), (1, 9, 2)]
+# windows of 8 (power of two), uneven, of 3 and of 10 values (float64 means that use every
+# bit, where a different summation order would show), S == L, one series
+SHAPES = [(70, 256, 32), (70, 250, 24), (500, 48, 16), (200, 1000, 100), (3, 40, 40), (5, 37, 5), (1, 9, 2)]
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,8 @@ def test_fused_equals_torch_path_bitwise(monkeypatch, count_fused_calls, name, p
         fused, reference = both(monkeypatch, T.TRANSFORMS[name], X, size, **params)
     finally:
         torch.set_num_threads(previous)
+        for pool in pools.values():
+            pool.shutdown()
     assert count_fused_calls["gaf" if name.startswith("ga") else "rp"] == 1
     assert bool(pools) == (threads == 2 and n > 1)  # split over threads where asked and possible
     assert fused.dtype == reference.dtype == torch.float32
@@ -100,20 +104,38 @@ def test_fused_stack_writes_each_channel_in_place(monkeypatch, count_fused_calls
 
 
 @pytest.mark.parametrize(
-    "prepare",
+    ("prepare", "fusable"),
     [
-        lambda X: X.double(),
-        lambda X: X.half(),
-        lambda X: X.t().contiguous().t(),  # a non-contiguous view
-        lambda X: X.numpy(),
+        (lambda X: X.half(), True),
+        (lambda X: X.bfloat16(), True),
+        (lambda X: X.t().contiguous().t(), True),  # a non-contiguous view
+        (lambda X: X.numpy(), True),
+        (lambda X: X.numpy().astype(np.float64) + 1e-9, False),  # float64 sums are inexact: torch path
     ],
-    ids=["float64 in", "float16 in", "strided", "numpy"],
+    ids=["float16 in", "bfloat16 in", "strided", "numpy", "float64 in"],
 )
-def test_fused_inputs_of_other_types_match_torch_path(monkeypatch, prepare):
+def test_fused_inputs_of_other_types_match_torch_path(monkeypatch, count_fused_calls, prepare, fusable):
     X = prepare(walks(40, 128, seed=5))
     for name in ("gasf", "rp"):
         fused, reference = both(monkeypatch, T.TRANSFORMS[name], X, 16, dtype=torch.float32)
         assert torch.equal(fused, reference), name
+    assert count_fused_calls == ({"gaf": 1, "rp": 1} if fusable else {"gaf": 0, "rp": 0})
+
+
+def test_fused_kernels_refuse_a_block_of_the_wrong_shape():
+    # they write without bounds checks, so a wrong block must never reach them
+    X = walks(6, 64)
+    for block, channel in [
+        (torch.empty(6, 2, 8, 8), 2),
+        (torch.empty(5, 1, 8, 8), 0),
+        (torch.empty(6, 1, 8, 7), 0),
+        (torch.empty(6, 1, 8, 8, dtype=torch.float64), 0),
+        (torch.empty(6, 1, 8, 16)[..., ::2], 0),  # not contiguous
+    ]:
+        with pytest.raises(ValueError, match="C-contiguous float32 block"):
+            _fused.gaf(X, 8, -1.0, 1.0, True, block, channel)
+        with pytest.raises(ValueError, match="C-contiguous float32 block"):
+            _fused.rp(X, 8, 1, 1, block, channel)
 
 
 def test_fused_kernels_apply_only_to_float32_cpu_blocks(monkeypatch, count_fused_calls):
@@ -190,15 +212,18 @@ def test_fused_switch_auto_and_missing_numba(monkeypatch):
     assert name not in sys.modules
     monkeypatch.setattr(_common, "FUSED_AUTO_PIXELS", block.numel())  # a large one does
     assert _common._fused_kernels(X, torch.float32, block).__name__ == name
-    monkeypatch.setitem(sys.modules, name, None)  # numba missing: the torch path
-    monkeypatch.setenv("CNNPRACTICE_FUSED", "1")
+    monkeypatch.setitem(sys.modules, name, None)  # numba missing: the torch path in auto mode
     assert _common._fused_kernels(X, torch.float32, block) is None
+    monkeypatch.setenv("CNNPRACTICE_FUSED", "1")  # and an error where they were asked for
+    with pytest.raises(ValueError, match="numba cannot be imported"):
+        _common._fused_kernels(X, torch.float32, block)
 
 
 def test_fused_switch_rejects_unknown_values(monkeypatch):
     monkeypatch.setenv("CNNPRACTICE_FUSED", "yes")
-    with pytest.raises(ValueError, match="CNNPRACTICE_FUSED must be one of"):
-        T.gasf(walks(2, 16), 4)
+    for call in (lambda: T.gasf(walks(2, 16), 4), lambda: T.gasf(walks(2, 16), 4, dtype=torch.float64)):
+        with pytest.raises(ValueError, match="CNNPRACTICE_FUSED must be one of"):
+            call()
 
 
 def test_large_file_loads_the_kernels_in_auto_mode(monkeypatch, tmp_path):
@@ -219,6 +244,7 @@ def test_forked_child_gets_its_own_threads(monkeypatch):
     # on worker threads that do not exist in it
     monkeypatch.setenv("CNNPRACTICE_FUSED", "1")
     monkeypatch.setattr(_fused, "MIN_PIXELS_PER_THREAD", 1)
+    monkeypatch.setattr(_fused, "_POOLS", _fused._POOLS)  # the dict the fork hook clears
     X = walks(128, 64)
     previous = torch.get_num_threads()
     torch.set_num_threads(2)

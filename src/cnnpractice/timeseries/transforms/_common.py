@@ -216,6 +216,9 @@ _FUSED_MODULE = f"{__package__}._fused"
 #: about 2^30 pixels (4 GiB of float32 images) on.
 FUSED_AUTO_PIXELS = 2**30
 _FUSED_MODES = ("auto", "1", "0")
+#: Series dtypes the fused kernels take: their float64 window sums are exact (so equal to the
+#: torch path's) unless values inside a window span about 2^25; float64 series are not.
+_FUSED_INPUTS = (torch.float32, torch.float16, torch.bfloat16)
 
 
 def _fused_mode() -> str:
@@ -240,21 +243,28 @@ def _load_fused():
 def _fused_kernels(X: torch.Tensor, out_dtype: torch.dtype, block: torch.Tensor | None):
     """The fused CPU kernels (:mod:`._fused`) when they apply, else None (the torch path).
 
-    They apply to float32 images of a non-empty CPU batch written into a C-contiguous
-    block, when numba can be imported, and are used as ``CNNPRACTICE_FUSED`` says: ``1``
-    always, ``0`` never, ``auto`` once loaded in this process (by a call of at least
-    :data:`FUSED_AUTO_PIXELS` pixels, e.g. a large :func:`transform_to_npy`, or an import).
-    Both paths give the same images.
+    They apply to float32 images of a non-empty CPU batch of float32 (or half) series,
+    written into a C-contiguous block, when numba can be imported, and are used as
+    ``CNNPRACTICE_FUSED`` says: ``1`` always (an error if numba is missing), ``0`` never,
+    ``auto`` once loaded in this process (by a call of at least :data:`FUSED_AUTO_PIXELS`
+    pixels, e.g. a large :func:`transform_to_npy`, or an import). Both paths give the
+    same images.
     """
-    if block is None or out_dtype != torch.float32 or X.device.type != "cpu" or X.shape[0] == 0:
-        return None
     mode = _fused_mode()
-    if mode == "0":
+    if mode == "0" or block is None or out_dtype != torch.float32 or X.device.type != "cpu":
+        return None
+    if X.dtype not in _FUSED_INPUTS or X.shape[0] == 0:
         return None
     module = sys.modules.get(_FUSED_MODULE)
     if module is not None or (mode == "auto" and block.numel() < FUSED_AUTO_PIXELS):
         return module
-    return _load_fused()
+    module = _load_fused()
+    if module is None and mode == "1":
+        raise ValueError(
+            "environment variable CNNPRACTICE_FUSED=1 asks for the fused kernels, but numba cannot be "
+            "imported; install numba (requirements.txt) or set CNNPRACTICE_FUSED=auto or 0"
+        )
+    return module
 
 
 def _target(

@@ -13,8 +13,9 @@ compute what the torch versions compute (tested bitwise on float32 random walks)
   sums and torch's reduction except in such windows (then within an ulp of float64);
 * the same float64 scaling steps as torch, with no fused multiply-add where torch has
   none, and ``sin`` rounded once from float64;
-* GAF pixels as torch's ``addcmul`` forms them, one fused multiply-add
-  ``fma(-b_i, s_j, a_i c_j)``;
+* GAF pixels ``a_i c_j - b_i s_j`` in float32 with each product rounded on its own (no
+  fused multiply-add: whether torch's ``addcmul`` fuses depends on the CPU's kernels, so
+  the torch path forms them the same explicit way);
 * RP distances from the per-series centred values in float32, accumulated over the
   embedding dimension as torch does, square roots correctly rounded (the torch path
   rounds them from float64: torch's float32 CPU ``sqrt`` is not always correctly
@@ -64,17 +65,6 @@ def _jit(fn=None, **extra):
         return numba.njit(cache=True, **options)(fn)
     except RuntimeError:  # numba found no writable cache directory
         return numba.njit(**options)(fn)
-
-
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """``a * b + c`` rounded once (LLVM's fma: one instruction where the CPU has FMA)."""
-    signature = a(a, b, c)
-
-    def codegen(context, builder, sig, args):
-        return builder.fma(*args)
-
-    return signature, codegen
 
 
 @intrinsic
@@ -149,7 +139,7 @@ def _gaf_rows(X, start, length, low, high, summation, out, channel, k0, k1):
     cos = np.empty(size, np.float32)
     sin = np.empty(size, np.float32)
     first = np.empty(size, np.float32)  # a_i
-    second = np.empty(size, np.float32)  # -b_i
+    second = np.empty(size, np.float32)  # b_i
     finite = True
     tiny = 10 * np.finfo(np.float64).eps
     if k0 < k1:
@@ -175,17 +165,17 @@ def _gaf_rows(X, start, length, low, high, summation, out, channel, k0, k1):
         if summation:  # cos_i cos_j - sin_i sin_j
             for w in range(size):
                 first[w] = cos[w]
-                second[w] = -sin[w]
+                second[w] = sin[w]
         else:  # sin_i cos_j - cos_i sin_j
             for w in range(size):
                 first[w] = sin[w]
-                second[w] = -cos[w]
+                second[w] = cos[w]
         following = k + 1 < k1
         for i in range(size):
             a = first[i]
             b = second[i]
             for j in range(size):
-                out[k, channel, i, j] = _fma(b, sin[j], a * cos[j])
+                out[k, channel, i, j] = a * cos[j] - b * sin[j]  # each product rounded on its own
             if following:
                 upcoming[i] = _window_mean(X, k + 1, start[i], length[i])
         reduced, upcoming = upcoming, reduced
@@ -261,10 +251,27 @@ def windows(n_timestamps: int, n_segments: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _series(X: torch.Tensor) -> np.ndarray:
-    """``X`` as a C-contiguous float32 or float64 numpy array (other floats widened exactly)."""
-    if X.dtype not in (torch.float32, torch.float64):
+    """``X`` as a C-contiguous float32 numpy array (float16/bfloat16 widened exactly)."""
+    if X.dtype != torch.float32:
         X = X.to(torch.float32)
     return X.contiguous().numpy()
+
+
+def _check_block(block: torch.Tensor, channel: int, n: int, size: int) -> np.ndarray:
+    """``block`` as the (n, C, S, S) float32 array the kernels write (without bounds checks)."""
+    if (
+        block.dtype != torch.float32
+        or block.ndim != 4
+        or tuple(block.shape[::2]) != (n, size)
+        or block.shape[3] != size
+        or not 0 <= channel < block.shape[1]
+        or not block.is_contiguous()
+    ):
+        raise ValueError(
+            f"the fused kernels write channel {channel} of a C-contiguous float32 block of shape "
+            f"({n}, C, {size}, {size}); got {block.dtype} of shape {tuple(block.shape)}"
+        )
+    return block.numpy()
 
 
 def gaf(X, size: int, low: float, high: float, summation: bool, block: torch.Tensor, channel: int) -> bool:
@@ -273,12 +280,14 @@ def gaf(X, size: int, low: float, high: float, summation: bool, block: torch.Ten
     Returns False if a window mean is not finite.
     """
     start, length = windows(X.shape[1], size)
-    args = (_series(X), start, length, float(low), float(high), bool(summation), block.numpy(), channel)
+    out = _check_block(block, channel, X.shape[0], size)
+    args = (_series(X), start, length, float(low), float(high), bool(summation), out, channel)
     return _run(_gaf_rows, X.shape[0], X.shape[0] * size * size, args)
 
 
 def rp(X, size: int, dimension: int, time_delay: int, block: torch.Tensor, channel: int) -> bool:
     """Distance plots of ``X`` into ``block[:, channel]``; see :func:`gaf`."""
     start, length = windows(X.shape[1], size + (dimension - 1) * time_delay)
-    args = (_series(X), start, length, size, dimension, time_delay, block.numpy(), channel)
+    out = _check_block(block, channel, X.shape[0], size)
+    args = (_series(X), start, length, size, dimension, time_delay, out, channel)
     return _run(_rp_rows, X.shape[0], X.shape[0] * size * size, args)

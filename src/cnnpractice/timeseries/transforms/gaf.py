@@ -75,11 +75,12 @@ def _gaf(
     # float32 CPU sqrt is not always correctly rounded; the fused kernel's is).
     sin = (1 - cos * cos).clamp_(0, 1).sqrt_()
     cos, sin = cos.to(out_dtype), sin.to(out_dtype)
-    # GASF[i, j] = cos_i cos_j - sin_i sin_j ; GADF[i, j] = sin_i cos_j - cos_i sin_j
-    # (two passes over the output; cheaper than a K=2 batched matmul)
+    # GASF[i, j] = cos_i cos_j - sin_i sin_j ; GADF[i, j] = sin_i cos_j - cos_i sin_j, each
+    # product rounded on its own: addcmul would fuse the second into the subtraction on
+    # some CPUs' kernels and not on others, so the pixels would depend on the machine.
     first, second = (cos, sin) if summation else (sin, cos)
     torch.mul(first[:, :, None], cos[:, None, :], out=image)
-    return image.addcmul_(second[:, :, None], sin[:, None, :], value=-1)
+    return image.sub_(second[:, :, None] * sin[:, None, :])
 
 
 def gramian_angular_field(X, image_size, method: str = "summation", sample_range=(-1, 1), dtype=None) -> torch.Tensor:

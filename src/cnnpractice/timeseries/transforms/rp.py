@@ -134,7 +134,9 @@ def _rp(
             # (far cheaper than a float64 (n, S, S) intermediate), from
             # per-sample centred values so the rounding error scales with the
             # series' spread, not its offset.
-            series = (series - series.mean(dim=1, keepdim=True)).to(out_dtype)
+            # (the mean summed left to right, as the fused kernel does: the same pixels)
+            mean = series.cumsum(dim=1)[:, -1:] / series.shape[1]
+            series = (series - mean).to(out_dtype)
         return _trajectory_distances(series, size, dimension, time_delay, image)
     dist = _trajectory_distances(series, size, dimension, time_delay)
     if threshold == "point":
