@@ -35,7 +35,7 @@ loops run over bins or embedding dimensions.
 Speed: float32 GASF/GADF and distance plots on the CPU can come from fused
 numba kernels (:mod:`._fused`) that write each image in one pass with the PAA
 of the next series interleaved; they give the torch path's images (tested bit
-for bit) in a third to a half of its time. Loading numba costs a process about
+for bit) in a quarter to a third of its time. Loading numba costs a process about
 0.4 s (and a few seconds of compilation the first time on a machine), so the
 environment variable ``CNNPRACTICE_FUSED`` decides: ``auto`` (default) uses them
 once loaded, which a :func:`transform_to_npy` of at least ``FUSED_AUTO_PIXELS``

@@ -212,7 +212,7 @@ def _result(out: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype
 
 _FUSED_MODULE = f"{__package__}._fused"
 #: Output pixels from which ``CNNPRACTICE_FUSED=auto`` loads the fused kernels: loading
-#: numba costs a process about 0.4 s, which they win back (about 0.4 ns a pixel) from
+#: numba costs a process about 0.4 s, which they win back (0.4-0.7 ns a pixel) from
 #: about 2^30 pixels (4 GiB of float32 images) on.
 FUSED_AUTO_PIXELS = 2**30
 _FUSED_MODES = ("auto", "1", "0")
