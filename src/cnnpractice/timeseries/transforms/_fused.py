@@ -138,8 +138,9 @@ def _gaf_rows(X, start, length, low, high, summation, out, channel, k0, k1):
     upcoming = np.empty(size)
     cos = np.empty(size, np.float32)
     sin = np.empty(size, np.float32)
-    first = np.empty(size, np.float32)  # a_i
-    second = np.empty(size, np.float32)  # b_i
+    # pixel (i, j) = first_i cos_j - second_i sin_j: GASF cos_i cos_j - sin_i sin_j,
+    # GADF sin_i cos_j - cos_i sin_j
+    first, second = (cos, sin) if summation else (sin, cos)
     finite = True
     tiny = 10 * np.finfo(np.float64).eps
     if k0 < k1:
@@ -162,14 +163,6 @@ def _gaf_rows(X, start, length, low, high, summation, out, channel, k0, k1):
             q = 1.0 - c * c
             cos[w] = np.float32(c)
             sin[w] = np.float32(np.sqrt(min(max(q, 0.0), 1.0)))
-        if summation:  # cos_i cos_j - sin_i sin_j
-            for w in range(size):
-                first[w] = cos[w]
-                second[w] = sin[w]
-        else:  # sin_i cos_j - cos_i sin_j
-            for w in range(size):
-                first[w] = sin[w]
-                second[w] = cos[w]
         following = k + 1 < k1
         for i in range(size):
             a = first[i]

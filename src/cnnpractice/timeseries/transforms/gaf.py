@@ -61,7 +61,7 @@ def _gaf(
     fused = _fused_kernels(X, out_dtype, block)
     if fused is not None and sample_range is not None:
         if not fused.gaf(X, size, *sample_range, summation, block, index):
-            _check_finite(torch.tensor(float("nan")), X)
+            _check_finite(torch.tensor(float("nan")), X)  # a mean was not finite: NaN or inf in X?
         return image
     reduced = _paa64(X, size, exact=False)  # GAF is continuous in the means: no need for pyts's order
     _check_finite(reduced, X)

@@ -123,7 +123,7 @@ def _rp(
     fused = _fused_kernels(X, out_dtype, block)
     if fused is not None and threshold is None:
         if not fused.rp(X, size, dimension, time_delay, block, index):
-            _check_finite(torch.tensor(float("nan")), X)
+            _check_finite(torch.tensor(float("nan")), X)  # a mean was not finite: NaN or inf in X?
         return image
     # pyts's exact window sums matter only where distances are compared.
     series = _paa64(X, needed, exact=threshold is not None)
